@@ -1,0 +1,82 @@
+"""Turn a SpanTable into per-series statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from pytest_llmobs.model import (
+    Floats,
+    Ints,
+    LatencySummary,
+    QualitySummary,
+    SeriesKey,
+    SeriesStats,
+    SpanTable,
+)
+
+PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+
+
+def summarize_latency(samples_ms: Floats) -> LatencySummary:
+    """Percentiles (numpy's default linear interpolation), mean and max of latencies in ms."""
+    if len(samples_ms) == 0:
+        return LatencySummary(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+    p50, p90, p95, p99 = (float(v) for v in np.percentile(samples_ms, PERCENTILES))
+    return LatencySummary(
+        p50=p50,
+        p90=p90,
+        p95=p95,
+        p99=p99,
+        mean=float(np.mean(samples_ms)),
+        max=float(np.max(samples_ms)),
+    )
+
+
+def aggregate(table: SpanTable, quality_attributes: Sequence[str] = ()) -> list[SeriesStats]:
+    """Per-series count, errors, latency and quality, ordered by series label.
+
+    Args:
+        table: the captured spans.
+        quality_attributes: attribute names whose values are quality scores.
+
+    Returns:
+        One SeriesStats per span name that occurs in the table.
+    """
+    n_series = len(table.names)
+    latency_ms = table.duration_ns.astype(np.float64) / 1e6
+    latencies = _split(latency_ms, table.name_idx, n_series)
+    errors = np.bincount(table.name_idx, weights=table.error, minlength=n_series)
+    quality: dict[str, list[Floats]] = {}
+    for attr in quality_attributes:
+        rows, values = table.numeric.get(attr, (np.empty(0, np.int64), np.empty(0)))
+        quality[attr] = _split(values, table.name_idx[rows], n_series)
+    result = []
+    for idx, name in enumerate(table.names):
+        samples = latencies[idx]
+        if len(samples) == 0:
+            continue
+        scores = {a: q[idx] for a, q in quality.items() if len(q[idx])}
+        result.append(
+            SeriesStats(
+                key=SeriesKey(name),
+                count=len(samples),
+                errors=int(errors[idx]),
+                latency=summarize_latency(samples),
+                quality={
+                    a: QualitySummary(count=len(s), mean=float(np.mean(s)))
+                    for a, s in scores.items()
+                },
+                latency_samples=samples,
+                quality_samples=scores,
+            )
+        )
+    return sorted(result, key=lambda s: s.key)
+
+
+def _split(values: Floats, groups: Ints, n_groups: int) -> list[Floats]:
+    """Values split by group index, each group keeping the original order."""
+    order = np.argsort(groups, kind="stable")
+    bounds = np.cumsum(np.bincount(groups, minlength=n_groups))[:-1]
+    return [np.ascontiguousarray(part) for part in np.split(values[order], bounds)]

@@ -1,0 +1,229 @@
+"""The baseline file: series summaries and bounded samples, versioned, written atomically."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pytest_llmobs.aggregate import PERCENTILES
+from pytest_llmobs.model import LatencySummary, QualitySummary, SeriesKey, SeriesStats
+
+BASELINE_SCHEMA = "pytest-llmobs/baseline"
+RUN_SCHEMA = "pytest-llmobs/run"
+SCHEMA_VERSION = 1
+SAMPLE_LIMIT = 1000
+LATENCY_FIELDS = (*tuple(f"p{p:g}" for p in PERCENTILES), "mean", "max")
+
+
+class BaselineError(Exception):
+    """A baseline or run file cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class SeriesFile:
+    """A loaded baseline or run report: its series and metadata."""
+
+    path: Path
+    schema: str
+    series: tuple[SeriesStats, ...]
+    metadata: Mapping[str, Any]
+
+
+def bounded(samples: np.ndarray[Any, Any], limit: int = SAMPLE_LIMIT) -> np.ndarray[Any, Any]:
+    """The samples themselves, or `limit` evenly spaced quantiles of them when there are more.
+
+    Quantiles keep the shape of the distribution, which is what the rank tests compare.
+    """
+    if len(samples) <= limit:
+        return samples
+    quantiles: np.ndarray[Any, Any] = np.quantile(samples, np.linspace(0.0, 1.0, limit))
+    return quantiles
+
+
+def series_to_json(stats: SeriesStats) -> dict[str, Any]:
+    """A series as plain JSON types, samples bounded and rounded for small, stable files."""
+    return {
+        "name": stats.key.name,
+        "key": stats.key.label,
+        "group": dict(stats.key.group),
+        "count": stats.count,
+        "errors": stats.errors,
+        "error_rate": round(stats.error_rate, 6),
+        "latency_ms": {k: round(v, 4) for k, v in asdict(stats.latency).items()},
+        "quality": {
+            attr: {"count": q.count, "mean": round(q.mean, 6)} for attr, q in stats.quality.items()
+        },
+        "samples": {
+            "latency_ms": [round(float(v), 4) for v in bounded(stats.latency_samples)],
+            "quality": {
+                attr: [round(float(v), 6) for v in bounded(values)]
+                for attr, values in stats.quality_samples.items()
+            },
+        },
+    }
+
+
+def dumps(value: Any, indent: int = 0) -> str:
+    """JSON with sorted keys, one key per line, and lists of numbers kept on one line.
+
+    That keeps a baseline readable and its git diffs small.
+    """
+    pad, inner = "  " * indent, "  " * (indent + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k)}: {dumps(value[k], indent + 1)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        items = [inner + dumps(v, indent + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    return json.dumps(value, allow_nan=False, separators=(", ", ": "))
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text to path through a temporary file in the same folder, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def baseline_document(series: Sequence[SeriesStats], metadata: Mapping[str, Any]) -> str:
+    """The text of a baseline file."""
+    doc = {
+        "schema": BASELINE_SCHEMA,
+        "version": SCHEMA_VERSION,
+        "metadata": dict(metadata),
+        "series": [series_to_json(s) for s in series],
+    }
+    return dumps(doc) + "\n"
+
+
+def load(path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)) -> SeriesFile:
+    """Read a baseline (or a run report, which holds the same series).
+
+    Raises:
+        FileNotFoundError: there is no file at path.
+        BaselineError: the file exists but is not a usable baseline.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        what = "empty" if not raw.strip() else f"not valid JSON ({exc})"
+        raise BaselineError(f"{path}: {what}") from None
+    return _parse(path, doc, schemas)
+
+
+def _parse(path: Path, doc: Any, schemas: Sequence[str]) -> SeriesFile:
+    if not isinstance(doc, dict) or doc.get("schema") not in schemas:
+        raise BaselineError(f"{path}: not a pytest-llmobs file (no known 'schema' field)")
+    version = doc.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise BaselineError(f"{path}: 'version' must be a whole number, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise BaselineError(
+            f"{path}: schema version {version} needs a newer pytest-llmobs "
+            f"(this one reads version {SCHEMA_VERSION}); upgrade pytest-llmobs"
+        )
+    if version < 1:
+        raise BaselineError(f"{path}: unknown schema version {version}")
+    series = _field(path, doc, "series", list, "series")
+    metadata = doc.get("metadata", {})
+    parsed = tuple(_series(path, item, f"series[{i}]") for i, item in enumerate(series))
+    return SeriesFile(path, doc["schema"], parsed, metadata if isinstance(metadata, dict) else {})
+
+
+def _series(path: Path, item: Any, where: str) -> SeriesStats:
+    if not isinstance(item, dict):
+        raise BaselineError(f"{path}: {where} must be an object")
+    name = _field(path, item, "name", str, where)
+    group = _field(path, item, "group", dict, where) if "group" in item else {}
+    count = _number(path, item, "count", where, integer=True)
+    errors = _number(path, item, "errors", where, integer=True)
+    if errors > count:
+        raise BaselineError(f"{path}: {where}.errors ({errors}) exceeds its count ({count})")
+    latency = _field(path, item, "latency_ms", dict, where)
+    samples = _field(path, item, "samples", dict, where)
+    quality = _field(path, item, "quality", dict, where) if "quality" in item else {}
+    quality_samples = samples.get("quality", {})
+    if not isinstance(quality_samples, dict):
+        raise BaselineError(f"{path}: {where}.samples.quality must be an object")
+    return SeriesStats(
+        key=SeriesKey(name, tuple(sorted((str(k), str(v)) for k, v in group.items()))),
+        count=int(count),
+        errors=int(errors),
+        latency=LatencySummary(
+            **{f: _number(path, latency, f, f"{where}.latency_ms") for f in LATENCY_FIELDS}
+        ),
+        quality={
+            attr: QualitySummary(
+                count=int(_number(path, q, "count", f"{where}.quality.{attr}", integer=True)),
+                mean=_number(path, q, "mean", f"{where}.quality.{attr}", signed=True),
+            )
+            for attr, q in _objects(path, quality, f"{where}.quality").items()
+        },
+        latency_samples=_numbers(path, samples, "latency_ms", f"{where}.samples"),
+        quality_samples={
+            attr: _numbers(path, quality_samples, attr, f"{where}.samples.quality")
+            for attr in quality_samples
+        },
+    )
+
+
+def _field(path: Path, obj: Any, name: str, kind: type, where: str) -> Any:
+    value = obj.get(name) if isinstance(obj, dict) else None
+    if not isinstance(value, kind):
+        raise BaselineError(f"{path}: {where}.{name} must be a {kind.__name__}, got {value!r:.40}")
+    return value
+
+
+def _objects(path: Path, obj: dict[str, Any], where: str) -> dict[str, dict[str, Any]]:
+    for key, value in obj.items():
+        if not isinstance(value, dict):
+            raise BaselineError(f"{path}: {where}.{key} must be an object")
+    return obj
+
+
+def _number(
+    path: Path, obj: Any, name: str, where: str, *, integer: bool = False, signed: bool = False
+) -> float:
+    value = obj.get(name) if isinstance(obj, dict) else None
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if (
+        number is None
+        or (integer and not isinstance(number, int))
+        or not math.isfinite(number)
+        or (number < 0 and not signed)
+    ):
+        kind = "a whole number >= 0" if integer else "a finite number" + ("" if signed else " >= 0")
+        raise BaselineError(f"{path}: {where}.{name} must be {kind}, got {value!r:.40}")
+    return float(number)
+
+
+def _numbers(path: Path, obj: dict[str, Any], name: str, where: str) -> np.ndarray[Any, Any]:
+    values = obj.get(name)
+    if not isinstance(values, list) or not all(type(v) in (int, float) for v in values):
+        raise BaselineError(f"{path}: {where}.{name} must be a list of numbers")
+    array = np.array(values, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise BaselineError(f"{path}: {where}.{name} must hold finite numbers only")
+    return array

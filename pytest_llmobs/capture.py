@@ -1,0 +1,233 @@
+"""OpenTelemetry adapter: a span processor that keeps compact columns, and its installation."""
+
+from __future__ import annotations
+
+import functools
+import gc
+import math
+import threading
+import time
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from opentelemetry import trace as trace_api
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+from opentelemetry.trace import StatusCode
+
+from pytest_llmobs.model import SpanTable
+
+_MASK64 = (1 << 64) - 1
+
+
+class SpanRecorder(SpanProcessor):
+    """Receives every ended span and appends its fields to columnar buffers.
+
+    `on_end` never raises and holds the lock only for the appends, so the app's own
+    processors (which run after it on the same provider) always see the span.
+    """
+
+    def __init__(self, numeric_attributes: Sequence[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._active = True
+        self._numeric_keys = tuple(numeric_attributes)
+        self._names: dict[str, int] = {}
+        self._tests: dict[str, int] = {"": 0}
+        self._name_idx = array("q")
+        self._start = array("q")
+        self._duration = array("q")
+        self._error = array("b")
+        self._trace_hi = array("Q")
+        self._trace_lo = array("Q")
+        self._span_id = array("Q")
+        self._parent_id = array("Q")
+        self._num_rows: dict[str, array[int]] = {k: array("q") for k in self._numeric_keys}
+        self._num_values: dict[str, array[float]] = {k: array("d") for k in self._numeric_keys}
+        self._timeline_ns = array("q")
+        self._timeline_test = array("q")
+        self.skipped: Counter[str] = Counter()
+
+    def mark_test(self, nodeid: str | None) -> None:
+        """Note that a test started (its nodeid) or ended (None) now."""
+        with self._lock:
+            idx = 0 if nodeid is None else self._tests.setdefault(nodeid, len(self._tests))
+            self._timeline_ns.append(time.time_ns())
+            self._timeline_test.append(idx)
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        """Nothing to do: the test is found from the start time when the span ends."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Record the span; runs in whatever thread ended it."""
+        if not self._active:
+            return
+        try:
+            self._record(span)
+        except Exception as exc:  # never let our bug reach the app's thread
+            self.skipped[f"internal error ({type(exc).__name__})"] += 1
+
+    def _record(self, span: ReadableSpan) -> None:
+        ctx = span.context
+        start, end = span.start_time, span.end_time
+        if ctx is None or start is None or end is None:
+            self.skipped["span without context or times"] += 1
+            return
+        if end < start:
+            self.skipped["span ending before it started"] += 1
+            return
+        parent = span.parent
+        error = span.status.status_code is StatusCode.ERROR
+        numbers = self._numbers(span) if self._numeric_keys else ()
+        name = span.name
+        with self._lock:
+            idx = self._names.get(name)
+            if idx is None:
+                idx = self._names[name] = len(self._names)
+            row = len(self._start)
+            self._name_idx.append(idx)
+            self._start.append(start)
+            self._duration.append(end - start)
+            self._error.append(error)
+            self._trace_hi.append(ctx.trace_id >> 64)
+            self._trace_lo.append(ctx.trace_id & _MASK64)
+            self._span_id.append(ctx.span_id)
+            self._parent_id.append(parent.span_id if parent is not None else 0)
+            for key, value in numbers:
+                self._num_rows[key].append(row)
+                self._num_values[key].append(value)
+
+    def _numbers(self, span: ReadableSpan) -> list[tuple[str, float]]:
+        attrs = span.attributes or {}
+        found = []
+        for key in self._numeric_keys:
+            value = attrs.get(key)
+            if value is None:
+                continue
+            if (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            ):
+                found.append((key, float(value)))
+                continue
+            self.skipped[f"non-numeric or non-finite {key!r} attribute"] += 1
+        return found
+
+    def shutdown(self) -> None:
+        """A provider shutting down does not end the capture: the session does."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+    def stop(self) -> None:
+        """Ignore spans from now on (providers keep a reference to this processor)."""
+        self._active = False
+
+    def snapshot(self) -> SpanTable:
+        """Copy the buffers into a SpanTable, attributing each span to its test."""
+        with self._lock:
+            return SpanTable(
+                names=tuple(self._names),
+                tests=tuple(self._tests),
+                name_idx=np.array(self._name_idx, dtype=np.int64),
+                test_idx=_tests_at(self._start, self._timeline_ns, self._timeline_test),
+                start_ns=np.array(self._start, dtype=np.int64),
+                duration_ns=np.array(self._duration, dtype=np.int64),
+                error=np.array(self._error, dtype=np.bool_),
+                trace_hi=np.array(self._trace_hi, dtype=np.uint64),
+                trace_lo=np.array(self._trace_lo, dtype=np.uint64),
+                span_id=np.array(self._span_id, dtype=np.uint64),
+                parent_id=np.array(self._parent_id, dtype=np.uint64),
+                numeric={
+                    k: (
+                        np.array(self._num_rows[k], dtype=np.int64),
+                        np.array(self._num_values[k], dtype=np.float64),
+                    )
+                    for k in self._numeric_keys
+                },
+            )
+
+
+def _tests_at(starts: array[int], times: array[int], tests: array[int]) -> Any:
+    """The test index running at each start time (0 where no test was running)."""
+    if not times:
+        return np.zeros(len(starts), dtype=np.int64)
+    timeline = np.array(times, dtype=np.int64)
+    at = np.searchsorted(timeline, np.array(starts, dtype=np.int64), side="right") - 1
+    running = np.concatenate(([0], np.array(tests, dtype=np.int64)))
+    return running[at + 1]
+
+
+class CaptureInstaller:
+    """Puts one SpanRecorder on every SDK TracerProvider of the process, old or new.
+
+    - providers created from now on: `TracerProvider.__init__` is wrapped;
+    - providers that already exist: found once through the garbage collector;
+    - no global provider at all: a fallback SDK provider is installed without using up
+      OpenTelemetry's set-once guard, so the app may still set its own later.
+    The app's own processors stay where they are: the recorder only observes.
+    """
+
+    def __init__(self, recorder: SpanRecorder) -> None:
+        self.recorder = recorder
+        self.warnings: list[str] = []
+        self._attached: list[object] = []
+        self._original_init: Callable[..., None] | None = None
+        self._fallback: SdkTracerProvider | None = None
+        self._seen_global: object = None
+
+    def install(self) -> None:
+        original = SdkTracerProvider.__init__
+        attach = self._attach
+
+        @functools.wraps(original)
+        def init(provider: SdkTracerProvider, *args: Any, **kwargs: Any) -> None:
+            original(provider, *args, **kwargs)
+            attach(provider)
+
+        self._original_init = original
+        SdkTracerProvider.__init__ = init  # type: ignore[method-assign,assignment]
+        for obj in gc.get_objects():
+            if isinstance(obj, SdkTracerProvider):
+                self._attach(obj)
+        if isinstance(trace_api.get_tracer_provider(), trace_api.ProxyTracerProvider):
+            self._fallback = SdkTracerProvider()
+            trace_api._TRACER_PROVIDER = self._fallback
+        self.check_global()
+
+    def check_global(self) -> None:
+        """Attach to a global provider set since the last look, or say why it cannot be."""
+        provider = trace_api._TRACER_PROVIDER
+        if provider is None or provider is self._seen_global:
+            return
+        self._seen_global = provider
+        if callable(getattr(provider, "add_span_processor", None)):
+            self._attach(provider)
+            return
+        kind = f"{type(provider).__module__}.{type(provider).__qualname__}"
+        self.warnings.append(
+            f"the global TracerProvider is {kind}, which is not an OpenTelemetry SDK "
+            "TracerProvider and has no add_span_processor(): spans it creates are not captured"
+        )
+
+    def _attach(self, provider: Any) -> None:
+        if any(p is provider for p in self._attached):
+            return
+        try:
+            provider.add_span_processor(self.recorder)
+        except Exception as exc:
+            self.warnings.append(f"could not observe a {type(provider).__name__}: {exc}")
+            return
+        self._attached.append(provider)
+
+    def uninstall(self) -> None:
+        self.recorder.stop()
+        if self._original_init is not None:
+            SdkTracerProvider.__init__ = self._original_init  # type: ignore[method-assign]
+        if self._fallback is not None and trace_api._TRACER_PROVIDER is self._fallback:
+            trace_api._TRACER_PROVIDER = None
+        self._attached.clear()

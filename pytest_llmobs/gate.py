@@ -1,0 +1,100 @@
+"""The gate's decision for a run: compare with the baseline, or promote the run to baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pytest_llmobs import baseline as baseline_file
+from pytest_llmobs.compare import Comparison, Tolerances, compare
+from pytest_llmobs.model import SeriesStats
+
+BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated"]
+RunVerdict = Literal["pass", "regression", "error"]
+
+
+@dataclass(frozen=True)
+class BaselineState:
+    """What became of the baseline in this run, with a sentence for people."""
+
+    path: Path
+    status: BaselineStatus
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything the reports need: series, checks, baseline state and the verdict."""
+
+    series: tuple[SeriesStats, ...]
+    baseline: BaselineState
+    comparison: Comparison | None = None
+    warnings: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> RunVerdict:
+        if self.baseline.status == "error":
+            return "error"
+        if self.comparison is not None and self.baseline.status == "loaded":
+            return self.comparison.verdict
+        return "pass"
+
+
+def judge(
+    series: Sequence[SeriesStats],
+    path: Path,
+    quality_attributes: Sequence[str] = (),
+    tolerances: Tolerances | None = None,
+) -> tuple[Comparison | None, BaselineState]:
+    """Compare series with the baseline at path, failing closed on a bad file.
+
+    Returns:
+        The comparison (None without a usable baseline) and the baseline's state.
+    """
+    try:
+        stored = baseline_file.load(path, schemas=(baseline_file.BASELINE_SCHEMA,))
+    except FileNotFoundError:
+        return None, BaselineState(
+            path,
+            "missing",
+            f"no baseline at {path}: run `pytest --llmobs --llmobs-update-baseline` "
+            "to record one, then commit it",
+        )
+    except baseline_file.BaselineError as exc:
+        return None, BaselineState(path, "error", str(exc))
+    checks = compare(series, stored.series, quality_attributes, tolerances)
+    return checks, BaselineState(path, "loaded", f"compared with {path}")
+
+
+def promote(
+    series: Sequence[SeriesStats],
+    path: Path,
+    metadata: Mapping[str, Any],
+    refused: str | None = None,
+) -> BaselineState:
+    """Write series as the new baseline, unless there is a reason not to.
+
+    Args:
+        series: the run's series.
+        path: the baseline file.
+        metadata: plugin version, creation time, git commit.
+        refused: why this run must not become the baseline (failed tests, say).
+
+    Returns:
+        The baseline's state: updated, or not-updated with the reason.
+    """
+    if refused is None and not series:
+        refused = "no spans were captured"
+    if refused is not None:
+        return BaselineState(path, "not-updated", f"baseline not updated: {refused}")
+    try:
+        baseline_file.write_atomic(path, baseline_file.baseline_document(series, metadata))
+    except OSError as exc:
+        return BaselineState(path, "error", f"{path}: cannot write the baseline: {exc}")
+    count = sum(s.count for s in series)
+    return BaselineState(
+        path, "updated", f"baseline written to {path} ({len(series)} series, {count} spans)"
+    )

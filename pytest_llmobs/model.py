@@ -1,0 +1,95 @@
+"""The project's own data types: captured spans as columns, and per-series statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, order=True)
+class SeriesKey:
+    """What a series is: a span name, optionally split by grouping attribute values."""
+
+    name: str
+    group: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """The name, with grouping values in brackets when there are any."""
+        if not self.group:
+            return self.name
+        return self.name + "[" + ",".join(f"{k}={v}" for k, v in self.group) + "]"
+
+
+@dataclass(frozen=True)
+class SpanTable:
+    """Captured spans in columnar form: row i of every column is one span.
+
+    Names and test ids are interned: `name_idx` and `test_idx` index into `names` and
+    `tests`. `tests[0]` is always "" (spans started outside any test). Ids are unsigned
+    64-bit; a trace id is split into its high and low halves. `numeric` maps an attribute
+    name to the rows that carry it and their values.
+    """
+
+    names: tuple[str, ...]
+    tests: tuple[str, ...]
+    name_idx: Ints
+    test_idx: Ints
+    start_ns: Ints
+    duration_ns: Ints
+    error: npt.NDArray[np.bool_]
+    trace_hi: npt.NDArray[np.uint64]
+    trace_lo: npt.NDArray[np.uint64]
+    span_id: npt.NDArray[np.uint64]
+    parent_id: npt.NDArray[np.uint64]
+    numeric: Mapping[str, tuple[Ints, Floats]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.name_idx)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Latency percentiles of a series, in milliseconds."""
+
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    mean: float
+    max: float
+
+
+@dataclass(frozen=True)
+class QualitySummary:
+    """How many spans of a series carried a quality attribute, and its mean."""
+
+    count: int
+    mean: float
+
+
+@dataclass(frozen=True)
+class SeriesStats:
+    """Everything the gate knows of one series in one run.
+
+    Summaries describe all spans; the sample arrays may be a bounded subset when they come
+    from a stored baseline.
+    """
+
+    key: SeriesKey
+    count: int
+    errors: int
+    latency: LatencySummary
+    quality: Mapping[str, QualitySummary]
+    latency_samples: Floats
+    quality_samples: Mapping[str, Floats]
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.count if self.count else 0.0

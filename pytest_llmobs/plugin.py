@@ -1,0 +1,78 @@
+"""Entry module of the pytest plugin: options, then the run's session object when enabled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_llmobs.settings import OPTIONS, ConfigError, Settings, Source, load_pyproject, resolve
+
+if TYPE_CHECKING:
+    from pytest_llmobs.session import LlmobsSession
+
+session_key: pytest.StashKey[LlmobsSession] = pytest.StashKey()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """At start-up: every setting as a command line flag and an ini key."""
+    group = parser.getgroup("llmobs", "LLM observability regression gate")
+    for option in OPTIONS:
+        if option.kind == "bool":
+            group.addoption(option.flag, action="store_true", default=None, help=option.help)
+            parser.addini(option.ini, option.help, type="bool", default=None)
+        else:
+            metavar = "PATH" if option.kind == "path" else "NAMES"
+            group.addoption(option.flag, default=None, metavar=metavar, help=option.help)
+            parser.addini(option.ini, option.help, type="string", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """After option parsing: build and register the session object if --llmobs is on."""
+    settings = _settings(config)
+    if not settings.enabled:
+        return
+    from pytest_llmobs.session import LlmobsSession
+
+    llmobs = LlmobsSession(config, settings)
+    config.stash[session_key] = llmobs
+    config.pluginmanager.register(llmobs, "llmobs-session")
+    llmobs.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """At the very end: take the capture out again."""
+    llmobs = config.stash.get(session_key, None)
+    if llmobs is not None:
+        llmobs.stop()
+        config.pluginmanager.unregister(llmobs)
+        del config.stash[session_key]
+
+
+def _settings(config: pytest.Config) -> Settings:
+    cli = {o.name: getattr(config.option, o.flag[2:].replace("-", "_")) for o in OPTIONS}
+    ini = {o.name: config.getini(o.ini) for o in OPTIONS}
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    try:
+        sources = [
+            Source("command line", cli, config.invocation_params.dir),
+            Source(f"ini file {config.inipath}", ini, ini_dir),
+        ]
+        if not _enabled(sources):
+            return Settings()
+        sources.append(load_pyproject(_pyproject(config)))
+        return resolve(sources, config.rootpath)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"llmobs: {exc}") from None
+
+
+def _enabled(sources: list[Source]) -> bool:
+    # Cheap check before reading pyproject.toml, so runs without --llmobs cost nothing.
+    return any(s.values.get("enabled") not in (None, False, "", []) for s in sources[:2])
+
+
+def _pyproject(config: pytest.Config) -> Path:
+    if config.inipath is not None and config.inipath.name == "pyproject.toml":
+        return config.inipath
+    return config.rootpath / "pyproject.toml"

@@ -1,0 +1,121 @@
+"""The per-run state of `pytest --llmobs`: capture, then the gate, then the reports."""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmobs import __version__, gate
+from pytest_llmobs.aggregate import aggregate
+from pytest_llmobs.capture import CaptureInstaller, SpanRecorder
+from pytest_llmobs.report import terminal
+from pytest_llmobs.report.run import write_run_report
+from pytest_llmobs.settings import Settings
+
+
+class LlmobsSession:
+    """Captures spans during the session and turns them into a verdict at its end."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.recorder = SpanRecorder(settings.quality_attributes)
+        self.installer = CaptureInstaller(self.recorder)
+        self.result: gate.RunResult | None = None
+        self.report_error: str | None = None
+
+    def start(self) -> None:
+        self.installer.install()
+
+    def stop(self) -> None:
+        self.installer.uninstall()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        """Before each test: spans that start from now on belong to it."""
+        self.installer.check_global()
+        self.recorder.mark_test(nodeid)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logfinish(self) -> None:
+        """After each test's teardown: later spans belong to no test."""
+        self.recorder.mark_test(None)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Around the test loop: when it ends normally, decide, and fail the run on a regression."""
+        outcome = yield
+        self.result = self._decide(session, interrupted=False)
+        if self.result.verdict != "pass":
+            session.testsfailed += 1
+        return outcome
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """At the very end, even after Ctrl-C or a crash of the loop: write the run report."""
+        if self.result is None:
+            self.result = self._decide(session, interrupted=True)
+        if self.settings.json is not None:
+            try:
+                write_run_report(self.settings.json, self.result)
+            except OSError as exc:
+                self.report_error = f"{self.settings.json}: cannot write the run report: {exc}"
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """After pytest's own summary: the llmobs table and verdict."""
+        if self.result is None:
+            return
+        red = self.result.verdict != "pass"
+        terminalreporter.write_sep("=", terminal.title(self.result), red=red, green=not red)
+        for line in terminal.summary_lines(self.result):
+            terminalreporter.write_line(line)
+        if self.settings.json is not None and self.report_error is None:
+            terminalreporter.write_line(f"run report: {self.settings.json}")
+        if self.report_error is not None:
+            terminalreporter.write_line(f"error: {self.report_error}", red=True)
+
+    def _decide(self, session: pytest.Session, interrupted: bool) -> gate.RunResult:
+        self.installer.check_global()
+        series = tuple(aggregate(self.recorder.snapshot(), self.settings.quality_attributes))
+        warnings = [*self.installer.warnings]
+        warnings += [f"{n} span(s) skipped: {why}" for why, n in self.recorder.skipped.items()]
+        metadata = _metadata(self.config.rootpath)
+        path, quality = self.settings.baseline, self.settings.quality_attributes
+        comparison, state = gate.judge(series, path, quality)
+        if self.settings.update_baseline:
+            refused = None
+            if interrupted:
+                refused = "the session was interrupted"
+            elif session.testsfailed:
+                refused = f"{session.testsfailed} test(s) failed"
+            state = gate.promote(series, path, metadata, refused)
+        return gate.RunResult(series, state, comparison, tuple(warnings), metadata)
+
+
+def _metadata(rootdir: Path) -> dict[str, Any]:
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return {
+        "plugin_version": __version__,
+        "created_at": now.isoformat(),
+        "git_commit": _git_commit(rootdir),
+    }
+
+
+def _git_commit(rootdir: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=rootdir,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None

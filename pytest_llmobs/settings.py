@@ -1,0 +1,152 @@
+"""Every user setting: its flag, ini key and pyproject key, resolved once into a frozen object."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
+DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
+PYPROJECT_TABLE = "[tool.llmobs]"
+
+Kind = Literal["bool", "path", "names"]
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names where it came from."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting as the user meets it: a CLI flag, an ini key and a pyproject key."""
+
+    name: str
+    kind: Kind
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--llmobs" if self.name == "enabled" else "--llmobs-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "llmobs" if self.name == "enabled" else "llmobs_" + self.name
+
+
+OPTIONS = (
+    Option("enabled", "bool", "Capture OpenTelemetry spans and gate the run on a stored baseline"),
+    Option(
+        "baseline",
+        "path",
+        "Baseline file to compare with (default: .llmobs/baseline.json under the rootdir)",
+    ),
+    Option("update_baseline", "bool", "Write this run as the new baseline instead of gating on it"),
+    Option("json", "path", "Write the run report as JSON to this path"),
+    Option(
+        "quality_attributes",
+        "names",
+        "Span attributes that hold quality scores, higher is better (space-separated)",
+    ),
+)
+PYPROJECT_KEYS = frozenset(o.name for o in OPTIONS if o.name not in ("enabled", "update_baseline"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one run."""
+
+    enabled: bool = False
+    baseline: Path = DEFAULT_BASELINE
+    update_baseline: bool = False
+    json: Path | None = None
+    quality_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """Raw values from one place, with the folder their relative paths start from."""
+
+    label: str
+    values: Mapping[str, Any]
+    base_dir: Path
+
+
+def load_pyproject(path: Path) -> Source:
+    """Read the `[tool.llmobs]` table of a pyproject.toml.
+
+    Args:
+        path: the pyproject.toml; a missing file gives an empty source.
+
+    Returns:
+        The table's values, labelled with the file.
+
+    Raises:
+        ConfigError: the file cannot be read or parsed, or the table is not a table.
+    """
+    label = f"{PYPROJECT_TABLE} in {path}"
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return Source(label, {}, path.parent)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it as TOML: {exc}") from None
+    table = data.get("tool", {}).get("llmobs", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{label}: expected a table, got {type(table).__name__}")
+    unknown = sorted(set(table) - PYPROJECT_KEYS)
+    if unknown:
+        known = ", ".join(sorted(PYPROJECT_KEYS))
+        raise ConfigError(f"{label}: unknown key {unknown[0]!r} (known keys: {known})")
+    return Source(label, table, path.parent)
+
+
+def resolve(sources: list[Source], rootdir: Path) -> Settings:
+    """Resolve settings from sources in order of precedence, first wins.
+
+    Args:
+        sources: e.g. command line, ini file, pyproject table; unset values are absent or None.
+        rootdir: where the default baseline path starts from.
+
+    Returns:
+        The frozen settings.
+
+    Raises:
+        ConfigError: a value has the wrong type; the message quotes it and names its source.
+    """
+    values: dict[str, Any] = {"baseline": rootdir / DEFAULT_BASELINE}
+    for option in OPTIONS:
+        # Lowest precedence first, so the value of the first source given is the one kept.
+        for source in reversed(sources):
+            raw = source.values.get(option.name)
+            if raw is None or raw == "" or raw == []:
+                continue
+            values[option.name] = _convert(option, raw, source)
+    return Settings(**values)
+
+
+def _convert(option: Option, raw: Any, source: Source) -> Any:
+    where = f"{option.name} = {raw!r} ({source.label})"
+    if option.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return raw.strip().lower() in ("true", "1", "yes")
+        raise ConfigError(f"{where}: expected true or false")
+    if option.kind == "path":
+        if not isinstance(raw, (str, Path)) or not str(raw).strip():
+            raise ConfigError(f"{where}: expected a file path")
+        return source.base_dir / Path(str(raw).strip())
+    names = raw.split() if isinstance(raw, str) else raw
+    if not isinstance(names, (list, tuple)) or not all(
+        isinstance(n, str) and n.strip() for n in names
+    ):
+        raise ConfigError(f"{where}: expected a list of attribute names")
+    return tuple(dict.fromkeys(n.strip() for n in names))
