@@ -1,0 +1,50 @@
+"""Shared helpers: span factories for unit tests and a runner for pytester suites."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+
+from pytest_llmobs.aggregate import summarize_latency
+from pytest_llmobs.model import QualitySummary, SeriesKey, SeriesStats
+
+
+def make_series(
+    name: str,
+    latencies: Sequence[float],
+    errors: int = 0,
+    quality: dict[str, Sequence[float]] | None = None,
+) -> SeriesStats:
+    """A SeriesStats built from raw samples, as aggregate() would build it."""
+    samples = np.asarray(latencies, dtype=np.float64)
+    scores = {k: np.asarray(v, dtype=np.float64) for k, v in (quality or {}).items()}
+    return SeriesStats(
+        key=SeriesKey(name),
+        count=len(samples),
+        errors=errors,
+        latency=summarize_latency(samples),
+        quality={k: QualitySummary(len(v), float(np.mean(v))) for k, v in scores.items()},
+        latency_samples=samples,
+        quality_samples=scores,
+    )
+
+
+def read_report(pytester: pytest.Pytester, name: str = "report.json") -> dict[str, Any]:
+    """The run report a pytester run wrote to its working folder."""
+    with (pytester.path / name).open(encoding="utf-8") as fh:
+        report: dict[str, Any] = json.load(fh)
+    return report
+
+
+def counts(report: dict[str, Any]) -> dict[str, int]:
+    """Span count per series name in a run report."""
+    return {s["name"]: s["count"] for s in report["series"]}
+
+
+def verdicts(report: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Verdict per (series, metric) in a run report."""
+    return {(c["series"], c["metric"]): c["verdict"] for c in report["checks"]}

@@ -1,0 +1,22 @@
+"""Run real suites in a fresh interpreter: OpenTelemetry's global provider can be set only once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import read_report
+
+
+@pytest.fixture
+def run_llmobs(pytester: pytest.Pytester) -> Any:
+    """Run the suite in pytester's folder with --llmobs; return the result and the run report."""
+
+    def run(*args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+        result = pytester.runpytest_subprocess(
+            "--llmobs", "--llmobs-json", "report.json", "-p", "no:cacheprovider", *args
+        )
+        return result, read_report(pytester)
+
+    return run

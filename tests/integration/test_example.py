@@ -1,0 +1,51 @@
+"""The example in examples/ is a real gate: it passes as committed and fails when made slower."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_example(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--llmobs", "examples/", "-p", "no:cacheprovider",
+         "--llmobs-json", str(report)],
+        cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env}, timeout=300,
+        check=False,
+    )  # fmt: skip
+    return proc, json.loads(report.read_text())
+
+
+def test_example_gate_passes_on_its_committed_baseline(tmp_path: Path) -> None:
+    proc, report = run_example(tmp_path)
+    assert proc.returncode == 0, proc.stdout
+    assert report["baseline"]["status"] == "loaded"
+    assert report["verdict"] == "pass"
+    names = {s["name"] for s in report["series"]}
+    assert names == {"llm_request", "preprocess_prompt", "llm_inference", "evaluate_output"}
+    assert min(s["count"] for s in report["series"]) >= 50
+
+
+@pytest.mark.parametrize(
+    ("env", "metric"),
+    [
+        ({"LLMOBS_EXAMPLE_SLOWDOWN": "1.6"}, "latency.p50"),
+        ({"LLMOBS_EXAMPLE_QUALITY_DROP": "0.15"}, "quality.overall_score"),
+    ],
+)
+def test_example_gate_fails_when_the_model_gets_worse(
+    tmp_path: Path, env: dict[str, str], metric: str
+) -> None:
+    proc, report = run_example(tmp_path, **env)
+    assert proc.returncode == 1, proc.stdout
+    failing = {(c["series"], c["metric"]) for c in report["checks"] if c["verdict"] == "regression"}
+    assert ("llm_request", metric) in failing

@@ -1,0 +1,161 @@
+"""End to end on a generated suite: record a baseline, then gate changed behaviour on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import verdicts
+
+SUITE = """
+import time
+import pytest
+from opentelemetry import trace
+
+tracer = trace.get_tracer("generated")
+SLOWDOWN, QUALITY_DROP, ERROR_EVERY = {slowdown}, {quality_drop}, {error_every}
+
+def pipeline(i):
+    with tracer.start_as_current_span("llm_request"):
+        with tracer.start_as_current_span("preprocess_prompt"):
+            sum(range(100))
+        try:
+            with tracer.start_as_current_span("llm_inference"):
+                time.sleep((10 + i % 7) / 1000 * SLOWDOWN)
+                if ERROR_EVERY and i % 10 < ERROR_EVERY:
+                    raise TimeoutError("model timed out")
+        except TimeoutError:
+            return "fallback"  # the app copes: the test passes, the gate must not
+        with tracer.start_as_current_span("evaluate_output") as span:
+            span.set_attribute("overall_score", 0.6 + (i % 30) / 100 - QUALITY_DROP)
+        return "answer"
+
+@pytest.mark.parametrize("i", range(60))
+def test_prompt(i):
+    assert pipeline(i) in ("answer", "fallback")
+"""
+
+
+def make_suite(
+    pytester: pytest.Pytester,
+    slowdown: float = 1.0,
+    quality_drop: float = 0.0,
+    error_every: int = 0,
+) -> None:
+    pytester.makepyfile(
+        test_suite=SUITE.format(
+            slowdown=slowdown, quality_drop=quality_drop, error_every=error_every
+        )
+    )
+    pytester.makeini("[pytest]\nllmobs_quality_attributes = overall_score\n")
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester, run_llmobs: Any) -> None:
+    make_suite(pytester)
+    result, report = run_llmobs("--llmobs-update-baseline")
+    assert result.ret == 0
+    assert report["baseline"]["status"] == "updated"
+    assert (pytester.path / ".llmobs" / "baseline.json").is_file()
+
+
+@pytest.mark.usefixtures("recorded")
+def test_same_behaviour_passes(run_llmobs: Any) -> None:
+    result, report = run_llmobs()
+    assert result.ret == 0
+    assert report["verdict"] == "pass"
+    assert "regression" not in verdicts(report).values()
+    result.stdout.fnmatch_lines(["*llmobs: PASS*"])
+
+
+@pytest.mark.usefixtures("recorded")
+def test_slower_inference_fails_on_its_latency_only(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    make_suite(pytester, slowdown=1.6)
+    result, report = run_llmobs()
+    assert result.ret == 1
+    result.assert_outcomes(passed=60)
+    assert report["verdict"] == "regression"
+    found = verdicts(report)
+    assert found[("llm_inference", "latency.p50")] == "regression"
+    assert found[("llm_inference", "latency.p95")] == "regression"
+    for sibling in ("preprocess_prompt", "evaluate_output"):
+        assert found[(sibling, "latency.p50")] != "regression"
+        assert found[(sibling, "latency.p95")] != "regression"
+    result.stdout.fnmatch_lines(
+        ["*llmobs: REGRESSION in *", "llm_inference*latency.p50*REGRESSION"]
+    )
+
+
+@pytest.mark.usefixtures("recorded")
+def test_quality_drop_fails_on_that_attribute(pytester: pytest.Pytester, run_llmobs: Any) -> None:
+    make_suite(pytester, quality_drop=0.15)
+    result, report = run_llmobs()
+    assert result.ret == 1
+    found = verdicts(report)
+    assert found[("evaluate_output", "quality.overall_score")] == "regression"
+    assert [c["metric"] for c in report["checks"] if c["verdict"] == "regression"] == [
+        "quality.overall_score"
+    ]
+
+
+@pytest.mark.usefixtures("recorded")
+def test_error_rate_of_30_percent_fails(pytester: pytest.Pytester, run_llmobs: Any) -> None:
+    make_suite(pytester, error_every=3)
+    result, report = run_llmobs()
+    result.assert_outcomes(passed=60)  # every test passed, the gate still fails
+    assert result.ret == 1
+    assert verdicts(report)[("llm_inference", "error_rate")] == "regression"
+    [inference] = [s for s in report["series"] if s["name"] == "llm_inference"]
+    assert (inference["count"], inference["errors"]) == (60, 18)
+
+
+def test_no_baseline_passes_with_the_hint(pytester: pytest.Pytester, run_llmobs: Any) -> None:
+    make_suite(pytester)
+    result, report = run_llmobs()
+    assert result.ret == 0
+    assert report["verdict"] == "pass"
+    assert report["baseline"]["status"] == "missing"
+    assert report["checks"] == []
+    result.stdout.fnmatch_lines(
+        ["no baseline at *: run `pytest --llmobs --llmobs-update-baseline`*"]
+    )
+
+
+def test_baseline_is_not_updated_by_a_failing_run(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    make_suite(pytester)
+    pytester.makepyfile(test_broken="def test_broken():\n    assert False\n")
+    result, report = run_llmobs("--llmobs-update-baseline")
+    assert result.ret == 1
+    assert report["baseline"]["status"] == "not-updated"
+    assert not (pytester.path / ".llmobs" / "baseline.json").exists()
+    result.stdout.fnmatch_lines(["baseline not updated: 1 test(s) failed"])
+
+
+@pytest.mark.usefixtures("recorded")
+def test_corrupt_baseline_fails_closed_with_one_line(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    path = pytester.path / ".llmobs" / "baseline.json"
+    path.write_text('{"schema": "pytest-llmobs/baseline", "version": 1, "seri')
+    result, report = run_llmobs()
+    assert result.ret == 1
+    assert report["verdict"] == "error"
+    assert report["baseline"]["status"] == "error"
+    result.stdout.fnmatch_lines([f"{path}: not valid JSON*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_bad_config_is_a_usage_error_naming_the_file(pytester: pytest.Pytester) -> None:
+    make_suite(pytester)
+    pytester.makepyprojecttoml("[tool.llmobs]\nquality_attributes = 7\n")
+    result = pytester.runpytest_subprocess("--llmobs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: llmobs: quality_attributes = 7 ([[]tool.llmobs[]] in *pyproject.toml): *"]
+    )
+    assert "Traceback" not in result.stderr.str()

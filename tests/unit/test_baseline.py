@@ -1,0 +1,125 @@
+"""The baseline file: round trip, bounded samples, atomic writes and clear errors."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_llmobs import baseline
+from pytest_llmobs.model import SeriesStats
+from tests.conftest import make_series
+
+
+def write(path: Path, series_count: int = 2) -> list[SeriesStats]:
+    series = [
+        make_series(f"s{i}", [1.0 + i, 2.5, 3.25], errors=1, quality={"q": [0.5, 0.75]})
+        for i in range(series_count)
+    ]
+    baseline.write_atomic(path, baseline.baseline_document(series, {"plugin_version": "x"}))
+    return series
+
+
+def test_round_trip_keeps_summaries_and_samples(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "baseline.json"
+    series = write(path)
+    loaded = baseline.load(path)
+    assert loaded.schema == baseline.BASELINE_SCHEMA
+    assert loaded.metadata == {"plugin_version": "x"}
+    for before, after in zip(series, loaded.series, strict=True):
+        assert after.key == before.key
+        assert (after.count, after.errors) == (3, 1)
+        # summaries are stored to 0.1 microsecond
+        assert asdict(after.latency) == pytest.approx(asdict(before.latency), abs=1e-4)
+        assert after.quality == before.quality
+        assert list(after.latency_samples) == list(before.latency_samples)
+        assert list(after.quality_samples["q"]) == [0.5, 0.75]
+
+
+def test_file_is_stable_sorted_and_diff_friendly(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    write(first)
+    write(second)
+    text = first.read_text()
+    assert text == second.read_text()
+    assert text.endswith("}\n")
+    assert '"latency_ms": [2.0, 2.5, 3.25]' in text  # samples on one line
+    doc = json.loads(text)
+    assert list(doc) == sorted(doc)
+    assert doc["version"] == baseline.SCHEMA_VERSION
+
+
+def test_samples_are_bounded_to_quantiles() -> None:
+    samples = np.arange(10_000, dtype=np.float64)
+    kept = baseline.bounded(samples, 1000)
+    assert len(kept) == 1000
+    assert (kept[0], kept[-1]) == (0, 9999)
+    assert np.median(kept) == pytest.approx(np.median(samples))
+    assert list(baseline.bounded(samples[:10], 1000)) == list(samples[:10])
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    write(path)
+    write(path, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["baseline.json"]
+    assert len(baseline.load(path).series) == 3
+
+
+def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        baseline.load(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"\x00\xff\xfe garbage", "not valid JSON"),
+        (b'{"schema": "pytest-llmobs/baseline", "version": 1, "ser', "not valid JSON"),
+        (b"[]", "not a pytest-llmobs file"),
+        (b'{"machine_info": {}, "benchmarks": []}', "not a pytest-llmobs file"),
+        (b'{"schema": "pytest-llmobs/baseline", "version": 99, "series": []}',
+         "schema version 99 needs a newer pytest-llmobs"),
+        (b'{"schema": "pytest-llmobs/baseline", "version": 1, "series": {}}',
+         "series.series must be a list"),
+    ],
+    ids=["empty", "binary", "truncated", "array", "foreign", "newer", "series-not-list"],
+)  # fmt: skip
+def test_unusable_files_name_the_file_and_problem(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_bytes(content)
+    with pytest.raises(baseline.BaselineError) as info:
+        baseline.load(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("count", -1), ("count", "3"), ("errors", 9), ("latency_ms.p95", float("nan"))],
+)
+def test_bad_numbers_are_rejected_with_their_place(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    path = tmp_path / "baseline.json"
+    write(path)
+    doc = json.loads(path.read_text())
+    target = doc["series"][1]
+    *parents, leaf = field.split(".")
+    for parent in parents:
+        target = target[parent]
+    target[leaf] = value
+    path.write_text(json.dumps(doc))
+    with pytest.raises(baseline.BaselineError, match=r"series\[1\]"):
+        baseline.load(path)
+
+
+def test_a_directory_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(baseline.BaselineError, match="cannot read"):
+        baseline.load(tmp_path)

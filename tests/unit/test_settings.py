@@ -1,0 +1,87 @@
+"""Settings: precedence of sources, pyproject parsing, and errors that name the source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmobs.settings import OPTIONS, ConfigError, Settings, Source, load_pyproject, resolve
+
+ROOT = Path("/project")
+
+
+def test_defaults() -> None:
+    settings = resolve([], ROOT)
+    assert settings == Settings(baseline=ROOT / ".llmobs" / "baseline.json")
+
+
+def test_first_source_wins_and_paths_start_at_their_source() -> None:
+    cli = Source("command line", {"baseline": "cli.json", "enabled": True}, Path("/cwd"))
+    ini = Source("ini", {"baseline": "ini.json", "quality_attributes": "a b a"}, Path("/ini"))
+    settings = resolve([cli, ini], ROOT)
+    assert settings.baseline == Path("/cwd/cli.json")
+    assert settings.enabled is True
+    assert settings.quality_attributes == ("a", "b")
+
+
+def test_unset_values_fall_through() -> None:
+    cli = Source("command line", {"baseline": None, "quality_attributes": None}, Path("/cwd"))
+    toml = Source("toml", {"quality_attributes": ["overall_score"]}, Path("/p"))
+    settings = resolve([cli, toml], ROOT)
+    assert settings.quality_attributes == ("overall_score",)
+    assert settings.baseline == ROOT / ".llmobs" / "baseline.json"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("quality_attributes", 3, "expected a list of attribute names"),
+        ("quality_attributes", ["ok", 1], "expected a list of attribute names"),
+        ("update_baseline", "maybe", "expected true or false"),
+        ("json", 5, "expected a file path"),
+    ],
+)
+def test_bad_values_quote_the_text_and_name_the_source(
+    name: str, value: object, expected: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve([Source("[tool.llmobs] in /p/pyproject.toml", {name: value}, ROOT)], ROOT)
+    assert str(info.value) == f"{name} = {value!r} ([tool.llmobs] in /p/pyproject.toml): {expected}"
+
+
+def test_pyproject_table(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.llmobs]\nquality_attributes = ["relevance"]\nbaseline = "b.json"\n')
+    source = load_pyproject(path)
+    settings = resolve([source], tmp_path)
+    assert settings.quality_attributes == ("relevance",)
+    assert settings.baseline == tmp_path / "b.json"
+
+
+def test_missing_pyproject_is_empty(tmp_path: Path) -> None:
+    assert load_pyproject(tmp_path / "pyproject.toml").values == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[tool.llmobs\n", "cannot read it as TOML"),
+        ("[tool]\nllmobs = 3\n", "expected a table, got int"),
+        ('[tool.llmobs]\nquality_atributes = ["x"]\n', "unknown key 'quality_atributes'"),
+    ],
+    ids=["invalid-toml", "not-a-table", "typo"],
+)
+def test_bad_pyproject_names_the_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_pyproject(path)
+    assert str(path) in str(info.value)
+
+
+def test_every_option_has_a_flag_and_an_ini_key() -> None:
+    flags = {o.flag for o in OPTIONS}
+    assert {"--llmobs", "--llmobs-baseline", "--llmobs-update-baseline", "--llmobs-json"} <= flags
+    assert {o.ini for o in OPTIONS} >= {"llmobs_baseline", "llmobs_quality_attributes"}
+    assert all(o.help[0].isupper() and not o.help.endswith(".") for o in OPTIONS)
