@@ -1,0 +1,90 @@
+"""The llmobs command: compare saved runs and promote them, with exit 0, 1 or 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pytest_llmobs import baseline
+from pytest_llmobs.cli import main
+from pytest_llmobs.compare import compare
+from pytest_llmobs.gate import BaselineState, RunResult
+from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.report.run import write_run_report
+from tests.conftest import make_series
+
+BASE = list(np.linspace(10.0, 20.0, 60))
+
+
+def save_run(path: Path, series: list[SeriesStats]) -> Path:
+    write_run_report(path, RunResult(tuple(series), BaselineState(path, "missing")))
+    return path
+
+
+@pytest.fixture
+def stored(tmp_path: Path) -> Path:
+    path = tmp_path / "baseline.json"
+    baseline.write_atomic(path, baseline.baseline_document([make_series("llm", BASE)], {}))
+    return path
+
+
+def test_compare_passes_on_the_same_behaviour(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(tmp_path / "run.json", [make_series("llm", BASE)])
+    assert main(["compare", str(run), str(stored)]) == 0
+    assert capsys.readouterr().out.startswith("llmobs: PASS (3 checks)")
+
+
+def test_compare_fails_on_a_regression_and_writes_a_report(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(tmp_path / "run.json", [make_series("llm", [x * 1.6 for x in BASE])])
+    out = tmp_path / "judged.json"
+    assert main(["compare", str(run), str(stored), "--json", str(out)]) == 1
+    assert "llm " in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "regression"
+    expected = compare(baseline.load(run).series, baseline.load(stored).series)
+    assert [c["verdict"] for c in report["checks"]] == [c.verdict for c in expected.checks]
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"benchmarks": []}'])
+def test_bad_input_is_exit_2_with_one_line_naming_the_file(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str], content: str | None
+) -> None:
+    run = tmp_path / "run.json"
+    if content is not None:
+        run.write_text(content)
+    assert main(["compare", str(run), str(stored)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"llmobs: error: {run}: ")
+    assert err.count("\n") == 1
+
+
+def test_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["compare", "only-one.json"])
+    assert info.value.code == 2
+
+
+def test_baseline_update_promotes_a_saved_run(tmp_path: Path) -> None:
+    run = save_run(tmp_path / "run.json", [make_series("a", BASE), make_series("b", BASE)])
+    target = tmp_path / "new" / "baseline.json"
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 0
+    promoted = baseline.load(target)
+    assert promoted.schema == baseline.BASELINE_SCHEMA
+    assert [s.key.name for s in promoted.series] == ["a", "b"]
+
+
+def test_baseline_update_refuses_an_empty_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(tmp_path / "run.json", [])
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 2
+    assert "no spans were captured" in capsys.readouterr().err
+    assert not target.exists()
