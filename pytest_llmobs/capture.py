@@ -19,16 +19,19 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.trace import StatusCode
 
-from pytest_llmobs.model import SpanTable
+from pytest_llmobs.model import Ints, SpanTable
 
 _MASK64 = (1 << 64) - 1
+_FIELDS = 8  # name index, start, duration, error, trace id high, low, span id, parent id
 
 
 class SpanRecorder(SpanProcessor):
-    """Receives every ended span and appends its fields to columnar buffers.
+    """Receives every ended span and appends its fields to one flat buffer.
 
-    `on_end` never raises and holds the lock only for the appends, so the app's own
-    processors (which run after it on the same provider) always see the span.
+    Each span is one row of `_FIELDS` unsigned 64-bit values, appended with a single
+    `extend` under the lock, so a span costs 64 bytes and one C call to keep. `on_end`
+    never raises, so the app's own processors (which may run after it on the same
+    provider) always see the span.
     """
 
     def __init__(self, numeric_attributes: Sequence[str] = ()) -> None:
@@ -37,14 +40,7 @@ class SpanRecorder(SpanProcessor):
         self._numeric_keys = tuple(numeric_attributes)
         self._names: dict[str, int] = {}
         self._tests: dict[str, int] = {"": 0}
-        self._name_idx = array("q")
-        self._start = array("q")
-        self._duration = array("q")
-        self._error = array("b")
-        self._trace_hi = array("Q")
-        self._trace_lo = array("Q")
-        self._span_id = array("Q")
-        self._parent_id = array("Q")
+        self._rows = array("Q")
         self._num_rows: dict[str, array[int]] = {k: array("q") for k in self._numeric_keys}
         self._num_values: dict[str, array[float]] = {k: array("d") for k in self._numeric_keys}
         self._timeline_ns = array("q")
@@ -80,24 +76,27 @@ class SpanRecorder(SpanProcessor):
             self.skipped["span ending before it started"] += 1
             return
         parent = span.parent
-        error = span.status.status_code is StatusCode.ERROR
+        trace_id = ctx.trace_id
+        fields = (
+            start,
+            end - start,
+            span.status.status_code is StatusCode.ERROR,
+            trace_id >> 64,
+            trace_id & _MASK64,
+            ctx.span_id,
+            parent.span_id if parent is not None else 0,
+        )
         numbers = self._numbers(span) if self._numeric_keys else ()
         name = span.name
         with self._lock:
             idx = self._names.get(name)
             if idx is None:
                 idx = self._names[name] = len(self._names)
-            row = len(self._start)
-            self._name_idx.append(idx)
-            self._start.append(start)
-            self._duration.append(end - start)
-            self._error.append(error)
-            self._trace_hi.append(ctx.trace_id >> 64)
-            self._trace_lo.append(ctx.trace_id & _MASK64)
-            self._span_id.append(ctx.span_id)
-            self._parent_id.append(parent.span_id if parent is not None else 0)
+            index = len(self._rows) // _FIELDS
+            self._rows.append(idx)
+            self._rows.extend(fields)
             for key, value in numbers:
-                self._num_rows[key].append(row)
+                self._num_rows[key].append(index)
                 self._num_values[key].append(value)
 
     def _numbers(self, span: ReadableSpan) -> list[tuple[str, float]]:
@@ -130,18 +129,20 @@ class SpanRecorder(SpanProcessor):
     def snapshot(self) -> SpanTable:
         """Copy the buffers into a SpanTable, attributing each span to its test."""
         with self._lock:
+            rows = np.array(self._rows, dtype=np.uint64).reshape(-1, _FIELDS)
+            start = rows[:, 1].astype(np.int64)
             return SpanTable(
                 names=tuple(self._names),
                 tests=tuple(self._tests),
-                name_idx=np.array(self._name_idx, dtype=np.int64),
-                test_idx=_tests_at(self._start, self._timeline_ns, self._timeline_test),
-                start_ns=np.array(self._start, dtype=np.int64),
-                duration_ns=np.array(self._duration, dtype=np.int64),
-                error=np.array(self._error, dtype=np.bool_),
-                trace_hi=np.array(self._trace_hi, dtype=np.uint64),
-                trace_lo=np.array(self._trace_lo, dtype=np.uint64),
-                span_id=np.array(self._span_id, dtype=np.uint64),
-                parent_id=np.array(self._parent_id, dtype=np.uint64),
+                name_idx=rows[:, 0].astype(np.int64),
+                test_idx=_tests_at(start, self._timeline_ns, self._timeline_test),
+                start_ns=start,
+                duration_ns=rows[:, 2].astype(np.int64),
+                error=rows[:, 3].astype(np.bool_),
+                trace_hi=rows[:, 4].copy(),
+                trace_lo=rows[:, 5].copy(),
+                span_id=rows[:, 6].copy(),
+                parent_id=rows[:, 7].copy(),
                 numeric={
                     k: (
                         np.array(self._num_rows[k], dtype=np.int64),
@@ -152,12 +153,12 @@ class SpanRecorder(SpanProcessor):
             )
 
 
-def _tests_at(starts: array[int], times: array[int], tests: array[int]) -> Any:
+def _tests_at(starts: Ints, times: array[int], tests: array[int]) -> Ints:
     """The test index running at each start time (0 where no test was running)."""
     if not times:
         return np.zeros(len(starts), dtype=np.int64)
     timeline = np.array(times, dtype=np.int64)
-    at = np.searchsorted(timeline, np.array(starts, dtype=np.int64), side="right") - 1
+    at = np.searchsorted(timeline, starts, side="right") - 1
     running = np.concatenate(([0], np.array(tests, dtype=np.int64)))
     return running[at + 1]
 
