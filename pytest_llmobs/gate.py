@@ -33,10 +33,11 @@ class RunResult:
     comparison: Comparison | None = None
     warnings: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()  # what makes the gate fail closed, besides the baseline
 
     @property
     def verdict(self) -> RunVerdict:
-        if self.baseline.status == "error":
+        if self.errors or self.baseline.status == "error":
             return "error"
         if self.comparison is not None and self.baseline.status == "loaded":
             return self.comparison.verdict

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime
 import subprocess
+from collections import Counter
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_llmobs import __version__, gate
+from pytest_llmobs import __version__, gate, transport, xdist
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.capture import CaptureInstaller, SpanRecorder
 from pytest_llmobs.report import terminal
@@ -28,12 +29,18 @@ class LlmobsSession:
         self.installer = CaptureInstaller(self.recorder)
         self.result: gate.RunResult | None = None
         self.report_error: str | None = None
+        self.is_worker = xdist.is_worker(config)
+        self.workers = xdist.WorkerCollector()
 
     def start(self) -> None:
         self.installer.install()
+        if self.config.pluginmanager.hasplugin("xdist") and not self.is_worker:
+            self.config.pluginmanager.register(self.workers, "llmobs-workers")
 
     def stop(self) -> None:
         self.installer.uninstall()
+        if self.config.pluginmanager.is_registered(self.workers):
+            self.config.pluginmanager.unregister(self.workers)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -50,6 +57,8 @@ class LlmobsSession:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """Around the test loop: when it ends normally, decide, and fail the run on a regression."""
         outcome = yield
+        if self.is_worker:
+            return outcome
         self.result = self._decide(session, interrupted=False)
         if self.result.verdict != "pass":
             session.testsfailed += 1
@@ -57,6 +66,10 @@ class LlmobsSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """At the very end, even after Ctrl-C or a crash of the loop: write the run report."""
+        if self.is_worker:
+            self.installer.check_global()
+            xdist.publish(self.config, self.recorder, self.installer.warnings)
+            return
         if self.result is None:
             self.result = self._decide(session, interrupted=True)
         if self.settings.json is not None:
@@ -80,20 +93,26 @@ class LlmobsSession:
 
     def _decide(self, session: pytest.Session, interrupted: bool) -> gate.RunResult:
         self.installer.check_global()
-        series = tuple(aggregate(self.recorder.snapshot(), self.settings.quality_attributes))
-        warnings = [*self.installer.warnings]
-        warnings += [f"{n} span(s) skipped: {why}" for why, n in self.recorder.skipped.items()]
+        table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
+        series = tuple(aggregate(table, self.settings.quality_attributes))
+        skipped = self.recorder.skipped + Counter(self.workers.skipped)
+        warnings = [*self.installer.warnings, *self.workers.warnings]
+        warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
         metadata = _metadata(self.config.rootpath)
         path, quality = self.settings.baseline, self.settings.quality_attributes
         comparison, state = gate.judge(series, path, quality)
+        # Never judge or record partial data: a worker's missing spans fail the gate.
+        errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
         if self.settings.update_baseline:
             refused = None
-            if interrupted:
+            if errors:
+                refused = "the capture is incomplete"
+            elif interrupted:
                 refused = "the session was interrupted"
             elif session.testsfailed:
                 refused = f"{session.testsfailed} test(s) failed"
             state = gate.promote(series, path, metadata, refused)
-        return gate.RunResult(series, state, comparison, tuple(warnings), metadata)
+        return gate.RunResult(series, state, comparison, tuple(warnings), metadata, errors)
 
 
 def _metadata(rootdir: Path) -> dict[str, Any]:

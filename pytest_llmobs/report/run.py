@@ -46,6 +46,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "series": [series_to_json(s) for s in result.series],
         "checks": [check_to_json(c) for c in checks],
         "warnings": list(result.warnings),
+        "errors": list(result.errors),
     }
 
 

@@ -33,6 +33,7 @@ def summary_lines(result: RunResult) -> list[str]:
     else:
         lines.append("no spans were captured")
     lines.append(result.baseline.message)
+    lines.extend(f"error: {e}" for e in result.errors)
     lines.extend(f"warning: {w}" for w in result.warnings)
     return lines
 

@@ -1,0 +1,56 @@
+"""pytest-xdist wiring: workers publish their spans, the controller collects them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_llmobs import transport
+from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.model import SpanTable
+
+OUTPUT_KEY = "llmobs"
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """True inside a pytest-xdist worker process."""
+    return hasattr(config, "workerinput")
+
+
+def publish(config: pytest.Config, recorder: SpanRecorder, warnings: list[str]) -> None:
+    """On a worker, at session end: put its spans where xdist ships them to the controller."""
+    config.workeroutput[OUTPUT_KEY] = {  # type: ignore[attr-defined]
+        "table": transport.to_payload(recorder.snapshot()),
+        "skipped": dict(recorder.skipped),
+        "warnings": list(warnings),
+    }
+
+
+class WorkerCollector:
+    """On the controller: the tables workers sent, and what went wrong receiving them."""
+
+    def __init__(self) -> None:
+        self.tables: list[SpanTable] = []
+        self.skipped: dict[str, int] = {}
+        self.warnings: list[str] = []
+        self.errors: list[str] = []
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """When a worker finishes (or dies): take its spans."""
+        worker = getattr(node, "gateway", None)
+        name = getattr(worker, "id", "a worker")
+        output = getattr(node, "workeroutput", None) or {}
+        sent = output.get(OUTPUT_KEY)
+        if sent is None:
+            why = f" ({error})" if error else ""
+            self.errors.append(f"{name} sent no span data{why}: its spans are missing")
+            return
+        try:
+            self.tables.append(transport.from_payload(sent["table"]))
+            for reason, n in sent.get("skipped", {}).items():
+                self.skipped[reason] = self.skipped.get(reason, 0) + int(n)
+            self.warnings.extend(f"{name}: {w}" for w in sent.get("warnings", []))
+        except (transport.PayloadError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            self.errors.append(f"{name} sent span data that cannot be read: {exc}")

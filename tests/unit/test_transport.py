@@ -1,0 +1,81 @@
+"""SpanTables travel as plain types and merge back with names and tests re-interned."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+
+from pytest_llmobs import transport
+from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.model import SpanTable
+
+PLAIN = (str, int, bytes, list, dict)
+
+
+def record(names: list[str], test: str, score: float) -> SpanTable:
+    recorder = SpanRecorder(["score"])
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(recorder)
+    recorder.mark_test(test)
+    for name in names:
+        with provider.get_tracer("t").start_as_current_span(name) as span:
+            span.set_attribute("score", score)
+    recorder.mark_test(None)
+    return recorder.snapshot()
+
+
+def only_plain(value: object) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and only_plain(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(only_plain(v) for v in value)
+    return type(value) in PLAIN
+
+
+def test_payload_is_plain_and_round_trips() -> None:
+    table = record(["a", "b", "a"], "test_x", 0.5)
+    payload = transport.to_payload(table)
+    assert only_plain(payload)
+    back = transport.from_payload(pickle.loads(pickle.dumps(payload)))
+    assert back.names == table.names
+    assert back.tests == table.tests
+    for column in ("name_idx", "test_idx", "start_ns", "duration_ns", "error", "span_id"):
+        np.testing.assert_array_equal(getattr(back, column), getattr(table, column))
+    np.testing.assert_array_equal(back.numeric["score"][1], [0.5, 0.5, 0.5])
+
+
+def test_merge_reinterns_names_tests_and_attribute_rows() -> None:
+    first = record(["a", "b"], "test_1", 0.25)
+    second = record(["b", "c", "c"], "test_2", 0.75)
+    merged = transport.merge([first, second])
+    assert merged.names == ("a", "b", "c")
+    assert merged.tests == ("", "test_1", "test_2")
+    assert [merged.names[i] for i in merged.name_idx] == ["a", "b", "b", "c", "c"]
+    assert [merged.tests[i] for i in merged.test_idx] == ["test_1"] * 2 + ["test_2"] * 3
+    rows, values = merged.numeric["score"]
+    assert list(rows) == [0, 1, 2, 3, 4]
+    assert list(values) == [0.25, 0.25, 0.75, 0.75, 0.75]
+
+
+def test_merge_of_nothing_is_empty() -> None:
+    assert len(transport.merge([])) == 0
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda p: p.pop("columns"),
+        lambda p: p.update(version=99),
+        lambda p: p["columns"].update(span_id=b"\x00" * 3),
+        lambda p: p.update(names=[]),
+    ],
+    ids=["no-columns", "version", "torn-column", "index-past-names"],
+)
+def test_malformed_payloads_are_payload_errors(mangle: object) -> None:
+    payload = transport.to_payload(record(["a"], "t", 1.0))
+    mangle(payload)  # type: ignore[operator]
+    with pytest.raises(transport.PayloadError):
+        transport.from_payload(payload)
