@@ -163,13 +163,64 @@ def _tests_at(starts: Ints, times: array[int], tests: array[int]) -> Ints:
     return running[at + 1]
 
 
+class _FallbackTracer(trace_api.ProxyTracer):
+    """Records into the fallback provider until the app sets a global provider of its own.
+
+    From then on it follows the app's provider, exactly as OpenTelemetry's own
+    ProxyTracer would: a tracer taken at import time never keeps spans from the app.
+    """
+
+    def __init__(self, owner: _FallbackProvider, *args: Any) -> None:
+        super().__init__(*args)
+        self._owner = owner
+        self._fallback = owner.sdk.get_tracer(*args)
+
+    @property
+    def _tracer(self) -> trace_api.Tracer:
+        if self._real_tracer:
+            return self._real_tracer
+        current = trace_api._TRACER_PROVIDER
+        if current is None or current is self._owner:
+            return self._fallback
+        self._real_tracer = current.get_tracer(*self._args())
+        return self._real_tracer
+
+    def _args(self) -> tuple[Any, ...]:
+        return (
+            self._instrumenting_module_name,
+            self._instrumenting_library_version,
+            self._schema_url,
+            self._attributes,
+        )
+
+
+class _FallbackProvider(trace_api.ProxyTracerProvider):
+    """The global provider while the app has set none: still a ProxyTracerProvider to
+    `isinstance` checks (so apps that test for "not configured yet" still configure)."""
+
+    def __init__(self) -> None:
+        self.sdk = SdkTracerProvider(shutdown_on_exit=False)
+
+    def get_tracer(
+        self,
+        instrumenting_module_name: str,
+        instrumenting_library_version: str | None = None,
+        schema_url: str | None = None,
+        attributes: Any = None,
+    ) -> trace_api.Tracer:
+        return _FallbackTracer(
+            self, instrumenting_module_name, instrumenting_library_version, schema_url, attributes
+        )
+
+
 class CaptureInstaller:
     """Puts one SpanRecorder on every SDK TracerProvider of the process, old or new.
 
     - providers created from now on: `TracerProvider.__init__` is wrapped;
     - providers that already exist: found once through the garbage collector;
-    - no global provider at all: a fallback SDK provider is installed without using up
-      OpenTelemetry's set-once guard, so the app may still set its own later.
+    - no global provider at all: a fallback provider records spans without using up
+      OpenTelemetry's set-once guard, so the app may still set its own later, and
+      tracers taken before then follow it there.
     The app's own processors stay where they are: the recorder only observes.
     """
 
@@ -178,7 +229,7 @@ class CaptureInstaller:
         self.warnings: list[str] = []
         self._attached: list[object] = []
         self._original_init: Callable[..., None] | None = None
-        self._fallback: SdkTracerProvider | None = None
+        self._fallback: _FallbackProvider | None = None
         self._seen_global: object = None
 
     def install(self) -> None:
@@ -195,15 +246,15 @@ class CaptureInstaller:
         for obj in gc.get_objects():
             if isinstance(obj, SdkTracerProvider):
                 self._attach(obj)
-        if isinstance(trace_api.get_tracer_provider(), trace_api.ProxyTracerProvider):
-            self._fallback = SdkTracerProvider()
+        if trace_api.get_tracer_provider() is trace_api._PROXY_TRACER_PROVIDER:
+            self._fallback = _FallbackProvider()
             trace_api._TRACER_PROVIDER = self._fallback
         self.check_global()
 
     def check_global(self) -> None:
         """Attach to a global provider set since the last look, or say why it cannot be."""
         provider = trace_api._TRACER_PROVIDER
-        if provider is None or provider is self._seen_global:
+        if provider is None or provider is self._seen_global or provider is self._fallback:
             return
         self._seen_global = provider
         if callable(getattr(provider, "add_span_processor", None)):

@@ -103,6 +103,46 @@ def test_c_app_sets_its_provider_in_a_session_fixture(
     assert counts(report) == {"llm_request": 3, "llm_inference": 3}
 
 
+def test_c_tracer_taken_at_import_follows_the_provider_set_later(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    # The tracer exists before the app's provider: the spans must still reach the app.
+    pytester.makepyfile(app=APP_PROVIDER)
+    pytester.makeconftest(
+        """
+        import pytest
+        from opentelemetry import trace
+        import app
+
+        @pytest.fixture(scope="session")
+        def exporter():
+            # apps often configure only when nothing is configured yet
+            assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+            return app.make_provider()
+        """
+    )
+    pytester.makepyfile(
+        """
+        from opentelemetry import trace
+
+        tracer = trace.get_tracer(__name__)
+
+        def test_before_the_app_configures():
+            with tracer.start_as_current_span("early"):
+                pass
+
+        def test_after(exporter):
+            for _ in range(3):
+                with tracer.start_as_current_span("late"):
+                    pass
+            assert [s.name for s in exporter.get_finished_spans()] == ["late"] * 3
+        """
+    )
+    result, report = run_llmobs()
+    result.assert_outcomes(passed=2)
+    assert counts(report) == {"early": 1, "late": 3}
+
+
 def test_d_spans_ended_on_worker_threads(pytester: pytest.Pytester, run_llmobs: Any) -> None:
     pytester.makepyfile(
         """
