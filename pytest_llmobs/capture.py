@@ -1,22 +1,17 @@
-"""OpenTelemetry adapter: a span processor that keeps compact columns, and its installation."""
+"""OpenTelemetry adapter: a span processor that keeps each ended span as a compact row."""
 
 from __future__ import annotations
 
-import functools
-import gc
 import math
 import threading
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
-from opentelemetry import trace as trace_api
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.trace import StatusCode
 
 from pytest_llmobs.model import Ints, SpanTable
@@ -161,125 +156,3 @@ def _tests_at(starts: Ints, times: array[int], tests: array[int]) -> Ints:
     at = np.searchsorted(timeline, starts, side="right") - 1
     running = np.concatenate(([0], np.array(tests, dtype=np.int64)))
     return running[at + 1]
-
-
-class _FallbackTracer(trace_api.ProxyTracer):
-    """Records into the fallback provider until the app sets a global provider of its own.
-
-    From then on it follows the app's provider, exactly as OpenTelemetry's own
-    ProxyTracer would: a tracer taken at import time never keeps spans from the app.
-    """
-
-    def __init__(self, owner: _FallbackProvider, *args: Any) -> None:
-        super().__init__(*args)
-        self._owner = owner
-        self._fallback = owner.sdk.get_tracer(*args)
-
-    @property
-    def _tracer(self) -> trace_api.Tracer:
-        if self._real_tracer:
-            return self._real_tracer
-        current = trace_api._TRACER_PROVIDER
-        if current is None or current is self._owner:
-            return self._fallback
-        self._real_tracer = current.get_tracer(*self._args())
-        return self._real_tracer
-
-    def _args(self) -> tuple[Any, ...]:
-        return (
-            self._instrumenting_module_name,
-            self._instrumenting_library_version,
-            self._schema_url,
-            self._attributes,
-        )
-
-
-class _FallbackProvider(trace_api.ProxyTracerProvider):
-    """The global provider while the app has set none: still a ProxyTracerProvider to
-    `isinstance` checks (so apps that test for "not configured yet" still configure)."""
-
-    def __init__(self) -> None:
-        self.sdk = SdkTracerProvider(shutdown_on_exit=False)
-
-    def get_tracer(
-        self,
-        instrumenting_module_name: str,
-        instrumenting_library_version: str | None = None,
-        schema_url: str | None = None,
-        attributes: Any = None,
-    ) -> trace_api.Tracer:
-        return _FallbackTracer(
-            self, instrumenting_module_name, instrumenting_library_version, schema_url, attributes
-        )
-
-
-class CaptureInstaller:
-    """Puts one SpanRecorder on every SDK TracerProvider of the process, old or new.
-
-    - providers created from now on: `TracerProvider.__init__` is wrapped;
-    - providers that already exist: found once through the garbage collector;
-    - no global provider at all: a fallback provider records spans without using up
-      OpenTelemetry's set-once guard, so the app may still set its own later, and
-      tracers taken before then follow it there.
-    The app's own processors stay where they are: the recorder only observes.
-    """
-
-    def __init__(self, recorder: SpanRecorder) -> None:
-        self.recorder = recorder
-        self.warnings: list[str] = []
-        self._attached: list[object] = []
-        self._original_init: Callable[..., None] | None = None
-        self._fallback: _FallbackProvider | None = None
-        self._seen_global: object = None
-
-    def install(self) -> None:
-        original = SdkTracerProvider.__init__
-        attach = self._attach
-
-        @functools.wraps(original)
-        def init(provider: SdkTracerProvider, *args: Any, **kwargs: Any) -> None:
-            original(provider, *args, **kwargs)
-            attach(provider)
-
-        self._original_init = original
-        SdkTracerProvider.__init__ = init  # type: ignore[method-assign,assignment]
-        for obj in gc.get_objects():
-            if isinstance(obj, SdkTracerProvider):
-                self._attach(obj)
-        if trace_api.get_tracer_provider() is trace_api._PROXY_TRACER_PROVIDER:
-            self._fallback = _FallbackProvider()
-            trace_api._TRACER_PROVIDER = self._fallback
-        self.check_global()
-
-    def check_global(self) -> None:
-        """Attach to a global provider set since the last look, or say why it cannot be."""
-        provider = trace_api._TRACER_PROVIDER
-        if provider is None or provider is self._seen_global or provider is self._fallback:
-            return
-        self._seen_global = provider
-        if callable(getattr(provider, "add_span_processor", None)):
-            self._attach(provider)
-            return
-        kind = f"{type(provider).__module__}.{type(provider).__qualname__}"
-        self.warnings.append(
-            f"the global TracerProvider is {kind}, which is not an OpenTelemetry SDK "
-            "TracerProvider and has no add_span_processor(): spans it creates are not captured"
-        )
-
-    def _attach(self, provider: Any) -> None:
-        if any(p is provider for p in self._attached):
-            return
-        try:
-            provider.add_span_processor(self.recorder)
-        except Exception as exc:
-            self.warnings.append(f"could not observe a {type(provider).__name__}: {exc}")
-            return
-        self._attached.append(provider)
-
-    def uninstall(self) -> None:
-        self.recorder.stop()
-        if self._original_init is not None:
-            SdkTracerProvider.__init__ = self._original_init  # type: ignore[method-assign]
-        if self._fallback is not None and trace_api._TRACER_PROVIDER is self._fallback:
-            trace_api._TRACER_PROVIDER = None
-        self._attached.clear()

@@ -13,7 +13,8 @@ import pytest
 
 from pytest_llmobs import __version__, gate, transport, xdist
 from pytest_llmobs.aggregate import aggregate
-from pytest_llmobs.capture import CaptureInstaller, SpanRecorder
+from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.settings import Settings
