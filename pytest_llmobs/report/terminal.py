@@ -46,7 +46,8 @@ def _row(cells: tuple[str, ...]) -> str:
 
 
 def _fit(text: str, width: int) -> str:
-    text = text.replace("\n", " ")
+    # Span names are app data: keep control characters (escapes, newlines) off the terminal.
+    text = "".join(c if c.isprintable() else "?" for c in text)
     if len(text) <= width:
         return text
     keep = width - 1

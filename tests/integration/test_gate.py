@@ -159,3 +159,34 @@ def test_bad_config_is_a_usage_error_naming_the_file(pytester: pytest.Pytester) 
         ["ERROR: llmobs: quality_attributes = 7 ([[]tool.llmobs[]] in *pyproject.toml): *"]
     )
     assert "Traceback" not in result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("body", "args", "status"),
+    [
+        ("raise KeyboardInterrupt", (), pytest.ExitCode.INTERRUPTED),
+        ("assert False", ("-x",), pytest.ExitCode.TESTS_FAILED),
+    ],
+    ids=["ctrl-c", "stop-on-first-failure"],
+)
+def test_run_report_is_written_when_the_session_stops_early(
+    pytester: pytest.Pytester, run_llmobs: Any, body: str, args: tuple[str, ...], status: int
+) -> None:
+    pytester.makepyfile(
+        f"""
+        from opentelemetry import trace
+
+        def test_first():
+            with trace.get_tracer("t").start_as_current_span("before_stop"):
+                pass
+
+        def test_stops():
+            {body}
+
+        def test_never_runs():
+            pass
+        """
+    )
+    result, report = run_llmobs(*args)
+    assert result.ret == status
+    assert [(s["name"], s["count"]) for s in report["series"]] == [("before_stop", 1)]

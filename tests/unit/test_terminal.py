@@ -15,7 +15,7 @@ BASE = list(np.linspace(10.0, 20.0, 60))
 
 
 def test_table_rows_fit_100_columns_with_regressions_first() -> None:
-    long_name = "a_really_long_span_name_" * 5 + "<script>|x"
+    long_name = "a_really_long_span_name_" * 5 + "<script>|\x1b[31m\nx"
     base = [make_series("ok", BASE), make_series(long_name, BASE, quality={"score": [0.9] * 60})]
     cur = [
         make_series("ok", BASE),
@@ -25,6 +25,7 @@ def test_table_rows_fit_100_columns_with_regressions_first() -> None:
                        compare(cur, base))  # fmt: skip
     lines = terminal.summary_lines(result)
     assert all(len(line) <= terminal.WIDTH for line in lines)
+    assert all(line.isprintable() for line in lines)
     header, first = lines[0], lines[1]
     assert header.split() == ["series", "metric", "baseline", "current", "change", "p", "verdict"]
     assert first.endswith("REGRESSION")
