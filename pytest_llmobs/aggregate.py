@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,17 +48,22 @@ def aggregate(table: SpanTable, quality_attributes: Sequence[str] = ()) -> list[
     n_series = len(table.names)
     latency_ms = table.duration_ns.astype(np.float64) / 1e6
     latencies = _split(latency_ms, table.name_idx, n_series)
+    latency_cases = _split(table.test_idx, table.name_idx, n_series)
     errors = np.bincount(table.name_idx, weights=table.error, minlength=n_series)
-    quality: dict[str, list[Floats]] = {}
+    quality: dict[str, tuple[list[Floats], list[Ints]]] = {}
     for attr in quality_attributes:
         rows, values = table.numeric.get(attr, (np.empty(0, np.int64), np.empty(0)))
-        quality[attr] = _split(values, table.name_idx[rows], n_series)
+        owner = table.name_idx[rows]
+        quality[attr] = (
+            _split(values, owner, n_series),
+            _split(table.test_idx[rows], owner, n_series),
+        )
     result = []
     for idx, name in enumerate(table.names):
         samples = latencies[idx]
         if len(samples) == 0:
             continue
-        scores = {a: q[idx] for a, q in quality.items() if len(q[idx])}
+        scores = {a: q[0][idx] for a, q in quality.items() if len(q[0][idx])}
         result.append(
             SeriesStats(
                 key=SeriesKey(name),
@@ -70,12 +76,15 @@ def aggregate(table: SpanTable, quality_attributes: Sequence[str] = ()) -> list[
                 },
                 latency_samples=samples,
                 quality_samples=scores,
+                cases=table.tests,
+                latency_case=latency_cases[idx],
+                quality_case={a: quality[a][1][idx] for a in scores},
             )
         )
     return sorted(result, key=lambda s: s.key)
 
 
-def _split(values: Floats, groups: Ints, n_groups: int) -> list[Floats]:
+def _split(values: Any, groups: Ints, n_groups: int) -> list[Any]:
     """Values split by group index, each group keeping the original order."""
     order = np.argsort(groups, kind="stable")
     bounds = np.cumsum(np.bincount(groups, minlength=n_groups))[:-1]

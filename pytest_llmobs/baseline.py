@@ -61,14 +61,28 @@ def series_to_json(stats: SeriesStats) -> dict[str, Any]:
         "quality": {
             attr: {"count": q.count, "mean": round(q.mean, 6)} for attr, q in stats.quality.items()
         },
-        "samples": {
-            "latency_ms": [round(float(v), 4) for v in bounded(stats.latency_samples)],
-            "quality": {
-                attr: [round(float(v), 6) for v in bounded(values)]
-                for attr, values in stats.quality_samples.items()
-            },
-        },
+        "cases": _cases_to_json(stats),
     }
+
+
+def _cases_to_json(stats: SeriesStats) -> dict[str, Any]:
+    """Samples by test case ("" for spans outside tests or without case information)."""
+    latency = stats.latency_by_case() or {"": stats.latency_samples}
+    cases: dict[str, Any] = {
+        case: {"latency_ms": _rounded(values, stats.count, 4)} for case, values in latency.items()
+    }
+    for attr, all_scores in stats.quality_samples.items():
+        scores = stats.quality_by_case(attr) or {"": all_scores}
+        for case, values in scores.items():
+            entry = cases.setdefault(case, {"latency_ms": []})
+            entry.setdefault("quality", {})[attr] = _rounded(values, len(all_scores), 6)
+    return cases
+
+
+def _rounded(values: np.ndarray[Any, Any], total: int, digits: int) -> list[float]:
+    # Each case keeps its share of the series' sample budget, at least one value.
+    limit = max(1, round(SAMPLE_LIMIT * len(values) / max(total, 1)))
+    return [round(float(v), digits) for v in bounded(values, limit)]
 
 
 def dumps(value: Any, indent: int = 0) -> str:
@@ -162,11 +176,8 @@ def _series(path: Path, item: Any, where: str) -> SeriesStats:
     if errors > count:
         raise BaselineError(f"{path}: {where}.errors ({errors}) exceeds its count ({count})")
     latency = _field(path, item, "latency_ms", dict, where)
-    samples = _field(path, item, "samples", dict, where)
     quality = _field(path, item, "quality", dict, where) if "quality" in item else {}
-    quality_samples = samples.get("quality", {})
-    if not isinstance(quality_samples, dict):
-        raise BaselineError(f"{path}: {where}.samples.quality must be an object")
+    samples = _case_samples(path, _field(path, item, "cases", dict, where), f"{where}.cases")
     return SeriesStats(
         key=SeriesKey(name, tuple(sorted((str(k), str(v)) for k, v in group.items()))),
         count=int(count),
@@ -181,12 +192,38 @@ def _series(path: Path, item: Any, where: str) -> SeriesStats:
             )
             for attr, q in _objects(path, quality, f"{where}.quality").items()
         },
-        latency_samples=_numbers(path, samples, "latency_ms", f"{where}.samples"),
-        quality_samples={
-            attr: _numbers(path, quality_samples, attr, f"{where}.samples.quality")
-            for attr in quality_samples
-        },
+        **samples,
     )
+
+
+def _case_samples(path: Path, cases: dict[str, Any], where: str) -> dict[str, Any]:
+    """The flat sample arrays of a series, with the case index of each sample."""
+    names = tuple(sorted(cases))
+    latency, quality = [], []
+    for case in names:
+        entry = _objects(path, {case: cases[case]}, where)[case]
+        latency.append(_numbers(path, entry, "latency_ms", f"{where}[{case!r}]"))
+        scores = entry.get("quality", {})
+        if not isinstance(scores, dict):
+            raise BaselineError(f"{path}: {where}[{case!r}].quality must be an object")
+        quality.append({a: _numbers(path, scores, a, f"{where}[{case!r}].quality") for a in scores})
+    attributes = sorted({a for scores in quality for a in scores})
+    flat_quality = {a: _flatten([q.get(a, np.empty(0)) for q in quality]) for a in attributes}
+    latency_values, latency_case = _flatten(latency)
+    return {
+        "latency_samples": latency_values,
+        "latency_case": latency_case,
+        "quality_samples": {a: values for a, (values, _) in flat_quality.items()},
+        "quality_case": {a: case for a, (_, case) in flat_quality.items()},
+        "cases": names,
+    }
+
+
+def _flatten(parts: list[np.ndarray[Any, Any]]) -> tuple[Any, Any]:
+    """Concatenated values, and for each the index of the part it came from."""
+    values = np.concatenate(parts) if parts else np.empty(0)
+    index = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
+    return values, index
 
 
 def _field(path: Path, obj: Any, name: str, kind: type, where: str) -> Any:
