@@ -1,13 +1,20 @@
-"""Checks of a run against its baseline: a regression is beyond tolerance and significant."""
+"""Checks of a run against its baseline: a regression is beyond tolerance and significant.
+
+Significance is family-wise: the raw p-values of all tested checks of the run are Holm
+adjusted, so a run with many series and metrics raises a false alarm with probability
+at most `Rules.alpha`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from pytest_llmobs import stats
+from pytest_llmobs import measure, stats
 from pytest_llmobs.model import SeriesKey, SeriesStats
+from pytest_llmobs.rules import Rules, Tolerance
 
 Verdict = Literal["pass", "regression", "improvement", "inconclusive", "new", "missing"]
 # Checks are listed in this order: what needs attention first.
@@ -19,37 +26,49 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
     "new",
     "pass",
 )
-LATENCY_METRICS = ("p50", "p95")
-_EPS = 1e-9  # so that a change of exactly the tolerance, give or take rounding, is within it
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """How large a change must be before the gate looks at its significance."""
-
-    latency_relative: float = 0.10
-    latency_min_ms: float = 1.0
-    error_rate: float = 0.02
-    quality: float = 0.05
-    alpha: float = 0.001
+LATENCY_METRICS = ("p50", "p95", "p99")
 
 
 @dataclass(frozen=True)
 class Check:
-    """One metric of one series, judged. `change` is current minus baseline."""
+    """One metric of one series, judged.
+
+    `change` is current minus baseline; `relative` is change / baseline. The interval
+    (`ci_low`, `ci_high`, 95%) and `mde` (the change this check detects with 80% power at
+    its n) are relative for latency, absolute otherwise. `p_value` is Holm-adjusted across
+    the run; `p_raw` is the test's own.
+    """
 
     series: SeriesKey
     metric: str
     verdict: Verdict
-    baseline: float | None
-    current: float | None
-    change: float | None
-    relative: float | None
-    p_value: float | None
-    test: str | None
-    n_baseline: int
-    n_current: int
-    reason: str
+    baseline: float | None = None
+    current: float | None = None
+    change: float | None = None
+    relative: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    p_raw: float | None = None
+    test: str | None = None
+    paired: bool = False
+    n_baseline: int = 0
+    n_current: int = 0
+    mde: float | None = None
+    tolerance: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SloResult:
+    """An absolute threshold checked on this run alone."""
+
+    series: SeriesKey
+    metric: str
+    value: float
+    warn: float | None
+    fail: float | None
+    status: Literal["ok", "warn", "fail"]
 
 
 @dataclass(frozen=True)
@@ -63,29 +82,20 @@ class Comparison:
         return tuple(c for c in self.checks if c.verdict == "regression")
 
     @property
+    def inconclusive(self) -> tuple[Check, ...]:
+        return tuple(c for c in self.checks if c.verdict == "inconclusive")
+
+    @property
     def verdict(self) -> Literal["pass", "regression"]:
         return "regression" if self.regressions else "pass"
-
-
-@dataclass(frozen=True)
-class _Metric:
-    """How to read, compare and test one metric of a pair of series."""
-
-    name: str
-    value: Callable[[SeriesStats], float | None]
-    n: Callable[[SeriesStats], int]
-    beyond: Callable[[float, float, Tolerances], int]  # +1 worse, -1 better, 0 within
-    worse_sign: int  # +1 when a higher value is worse, -1 when a lower one is
-    p_value: Callable[[SeriesStats, SeriesStats, bool], float]  # (current, baseline, worse)
-    min_p: Callable[[int, int], float]
-    test: str
 
 
 def compare(
     current: Sequence[SeriesStats],
     baseline: Sequence[SeriesStats],
     quality_attributes: Sequence[str] = (),
-    tolerances: Tolerances | None = None,
+    rules: Rules | None = None,
+    intervals: bool = True,
 ) -> Comparison:
     """Judge every metric of every series in either run.
 
@@ -93,143 +103,134 @@ def compare(
         current: this run's series.
         baseline: the baseline's series.
         quality_attributes: quality attributes to check; those found in either run are added.
-        tolerances: the defaults when None.
+        rules: tolerances, SLOs and alpha; the defaults when None.
+        intervals: compute confidence intervals (bootstrap); decisions do not depend on them.
 
     Returns:
         The checks, regressions first.
     """
-    tol = tolerances or Tolerances()
+    rules = rules or Rules()
     now = {s.key: s for s in current}
     before = {s.key: s for s in baseline}
     found = {a for s in (*current, *baseline) for a in s.quality}
     attributes = list(dict.fromkeys([*quality_attributes, *sorted(found)]))
-    metrics = [*_latency_metrics(), _error_metric(), *(_quality_metric(a) for a in attributes)]
-    checks = []
+    metrics = [f"latency.{p}" for p in LATENCY_METRICS] + ["error_rate"]
+    metrics += [f"quality.{a}" for a in attributes]
+    drafts: list[_Draft] = []
     for key in sorted(now.keys() | before.keys()):
         for metric in metrics:
-            check = _check(key, metric, now.get(key), before.get(key), tol)
-            if check is not None:
-                checks.append(check)
+            tolerance = rules.tolerance(key.name, metric)
+            if tolerance is not None:
+                drafts.extend(
+                    _draft(key, metric, tolerance, now.get(key), before.get(key), intervals)
+                )
+    checks = _decide(drafts, rules.alpha)
     checks.sort(key=lambda c: VERDICT_ORDER.index(c.verdict))
     return Comparison(tuple(checks))
 
 
-def _check(
+@dataclass(frozen=True)
+class _Draft:
+    """A check before the run-wide decision, with what the decision needs."""
+
+    check: Check
+    tolerance: Tolerance
+    se: float = math.inf
+    min_p: float = 1.0
+
+
+def _draft(
     key: SeriesKey,
-    m: _Metric,
+    metric: str,
+    tolerance: Tolerance,
     cur: SeriesStats | None,
     base: SeriesStats | None,
-    tol: Tolerances,
-) -> Check | None:
-    cur_value = m.value(cur) if cur is not None else None
-    base_value = m.value(base) if base is not None else None
-    n_cur = m.n(cur) if cur is not None else 0
-    n_base = m.n(base) if base is not None else 0
-    if cur_value is None and base_value is None:
+    intervals: bool,
+) -> Iterator[_Draft]:
+    """The check with its measurement and raw p."""
+    value_now, value_before = _value(cur, metric), _value(base, metric)
+    if value_now is None and value_before is None:
+        return
+    if value_before is None:
+        check = Check(key, metric, "new", current=value_now, reason="not in the baseline")
+        yield _Draft(check, tolerance)
+        return
+    if value_now is None or cur is None or base is None:
+        check = Check(key, metric, "missing", baseline=value_before, reason="not in this run")
+        yield _Draft(check, tolerance)
+        return
+    m = _measure(key, metric, cur, base, intervals)
+    change = m.current - m.baseline
+    check = Check(
+        key, metric, "inconclusive" if m.p_value is None else "pass",
+        baseline=m.baseline, current=m.current, change=change,
+        relative=change / m.baseline if m.baseline else None,
+        ci_low=m.ci[0] if m.ci else None, ci_high=m.ci[1] if m.ci else None,
+        p_raw=m.p_value, test=m.test, paired=m.paired,
+        n_baseline=m.n_baseline, n_current=m.n_current,
+        tolerance=tolerance.spec, reason=m.reason,
+    )  # fmt: skip
+    yield _Draft(check, tolerance, m.se, m.min_p)
+
+
+def _measure(
+    key: SeriesKey, metric: str, cur: SeriesStats, base: SeriesStats, intervals: bool
+) -> measure.Measurement:
+    family, _, rest = metric.partition(".")
+    if family == "latency":
+        return measure.latency(key.label, cur, base, rest, intervals)
+    if family == "error_rate":
+        return measure.error_rate(cur, base, intervals)
+    return measure.quality(rest, cur, base, intervals)
+
+
+def _value(series: SeriesStats | None, metric: str) -> float | None:
+    if series is None:
         return None
+    family, _, rest = metric.partition(".")
+    if family == "latency":
+        return float(getattr(series.latency, rest))
+    if family == "error_rate":
+        return series.error_rate
+    summary = series.quality.get(rest)
+    return summary.mean if summary is not None else None
 
-    def make(verdict: Verdict, reason: str, p: float | None = None) -> Check:
-        change = relative = None
-        if cur_value is not None and base_value is not None:
-            change = cur_value - base_value
-            relative = change / base_value if base_value else None
-        test = m.test if p is not None else None
-        return Check(
-            key, m.name, verdict, base_value, cur_value, change, relative, p, test,
-            n_base, n_cur, reason,
-        )  # fmt: skip
 
-    if base_value is None:
-        return make("new", "not in the baseline")
-    if cur_value is None or cur is None or base is None:
-        return make("missing", "not in this run")
-    direction = m.beyond(cur_value, base_value, tol)
-    p = m.p_value(cur, base, (cur_value - base_value) * m.worse_sign > 0)
+def _decide(drafts: list[_Draft], alpha: float) -> list[Check]:
+    """Holm-adjust the raw p-values of all tested checks, then judge each."""
+    tested = [d for d in drafts if d.check.p_raw is not None]
+    adjusted = stats.holm([d.check.p_raw for d in tested if d.check.p_raw is not None])
+    p_of = {id(d): p for d, p in zip(tested, adjusted, strict=True)}
+    threshold = alpha / max(len(tested), 1)  # Holm's first, strictest step
+    return [_judge(d, p_of[id(d)], alpha, threshold) if id(d) in p_of else d.check for d in drafts]
+
+
+def _judge(draft: _Draft, p: float, alpha: float, threshold: float) -> Check:
+    check, tolerance = draft.check, draft.tolerance
+    assert check.current is not None
+    assert check.baseline is not None
+    mde = stats.minimum_detectable(draft.se, threshold) if math.isfinite(draft.se) else None
+    if mde is not None and check.metric.startswith("latency"):
+        mde = math.expm1(mde)  # the test works on log ratios
+    judged = replace(check, p_value=p, mde=mde)
+    direction = tolerance.beyond(check.current, check.baseline)
     if direction == 0:
-        return make("pass", "within tolerance", p)
-    if p < tol.alpha:
-        return make("regression" if direction > 0 else "improvement", f"p < {tol.alpha:g}", p)
-    min_p = m.min_p(n_cur, n_base)
-    if min_p >= tol.alpha:
-        return make(
-            "inconclusive",
-            f"beyond tolerance, but {n_cur} vs {n_base} samples cannot reach p < {tol.alpha:g}",
-            p,
-        )
-    return make("pass", "beyond tolerance but not significant", p)
+        return replace(judged, reason=f"within tolerance ({tolerance.spec})")
+    beyond = f"beyond tolerance ({tolerance.spec})"
+    if p < alpha:
+        verdict: Verdict = "regression" if direction > 0 else "improvement"
+        return replace(judged, verdict=verdict, reason=f"{beyond}, p < {alpha:g}")
+    if draft.min_p >= threshold:
+        sizes = f"{check.n_current} vs {check.n_baseline}"
+        reason = f"{beyond}, but {sizes} samples cannot reach p < {threshold:.2g}"
+        return replace(judged, verdict="inconclusive", reason=reason)
+    return replace(judged, reason=f"{beyond} but not significant")
 
 
-def _latency_metrics() -> list[_Metric]:
-    def beyond(cur: float, base: float, tol: Tolerances) -> int:
-        diff = cur - base
-        if abs(diff) < tol.latency_min_ms - _EPS:
-            return 0
-        if base <= 0 or abs(diff) / base > tol.latency_relative + _EPS:
-            return 1 if diff > 0 else -1
-        return 0
-
-    def p_value(cur: SeriesStats, base: SeriesStats, worse: bool) -> float:
-        alternative: stats.Alternative = "greater" if worse else "less"
-        return stats.mann_whitney_p(cur.latency_samples, base.latency_samples, alternative)
-
-    def make(pct: str) -> _Metric:
-        return _Metric(
-            name=f"latency.{pct}",
-            value=lambda s: float(getattr(s.latency, pct)),
-            n=lambda s: len(s.latency_samples),
-            beyond=beyond,
-            worse_sign=1,
-            p_value=p_value,
-            min_p=stats.mann_whitney_min_p,
-            test="mann-whitney-u",
-        )
-
-    return [make(pct) for pct in LATENCY_METRICS]
-
-
-def _error_metric() -> _Metric:
-    def beyond(cur: float, base: float, tol: Tolerances) -> int:
-        diff = cur - base
-        return 0 if abs(diff) <= tol.error_rate + _EPS else (1 if diff > 0 else -1)
-
-    def p_value(cur: SeriesStats, base: SeriesStats, worse: bool) -> float:
-        alternative: stats.Alternative = "greater" if worse else "less"
-        return stats.fisher_p(cur.errors, cur.count, base.errors, base.count, alternative)
-
-    return _Metric(
-        name="error_rate",
-        value=lambda s: s.error_rate,
-        n=lambda s: s.count,
-        beyond=beyond,
-        worse_sign=1,
-        p_value=p_value,
-        min_p=stats.fisher_min_p,
-        test="fisher-exact",
-    )
-
-
-def _quality_metric(attribute: str) -> _Metric:
-    def beyond(cur: float, base: float, tol: Tolerances) -> int:
-        diff = cur - base
-        return 0 if abs(diff) <= tol.quality + _EPS else (1 if diff < 0 else -1)
-
-    def p_value(cur: SeriesStats, base: SeriesStats, worse: bool) -> float:
-        alternative: stats.Alternative = "less" if worse else "greater"
-        return stats.mann_whitney_p(
-            cur.quality_samples[attribute], base.quality_samples[attribute], alternative
-        )
-
-    def value(s: SeriesStats) -> float | None:
-        summary = s.quality.get(attribute)
-        return summary.mean if summary is not None else None
-
-    return _Metric(
-        name=f"quality.{attribute}",
-        value=value,
-        n=lambda s: s.quality[attribute].count if attribute in s.quality else 0,
-        beyond=beyond,
-        worse_sign=-1,
-        p_value=p_value,
-        min_p=stats.mann_whitney_min_p,
-        test="mann-whitney-u",
-    )
+def evaluate_slos(current: Sequence[SeriesStats], rules: Rules) -> Iterator[SloResult]:
+    """Absolute thresholds on this run's values, independent of any baseline."""
+    for series in sorted(current, key=lambda s: s.key):
+        for metric, slo in sorted(rules.slos.items()):
+            value = _value(series, metric)
+            if value is not None:
+                yield SloResult(series.key, metric, value, slo.warn, slo.fail, slo.status(value))

@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_llmobs import baseline as baseline_file
-from pytest_llmobs.compare import Comparison, Tolerances, compare
+from pytest_llmobs.compare import Comparison, SloResult, compare, evaluate_slos
 from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.rules import Rules
 
 BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated"]
-RunVerdict = Literal["pass", "regression", "error"]
+RunVerdict = Literal["pass", "regression", "fail", "error"]
 
 
 @dataclass(frozen=True)
@@ -34,13 +35,21 @@ class RunResult:
     warnings: tuple[str, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     errors: tuple[str, ...] = ()  # what makes the gate fail closed, besides the baseline
+    slos: tuple[SloResult, ...] = ()
+    fail_on_inconclusive: bool = False
 
     @property
     def verdict(self) -> RunVerdict:
+        """error (fails closed) > regression > fail (an SLO, or inconclusive when asked) > pass."""
         if self.errors or self.baseline.status == "error":
             return "error"
-        if self.comparison is not None and self.baseline.status == "loaded":
-            return self.comparison.verdict
+        gating = self.comparison is not None and self.baseline.status == "loaded"
+        if gating and self.comparison is not None and self.comparison.regressions:
+            return "regression"
+        if any(s.status == "fail" for s in self.slos):
+            return "fail"
+        if gating and self.fail_on_inconclusive and self.comparison is not None:
+            return "fail" if self.comparison.inconclusive else "pass"
         return "pass"
 
 
@@ -48,9 +57,11 @@ def judge(
     series: Sequence[SeriesStats],
     path: Path,
     quality_attributes: Sequence[str] = (),
-    tolerances: Tolerances | None = None,
+    rules: Rules | None = None,
 ) -> tuple[Comparison | None, BaselineState]:
     """Compare series with the baseline at path, failing closed on a bad file.
+
+    SLOs need no baseline: judge them with `slo_results`.
 
     Returns:
         The comparison (None without a usable baseline) and the baseline's state.
@@ -66,7 +77,7 @@ def judge(
         )
     except baseline_file.BaselineError as exc:
         return None, BaselineState(path, "error", str(exc))
-    checks = compare(series, stored.series, quality_attributes, tolerances)
+    checks = compare(series, stored.series, quality_attributes, rules)
     return checks, BaselineState(path, "loaded", f"compared with {path}")
 
 
@@ -99,3 +110,8 @@ def promote(
     return BaselineState(
         path, "updated", f"baseline written to {path} ({len(series)} series, {count} spans)"
     )
+
+
+def slo_results(series: Sequence[SeriesStats], rules: Rules | None) -> tuple[SloResult, ...]:
+    """This run's values against the absolute SLOs."""
+    return tuple(evaluate_slos(series, rules or Rules()))

@@ -101,7 +101,8 @@ class LlmobsSession:
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
         metadata = _metadata(self.config.rootpath)
         path, quality = self.settings.baseline, self.settings.quality_attributes
-        comparison, state = gate.judge(series, path, quality)
+        rules = self.settings.rules
+        comparison, state = gate.judge(series, path, quality, rules)
         # Never judge or record partial data: a worker's missing spans fail the gate.
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
         if self.settings.update_baseline:
@@ -113,7 +114,10 @@ class LlmobsSession:
             elif session.testsfailed:
                 refused = f"{session.testsfailed} test(s) failed"
             state = gate.promote(series, path, metadata, refused)
-        return gate.RunResult(series, state, comparison, tuple(warnings), metadata, errors)
+        return gate.RunResult(
+            series, state, comparison, tuple(warnings), metadata, errors,
+            gate.slo_results(series, rules), self.settings.fail_on_inconclusive,
+        )  # fmt: skip
 
 
 def _metadata(rootdir: Path) -> dict[str, Any]:

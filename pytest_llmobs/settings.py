@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+
+from pytest_llmobs.rules import RuleError, Rules, rules_from_config
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -16,7 +19,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
 PYPROJECT_TABLE = "[tool.llmobs]"
 
-Kind = Literal["bool", "path", "names"]
+Kind = Literal["bool", "path", "names", "float"]
 
 
 class ConfigError(Exception):
@@ -54,8 +57,22 @@ OPTIONS = (
         "names",
         "Span attributes that hold quality scores, higher is better (space-separated)",
     ),
+    Option(
+        "alpha",
+        "float",
+        "Family-wise false alarm rate of the gate across all checks of a run (default: 0.01)",
+    ),
+    Option(
+        "fail_on_inconclusive",
+        "bool",
+        "Fail the gate when a check is inconclusive (too few spans to judge)",
+    ),
 )
-PYPROJECT_KEYS = frozenset(o.name for o in OPTIONS if o.name not in ("enabled", "update_baseline"))
+# Tables only pyproject.toml can hold: tolerance rules, per-series overrides, SLOs.
+RULE_TABLES = frozenset({"rules", "overrides", "slo"})
+PYPROJECT_KEYS = (
+    frozenset(o.name for o in OPTIONS if o.name not in ("enabled", "update_baseline")) | RULE_TABLES
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,9 @@ class Settings:
     update_baseline: bool = False
     json: Path | None = None
     quality_attributes: tuple[str, ...] = ()
+    alpha: float = 0.01
+    fail_on_inconclusive: bool = False
+    rules: Rules = field(default_factory=Rules)
 
 
 @dataclass(frozen=True)
@@ -129,7 +149,13 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
             if raw is None or raw == "" or raw == []:
                 continue
             values[option.name] = _convert(option, raw, source)
-    return Settings(**values)
+    alpha = values.get("alpha", Settings.alpha)
+    tables = [s for s in sources if RULE_TABLES & set(s.values)]
+    try:
+        rules = rules_from_config(tables[0].values, tables[0].label, alpha) if tables else None
+    except RuleError as exc:
+        raise ConfigError(str(exc)) from None
+    return Settings(**values, rules=rules or Rules(alpha=alpha))
 
 
 def _convert(option: Option, raw: Any, source: Source) -> Any:
@@ -140,6 +166,14 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
         if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
             return raw.strip().lower() in ("true", "1", "yes")
         raise ConfigError(f"{where}: expected true or false")
+    if option.kind == "float":
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            number = math.nan
+        if isinstance(raw, bool) or not 0 < number < 1:
+            raise ConfigError(f"{where}: expected a number between 0 and 1")
+        return number
     if option.kind == "path":
         if not isinstance(raw, (str, Path)) or not str(raw).strip():
             raise ConfigError(f"{where}: expected a file path")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmobs.baseline import RUN_SCHEMA, SCHEMA_VERSION, dumps, series_to_json, write_atomic
-from pytest_llmobs.compare import Check
+from pytest_llmobs.compare import Check, SloResult
 from pytest_llmobs.gate import RunResult
 
 
@@ -22,11 +22,31 @@ def check_to_json(check: Check) -> dict[str, Any]:
         "current": check.current,
         "change": check.change,
         "relative_change": check.relative,
+        "ci_low": check.ci_low,
+        "ci_high": check.ci_high,
         "p_value": check.p_value,
+        "p_raw": check.p_raw,
         "test": check.test,
+        "paired": check.paired,
         "n_baseline": check.n_baseline,
         "n_current": check.n_current,
+        "mde": check.mde,
+        "tolerance": check.tolerance,
         "reason": check.reason,
+    }
+
+
+def slo_to_json(slo: SloResult) -> dict[str, Any]:
+    """One SLO result as plain JSON types."""
+    return {
+        "series": slo.series.label,
+        "name": slo.series.name,
+        "group": dict(slo.series.group),
+        "metric": slo.metric,
+        "value": slo.value,
+        "warn": slo.warn,
+        "fail": slo.fail,
+        "status": slo.status,
     }
 
 
@@ -45,6 +65,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         },
         "series": [series_to_json(s) for s in result.series],
         "checks": [check_to_json(c) for c in checks],
+        "slos": [slo_to_json(s) for s in result.slos],
         "warnings": list(result.warnings),
         "errors": list(result.errors),
     }

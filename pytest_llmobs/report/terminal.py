@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pytest_llmobs.compare import Check
 from pytest_llmobs.gate import RunResult
 
@@ -26,12 +28,16 @@ def summary_lines(result: RunResult) -> list[str]:
     lines: list[str] = []
     if result.comparison is not None and result.comparison.checks:
         lines.append(_row(_COLUMNS))
-        lines.extend(_row(_cells(c)) for c in result.comparison.checks)
+        for check in result.comparison.checks:
+            lines.append(_row(_cells(check)))
+            if check.verdict in ("regression", "inconclusive", "improvement"):
+                lines.append(_fit("    " + detail(check), WIDTH))
     elif result.series:
         spans = sum(s.count for s in result.series)
         lines.append(f"captured {spans} spans in {len(result.series)} series")
     else:
         lines.append("no spans were captured")
+    lines.extend(_slo_lines(result))
     lines.append(result.baseline.message)
     lines.extend(f"error: {e}" for e in result.errors)
     lines.extend(f"warning: {w}" for w in result.warnings)
@@ -92,3 +98,47 @@ def _p(p: float | None) -> str:
     if p is None:
         return "-"
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def detail(check: Check) -> str:
+    """Why a check was judged so: interval, sizes, test, detectable effect, reason."""
+    if check.p_value is None:
+        return check.reason
+    parts = []
+    if check.ci_low is not None and check.ci_high is not None:
+        fmt = _pct if check.metric.startswith("latency") else _signed(check.metric)
+        parts.append(f"95% CI {fmt(check.ci_low)} .. {fmt(check.ci_high)}")
+    parts.append(f"n {check.n_current} vs {check.n_baseline}")
+    if check.test:
+        parts.append(check.test + (" (paired by test case)" if check.paired else ""))
+    if check.mde is not None:
+        fmt = _pct if check.metric.startswith("latency") else _signed(check.metric)
+        parts.append(f"detects {fmt(check.mde)}")
+    parts.append(check.reason)
+    return "; ".join(parts)
+
+
+def _pct(value: float) -> str:
+    return f"{value:+.1%}"
+
+
+def _signed(metric: str) -> Callable[[float], str]:
+    if metric == "error_rate":
+        return lambda v: f"{v * 100:+.1f}pp"
+    return lambda v: f"{v:+.3f}"
+
+
+def _slo_lines(result: RunResult) -> list[str]:
+    if not result.slos:
+        return []
+    breached = [s for s in result.slos if s.status != "ok"]
+    lines = [f"SLOs: {len(result.slos) - len(breached)} of {len(result.slos)} met"]
+    for slo in breached:
+        levels = ", ".join(
+            f"{name} {_value(slo.metric, level)}"
+            for name, level in (("warn", slo.warn), ("fail", slo.fail))
+            if level is not None
+        )
+        label = f"{slo.series.label} {slo.metric} = {_value(slo.metric, slo.value)}"
+        lines.append(_fit(f"  {slo.status.upper()}: {label} ({levels})", WIDTH))
+    return lines

@@ -29,7 +29,9 @@ def test_parallel_run_equals_the_serial_run(
             "evaluate_output": 60,
         }
     )
-    assert set(verdicts(report).values()) == {"pass"}
+    assert report["verdict"] == "pass"
+    # p99 needs 299 spans: with 60 it is inconclusive, in both runs alike
+    assert set(verdicts(report).values()) == {"pass", "inconclusive"}
     assert report["errors"] == []
 
 

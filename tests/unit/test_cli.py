@@ -36,7 +36,7 @@ def test_compare_passes_on_the_same_behaviour(
 ) -> None:
     run = save_run(tmp_path / "run.json", [make_series("llm", BASE)])
     assert main(["compare", str(run), str(stored)]) == 0
-    assert capsys.readouterr().out.startswith("llmobs: PASS (3 checks)")
+    assert capsys.readouterr().out.startswith("llmobs: PASS (4 checks)")
 
 
 def test_compare_fails_on_a_regression_and_writes_a_report(

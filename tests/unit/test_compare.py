@@ -45,7 +45,7 @@ def test_latency_beyond_tolerance_but_noise_is_not_a_regression() -> None:
     [check] = [c for c in compare([make_series("s", cur)], [make_series("s", base)]).checks
                if c.metric == "latency.p95"]  # fmt: skip
     assert check.verdict == "pass"
-    assert check.reason == "beyond tolerance but not significant"
+    assert check.reason == "beyond tolerance (+10% and +1ms) but not significant"
     assert check.p_value is not None
     assert check.p_value > 0.001
 
@@ -114,3 +114,13 @@ def test_regressions_come_first_and_decide_the_verdict() -> None:
     assert first.test == "mann-whitney-u"
     assert (first.n_baseline, first.n_current) == (60, 60)
     assert first.relative == pytest.approx(1.0)
+
+
+def test_a_p_value_that_underflows_to_zero_is_still_significant() -> None:
+    # Tight, clearly separated samples: the tail test's p is 0.0 in floating point.
+    base = [16.0 + i / 1000 for i in range(60)]
+    cur = [x * 1.6 for x in base]
+    [p95] = [c for c in compare([make_series("s", cur)], [make_series("s", base)]).checks
+             if c.metric == "latency.p95"]  # fmt: skip
+    assert p95.p_raw == 0.0
+    assert p95.verdict == "regression"

@@ -1,0 +1,140 @@
+"""Measure one metric of one series in two runs: estimate, test, interval, standard error."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from pytest_llmobs import stats
+from pytest_llmobs.model import Floats, SeriesStats
+
+MIN_PAIRS = 10  # test cases present in both runs before the comparison is paired
+TAIL_FROM = 0.9  # percentiles from here on are tails: they need enough spans to be judged
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A metric's values in both runs and what the data says about their difference.
+
+    For latency, `se` and the interval are of the log ratio; otherwise of the difference.
+    """
+
+    baseline: float
+    current: float
+    n_baseline: int
+    n_current: int
+    p_value: float | None  # raw, two-sided; None when the check cannot be tested
+    test: str
+    paired: bool
+    se: float
+    min_p: float  # the smallest p the test can reach at these sizes
+    ci: tuple[float, float] | None
+    reason: str = ""  # set when the check cannot be tested
+
+
+def latency(
+    key: str, cur: SeriesStats, base: SeriesStats, pct: str, intervals: bool
+) -> Measurement:
+    """A latency percentile (pct like "p95"): paired rank test on p50, quantile test on tails."""
+    q = float(pct[1:]) / 100
+    now, before = float(getattr(cur.latency, pct)), float(getattr(base.latency, pct))
+    n_cur, n_base = len(cur.latency_samples), len(base.latency_samples)
+    ci = None
+    if intervals:
+        seed = zlib.crc32(f"{key}|latency.{pct}".encode())
+        low, high = stats.bootstrap_ratio_ci(cur.latency_samples, base.latency_samples, q, seed)
+        ci = (low - 1, high - 1)
+    if q >= TAIL_FROM:
+        need = stats.tail_min_samples(q)
+        if min(n_cur, n_base) < need:
+            return Measurement(
+                before, now, n_base, n_cur, None, "quantile-z", False, math.inf, 1.0, ci,
+                f"need >= {need} spans on each side for {pct} (have {n_cur} vs {n_base})",
+            )  # fmt: skip
+        se = math.hypot(
+            stats.log_quantile_se(cur.latency_samples, q),
+            stats.log_quantile_se(base.latency_samples, q),
+        )
+        p = stats.normal_p(stats.log_ratio(now, before) / se)
+        return Measurement(before, now, n_base, n_cur, p, "quantile-z", False, se, 0.0, ci)
+    pairs = _pairs(_medians(cur.latency_by_case()), _medians(base.latency_by_case()))
+    if pairs is not None:
+        diffs = stats.log_ratios(pairs[0], pairs[1])
+        se = _se_of_mean(diffs)
+        p = stats.wilcoxon_p(diffs)
+        n = len(diffs)
+        return Measurement(before, now, n, n, p, "wilcoxon", True, se, stats.wilcoxon_min_p(n), ci)
+    se = math.hypot(
+        stats.log_quantile_se(cur.latency_samples, q),
+        stats.log_quantile_se(base.latency_samples, q),
+    )
+    p = stats.mann_whitney_p(cur.latency_samples, base.latency_samples)
+    min_p = stats.mann_whitney_min_p(n_cur, n_base)
+    return Measurement(before, now, n_base, n_cur, p, "mann-whitney-u", False, se, min_p, ci)
+
+
+def error_rate(cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurement:
+    """Error rate: Fisher's exact test, Newcombe interval of the difference."""
+    pooled = (cur.errors + base.errors) / (cur.count + base.count)
+    pooled = max(pooled, 1 / (cur.count + base.count))
+    se = math.sqrt(pooled * (1 - pooled) * (1 / cur.count + 1 / base.count))
+    ci = stats.newcombe_ci(cur.errors, cur.count, base.errors, base.count) if intervals else None
+    return Measurement(
+        base.error_rate,
+        cur.error_rate,
+        base.count,
+        cur.count,
+        stats.fisher_p(cur.errors, cur.count, base.errors, base.count),
+        "fisher-exact",
+        False,
+        se,
+        stats.fisher_min_p(cur.count, base.count),
+        ci,
+    )
+
+
+def quality(attr: str, cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurement:
+    """Mean of a quality attribute: paired signed-rank test on per-case means when possible."""
+    now, before = cur.quality[attr], base.quality[attr]
+    change = now.mean - before.mean
+    pairs = _pairs(_means(cur.quality_by_case(attr)), _means(base.quality_by_case(attr)))
+    if pairs is not None:
+        diffs = pairs[0] - pairs[1]
+        se, n = _se_of_mean(diffs), len(diffs)
+        p, test, paired, min_p = stats.wilcoxon_p(diffs), "wilcoxon", True, stats.wilcoxon_min_p(n)
+        n_cur = n_base = n
+    else:
+        c, b = cur.quality_samples[attr], base.quality_samples[attr]
+        se = math.sqrt(_var(c) / max(len(c), 1) + _var(b) / max(len(b), 1))
+        p, test, paired = stats.mann_whitney_p(c, b), "mann-whitney-u", False
+        min_p = stats.mann_whitney_min_p(len(c), len(b))
+        n_cur, n_base = now.count, before.count
+    ci = (change - 1.959964 * se, change + 1.959964 * se) if intervals else None
+    return Measurement(before.mean, now.mean, n_base, n_cur, p, test, paired, se, min_p, ci)
+
+
+def _medians(groups: dict[str, Floats]) -> dict[str, float]:
+    return {case: float(np.median(v)) for case, v in groups.items() if case and len(v)}
+
+
+def _means(groups: dict[str, Floats]) -> dict[str, float]:
+    return {case: float(np.mean(v)) for case, v in groups.items() if case and len(v)}
+
+
+def _pairs(cur: dict[str, float], base: dict[str, float]) -> tuple[Floats, Floats] | None:
+    """Per-case values of the cases both runs have, or None when too few to pair."""
+    common = sorted(cur.keys() & base.keys())
+    if len(common) < MIN_PAIRS:
+        return None
+    return np.array([cur[c] for c in common]), np.array([base[c] for c in common])
+
+
+def _se_of_mean(values: Floats) -> float:
+    return math.sqrt(_var(values) / len(values)) if len(values) > 1 else math.inf
+
+
+def _var(values: Floats) -> float:
+    return float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
