@@ -35,8 +35,9 @@ class Check:
 
     `change` is current minus baseline; `relative` is change / baseline. The interval
     (`ci_low`, `ci_high`, 95%) and `mde` (the change this check detects with 80% power at
-    its n) are relative for latency, absolute otherwise. `p_value` is Holm-adjusted across
-    the run; `p_raw` is the test's own.
+    its n) are relative for latency, absolute otherwise. p-values are one-sided, in the
+    direction the metric moved: `p_raw` is the test's own, `p_value` Holm-adjusted across
+    the run.
     """
 
     series: SeriesKey
@@ -137,6 +138,13 @@ class _Draft:
     tolerance: Tolerance
     se: float = math.inf
     min_p: float = 1.0
+    p: stats.Sided | None = None
+
+    def p_towards(self, worse: bool) -> float:
+        """The one-sided p-value that the metric moved the worse (or better) way."""
+        assert self.p is not None
+        greater, less = self.p
+        return greater if (self.tolerance.direction > 0) == worse else less
 
 
 def _draft(
@@ -162,15 +170,15 @@ def _draft(
     m = _measure(key, metric, cur, base, intervals)
     change = m.current - m.baseline
     check = Check(
-        key, metric, "inconclusive" if m.p_value is None else "pass",
+        key, metric, "inconclusive" if m.p is None else "pass",
         baseline=m.baseline, current=m.current, change=change,
         relative=change / m.baseline if m.baseline else None,
         ci_low=m.ci[0] if m.ci else None, ci_high=m.ci[1] if m.ci else None,
-        p_raw=m.p_value, test=m.test, paired=m.paired,
+        test=m.test, paired=m.paired,
         n_baseline=m.n_baseline, n_current=m.n_current,
         tolerance=tolerance.spec, reason=m.reason,
     )  # fmt: skip
-    yield _Draft(check, tolerance, m.se, m.min_p)
+    yield _Draft(check, tolerance, m.se, m.min_p, m.p)
 
 
 def _measure(
@@ -197,22 +205,33 @@ def _value(series: SeriesStats | None, metric: str) -> float | None:
 
 
 def _decide(drafts: list[_Draft], alpha: float) -> list[Check]:
-    """Holm-adjust the raw p-values of all tested checks, then judge each."""
-    tested = [d for d in drafts if d.check.p_raw is not None]
-    adjusted = stats.holm([d.check.p_raw for d in tested if d.check.p_raw is not None])
-    p_of = {id(d): p for d, p in zip(tested, adjusted, strict=True)}
+    """Holm-adjust the one-sided p-values of all tested checks, then judge each.
+
+    Regressions and improvements are two families, each adjusted on its own: a false
+    regression alarm happens with probability at most alpha across the whole run.
+    """
+    tested = [d for d in drafts if d.p is not None]
+    worse = stats.holm([d.p_towards(worse=True) for d in tested])
+    better = stats.holm([d.p_towards(worse=False) for d in tested])
+    adjusted = {id(d): (w, b) for d, w, b in zip(tested, worse, better, strict=True)}
     threshold = alpha / max(len(tested), 1)  # Holm's first, strictest step
-    return [_judge(d, p_of[id(d)], alpha, threshold) if id(d) in p_of else d.check for d in drafts]
+    return [
+        _judge(d, adjusted[id(d)], alpha, threshold) if id(d) in adjusted else d.check
+        for d in drafts
+    ]
 
 
-def _judge(draft: _Draft, p: float, alpha: float, threshold: float) -> Check:
+def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold: float) -> Check:
     check, tolerance = draft.check, draft.tolerance
     assert check.current is not None
     assert check.baseline is not None
     mde = stats.minimum_detectable(draft.se, threshold) if math.isfinite(draft.se) else None
     if mde is not None and check.metric.startswith("latency"):
         mde = math.expm1(mde)  # the test works on log ratios
-    judged = replace(check, p_value=p, mde=mde)
+    # p-values shown are one-sided, in the direction the metric moved
+    worse = (check.current - check.baseline) * tolerance.direction > 0
+    p = adjusted[0] if worse else adjusted[1]
+    judged = replace(check, p_value=p, p_raw=draft.p_towards(worse), mde=mde)
     direction = tolerance.beyond(check.current, check.baseline)
     if direction == 0:
         return replace(judged, reason=f"within tolerance ({tolerance.spec})")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pytest_llmobs import stats
-from pytest_llmobs.model import Floats, SeriesStats
+from pytest_llmobs.model import Floats, SeriesStats, per_case
 
 MIN_PAIRS = 10  # test cases present in both runs before the comparison is paired
 TAIL_FROM = 0.9  # percentiles from here on are tails: they need enough spans to be judged
@@ -20,13 +20,14 @@ class Measurement:
     """A metric's values in both runs and what the data says about their difference.
 
     For latency, `se` and the interval are of the log ratio; otherwise of the difference.
+    `p` holds the one-sided p-values that the current value is greater, and less.
     """
 
     baseline: float
     current: float
     n_baseline: int
     n_current: int
-    p_value: float | None  # raw, two-sided; None when the check cannot be tested
+    p: stats.Sided | None  # None when the check cannot be tested
     test: str
     paired: bool
     se: float
@@ -58,20 +59,23 @@ def latency(
             stats.log_quantile_se(cur.latency_samples, q),
             stats.log_quantile_se(base.latency_samples, q),
         )
-        p = stats.normal_p(stats.log_ratio(now, before) / se)
+        p = stats.normal_sided(stats.log_ratio(now, before) / se)
         return Measurement(before, now, n_base, n_cur, p, "quantile-z", False, se, 0.0, ci)
-    pairs = _pairs(_medians(cur.latency_by_case()), _medians(base.latency_by_case()))
+    pairs = _pairs(
+        per_case(cur.latency_samples, cur.latency_case, cur.cases, "median"),
+        per_case(base.latency_samples, base.latency_case, base.cases, "median"),
+    )
     if pairs is not None:
         diffs = stats.log_ratios(pairs[0], pairs[1])
         se = _se_of_mean(diffs)
-        p = stats.wilcoxon_p(diffs)
+        p = stats.wilcoxon(diffs)
         n = len(diffs)
         return Measurement(before, now, n, n, p, "wilcoxon", True, se, stats.wilcoxon_min_p(n), ci)
     se = math.hypot(
         stats.log_quantile_se(cur.latency_samples, q),
         stats.log_quantile_se(base.latency_samples, q),
     )
-    p = stats.mann_whitney_p(cur.latency_samples, base.latency_samples)
+    p = stats.mann_whitney(cur.latency_samples, base.latency_samples)
     min_p = stats.mann_whitney_min_p(n_cur, n_base)
     return Measurement(before, now, n_base, n_cur, p, "mann-whitney-u", False, se, min_p, ci)
 
@@ -87,7 +91,7 @@ def error_rate(cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurem
         cur.error_rate,
         base.count,
         cur.count,
-        stats.fisher_p(cur.errors, cur.count, base.errors, base.count),
+        stats.fisher(cur.errors, cur.count, base.errors, base.count),
         "fisher-exact",
         False,
         se,
@@ -100,33 +104,30 @@ def quality(attr: str, cur: SeriesStats, base: SeriesStats, intervals: bool) -> 
     """Mean of a quality attribute: paired signed-rank test on per-case means when possible."""
     now, before = cur.quality[attr], base.quality[attr]
     change = now.mean - before.mean
-    pairs = _pairs(_means(cur.quality_by_case(attr)), _means(base.quality_by_case(attr)))
+    pairs = _pairs(_quality_means(cur, attr), _quality_means(base, attr))
     if pairs is not None:
         diffs = pairs[0] - pairs[1]
         se, n = _se_of_mean(diffs), len(diffs)
-        p, test, paired, min_p = stats.wilcoxon_p(diffs), "wilcoxon", True, stats.wilcoxon_min_p(n)
+        p, test, paired, min_p = stats.wilcoxon(diffs), "wilcoxon", True, stats.wilcoxon_min_p(n)
         n_cur = n_base = n
     else:
         c, b = cur.quality_samples[attr], base.quality_samples[attr]
         se = math.sqrt(_var(c) / max(len(c), 1) + _var(b) / max(len(b), 1))
-        p, test, paired = stats.mann_whitney_p(c, b), "mann-whitney-u", False
+        p, test, paired = stats.mann_whitney(c, b), "mann-whitney-u", False
         min_p = stats.mann_whitney_min_p(len(c), len(b))
         n_cur, n_base = now.count, before.count
     ci = (change - 1.959964 * se, change + 1.959964 * se) if intervals else None
     return Measurement(before.mean, now.mean, n_base, n_cur, p, test, paired, se, min_p, ci)
 
 
-def _medians(groups: dict[str, Floats]) -> dict[str, float]:
-    return {case: float(np.median(v)) for case, v in groups.items() if case and len(v)}
-
-
-def _means(groups: dict[str, Floats]) -> dict[str, float]:
-    return {case: float(np.mean(v)) for case, v in groups.items() if case and len(v)}
+def _quality_means(series: SeriesStats, attr: str) -> dict[str, float]:
+    case = series.quality_case.get(attr)
+    return per_case(series.quality_samples[attr], case, series.cases, "mean")
 
 
 def _pairs(cur: dict[str, float], base: dict[str, float]) -> tuple[Floats, Floats] | None:
-    """Per-case values of the cases both runs have, or None when too few to pair."""
-    common = sorted(cur.keys() & base.keys())
+    """Per-case values of the test cases both runs have ("" is no test), or None if too few."""
+    common = sorted((cur.keys() & base.keys()) - {""})
     if len(common) < MIN_PAIRS:
         return None
     return np.array([cur[c] for c in common]), np.array([base[c] for c in common])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -118,3 +119,20 @@ def by_case(values: Floats, case: Ints | None, cases: tuple[str, ...]) -> dict[s
     firsts = np.concatenate(([0], starts))
     parts = np.split(values[order], starts)
     return {cases[int(sorted_case[i])]: part for i, part in zip(firsts, parts, strict=True)}
+
+
+def per_case(
+    values: Floats, case: Ints | None, cases: tuple[str, ...], how: Literal["median", "mean"]
+) -> dict[str, float]:
+    """The median or mean of the values of each test case, keyed by test id."""
+    if case is None or len(case) != len(values) or len(case) == 0:
+        return {}
+    order = np.lexsort((values, case))
+    ordered, owner = values[order], case[order]
+    starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+    sizes = np.diff(np.append(starts, len(owner)))
+    if how == "mean":
+        result = np.add.reduceat(ordered, starts) / sizes
+    else:
+        result = (ordered[starts + (sizes - 1) // 2] + ordered[starts + sizes // 2]) / 2
+    return {cases[i]: float(v) for i, v in zip(owner[starts].tolist(), result, strict=True)}

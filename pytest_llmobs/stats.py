@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
+from statistics import NormalDist
+from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from pytest_llmobs.model import Floats
 
@@ -14,64 +17,134 @@ Z_POWER_80 = 0.8416212335729143  # standard normal quantile of 0.8
 _TINY_MS = 1e-6  # latencies are logged; a zero-length span counts as one nanosecond
 
 
-def normal_p(z: float) -> float:
-    """Two-sided p-value of a standard normal statistic."""
-    return float(2 * stats.norm.sf(abs(z))) if math.isfinite(z) else (0.0 if z else 1.0)
+_NORMAL = NormalDist()
+EXACT_UP_TO = 20  # Mann-Whitney sample sizes up to which scipy's exact test is used
+
+# One-sided p-values of a test, as a pair: (current is greater, current is less).
+Sided = tuple[float, float]
+NO_EVIDENCE: Sided = (1.0, 1.0)
 
 
-def z_for(p_two_sided: float) -> float:
-    """The |z| a two-sided test needs to reach p."""
-    return float(stats.norm.isf(p_two_sided / 2))
+def normal_sided(z: float) -> Sided:
+    """One-sided p-values of a standard normal statistic (erfc keeps tiny ones exact)."""
+    if math.isnan(z):
+        return NO_EVIDENCE
+    return math.erfc(z / math.sqrt(2)) / 2, math.erfc(-z / math.sqrt(2)) / 2
 
 
-def mann_whitney_p(current: Floats, baseline: Floats) -> float:
-    """Two-sided Mann-Whitney U p-value; 1.0 without data or when every value is tied."""
-    if len(current) == 0 or len(baseline) == 0:
-        return 1.0
-    if np.ptp(np.concatenate((current, baseline))) == 0:
-        return 1.0
-    p = float(stats.mannwhitneyu(current, baseline, alternative="two-sided").pvalue)
-    return p if math.isfinite(p) else 1.0
+def z_for(p_one_sided: float) -> float:
+    """The z a one-sided test needs to reach p."""
+    return -_NORMAL.inv_cdf(p_one_sided)
+
+
+def mann_whitney(current: Floats, baseline: Floats) -> Sided:
+    """Mann-Whitney U test; no evidence without data or when every value is tied.
+
+    Small samples go to scipy's exact test; larger ones use the normal approximation with
+    tie and continuity correction (what scipy does too), computed here without scipy's
+    per-call overhead, since a run makes hundreds of these.
+    """
+    n1, n2 = len(current), len(baseline)
+    if n1 == 0 or n2 == 0:
+        return NO_EVIDENCE
+    pooled = np.concatenate((current, baseline))
+    if np.ptp(pooled) == 0:
+        return NO_EVIDENCE
+    if min(n1, n2) <= EXACT_UP_TO:
+        greater, less = (
+            float(stats.mannwhitneyu(current, baseline, alternative=a).pvalue)
+            for a in ("greater", "less")
+        )
+        return greater, less
+    ranks, ties = _ranks(pooled)
+    shift = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2 - n1 * n2 / 2
+    n = n1 + n2
+    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
+    return normal_sided((shift - 0.5) / sigma)[0], normal_sided((shift + 0.5) / sigma)[1]
+
+
+def _ranks(values: Floats) -> tuple[Floats, float]:
+    """Average ranks (1-based) and the tie term sum(t**3 - t) over groups of ties."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    new = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    group = np.cumsum(new) - 1
+    bounds = np.append(np.flatnonzero(new), len(values))
+    sizes = np.diff(bounds).astype(np.float64)
+    average = (bounds[:-1] + bounds[1:] + 1) / 2  # mean of ranks start+1 .. end
+    ranks = np.empty(len(values))
+    ranks[order] = average[group]
+    return ranks, float(np.sum(sizes**3 - sizes))
 
 
 def mann_whitney_min_p(n_current: int, n_baseline: int) -> float:
-    """The smallest two-sided p-value the exact Mann-Whitney U test can give at these sizes."""
+    """The smallest one-sided p-value the exact Mann-Whitney U test can give at these sizes."""
     if n_current == 0 or n_baseline == 0:
         return 1.0
-    return min(1.0, 2.0 / math.comb(n_current + n_baseline, n_current))
+    return 1.0 / math.comb(n_current + n_baseline, n_current)
 
 
-def wilcoxon_p(differences: Floats) -> float:
-    """Two-sided Wilcoxon signed-rank p-value that paired differences centre on zero.
+def wilcoxon(differences: Floats) -> Sided:
+    """Wilcoxon signed-rank test that paired differences (current - baseline) centre on 0.
 
-    Zero differences are dropped (Wilcoxon's own treatment); none left gives 1.0.
+    Zero differences are dropped (Wilcoxon's own treatment). As in scipy: the exact
+    distribution up to 50 pairs without ties, else the normal approximation with tie
+    correction; computed here without scipy's per-call overhead.
     """
     nonzero = differences[differences != 0]
-    if len(nonzero) == 0:
-        return 1.0
-    p = float(stats.wilcoxon(nonzero, alternative="two-sided").pvalue)
-    return p if math.isfinite(p) else 1.0
+    n = len(nonzero)
+    if n == 0:
+        return NO_EVIDENCE
+    ranks, ties = _ranks(np.abs(nonzero))
+    r_plus = float(ranks[nonzero > 0].sum())
+    if n <= 50 and ties == 0:
+        cdf = _signed_rank_cdf(n)
+        k = round(r_plus)
+        return 1.0 - (float(cdf[k - 1]) if k > 0 else 0.0), float(cdf[k])
+    variance = n * (n + 1) * (2 * n + 1) / 24 - ties / 48
+    return normal_sided((r_plus - n * (n + 1) / 4) / math.sqrt(variance))
+
+
+@functools.lru_cache(maxsize=64)
+def _signed_rank_cdf(n: int) -> Floats:
+    """P(T+ <= k) for k = 0 .. n(n+1)/2: counts of subsets of 1..n by their sum."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1.0
+    for rank in range(1, n + 1):
+        counts[rank:] = counts[rank:] + counts[:-rank]  # each rank in or out of the subset
+    cdf: Floats = np.cumsum(counts) / 2.0**n
+    return cdf
 
 
 def wilcoxon_min_p(n_pairs: int) -> float:
-    """The smallest two-sided p-value the exact signed-rank test can give on n pairs."""
-    return min(1.0, 2.0 / 2**n_pairs) if n_pairs else 1.0
+    """The smallest one-sided p-value the exact signed-rank test can give on n pairs."""
+    return 1.0 / 2**n_pairs if n_pairs else 1.0
 
 
-def fisher_p(current_errors: int, current_n: int, baseline_errors: int, baseline_n: int) -> float:
-    """Two-sided Fisher exact p-value that the two error rates differ."""
+def fisher(current_errors: int, current_n: int, baseline_errors: int, baseline_n: int) -> Sided:
+    """Fisher's exact test that the current error rate is greater (or less).
+
+    Sums of the hypergeometric probabilities of the tables with the same margins.
+    """
     if current_n == 0 or baseline_n == 0:
-        return 1.0
-    table = [
-        [current_errors, current_n - current_errors],
-        [baseline_errors, baseline_n - baseline_errors],
-    ]
-    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+        return NO_EVIDENCE
+    total, errors = current_n + baseline_n, current_errors + baseline_errors
+    support = np.arange(max(0, current_n - (total - errors)), min(errors, current_n) + 1)
+    log_pmf = _log_comb(errors, support) + _log_comb(total - errors, current_n - support)
+    pmf = np.exp(log_pmf - float(_log_comb(total, current_n)))
+    at = current_errors - int(support[0])
+    return min(1.0, float(pmf[at:].sum())), min(1.0, float(pmf[: at + 1].sum()))
+
+
+def _log_comb(n: Any, k: Any) -> Any:
+    return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
 
 
 def fisher_min_p(current_n: int, baseline_n: int) -> float:
-    """The smallest two-sided p-value Fisher's test can give at these sizes."""
-    return fisher_p(current_n, current_n, 0, baseline_n)
+    """The smallest one-sided p-value Fisher's test can give at these sizes."""
+    if current_n == 0 or baseline_n == 0:
+        return 1.0
+    return 1.0 / math.comb(current_n + baseline_n, current_n)
 
 
 def tail_min_samples(q: float, confidence: float = 0.95) -> int:
@@ -97,13 +170,12 @@ def log_quantile_se(samples: Floats, q: float) -> float:
     centre = q * (n - 1)
     half = 1.959964 * math.sqrt(n * q * (1 - q))
     low, high = math.floor(centre - half), math.ceil(centre + half)
-    at = float(np.quantile(logs, q))
+    k = math.floor(centre)
+    at = float(logs[k] + (logs[min(k + 1, n - 1)] - logs[k]) * (centre - k))
     if low < 0 or high > n - 1:
         # One bound lies past the sample: the wider of the side that fits and the whole
         # remaining stretch to the sample's end, which is never narrower than the truth.
-        below = at - float(logs[max(low, 0)])
-        above = float(logs[min(high, n - 1)]) - at
-        width = max(below, above)
+        width = max(at - float(logs[max(low, 0)]), float(logs[min(high, n - 1)]) - at)
     else:
         width = (float(logs[high]) - float(logs[low])) / 2
     return width / 1.959964 or math.inf
@@ -168,5 +240,5 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def minimum_detectable(se: float, alpha: float) -> float:
-    """The effect a two-sided test at alpha detects with 80% power, given its standard error."""
+    """The effect a one-sided test at alpha detects with 80% power, given its standard error."""
     return (z_for(alpha) + Z_POWER_80) * se

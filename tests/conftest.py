@@ -18,10 +18,23 @@ def make_series(
     latencies: Sequence[float],
     errors: int = 0,
     quality: dict[str, Sequence[float]] | None = None,
+    cases: Sequence[str] | None = None,
 ) -> SeriesStats:
-    """A SeriesStats built from raw samples, as aggregate() would build it."""
+    """A SeriesStats built from raw samples, as aggregate() would build it.
+
+    `cases` names the test case of each sample (latency and quality alike).
+    """
     samples = np.asarray(latencies, dtype=np.float64)
     scores = {k: np.asarray(v, dtype=np.float64) for k, v in (quality or {}).items()}
+    case_info: dict[str, Any] = {}
+    if cases is not None:
+        names = tuple(dict.fromkeys(cases))
+        index = np.array([names.index(c) for c in cases], dtype=np.int64)
+        case_info = {
+            "cases": names,
+            "latency_case": index,
+            "quality_case": dict.fromkeys(scores, index),
+        }
     return SeriesStats(
         key=SeriesKey(name),
         count=len(samples),
@@ -30,6 +43,7 @@ def make_series(
         quality={k: QualitySummary(len(v), float(np.mean(v))) for k, v in scores.items()},
         latency_samples=samples,
         quality_samples=scores,
+        **case_info,
     )
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from pytest_llmobs.compare import compare
 from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.rules import rules_from_config
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))  # ms
@@ -124,3 +125,96 @@ def test_a_p_value_that_underflows_to_zero_is_still_significant() -> None:
              if c.metric == "latency.p95"]  # fmt: skip
     assert p95.p_raw == 0.0
     assert p95.verdict == "regression"
+
+
+def paired_runs(
+    shift: float, quality_shift: float = 0.0, seed: int = 0
+) -> tuple[SeriesStats, SeriesStats]:
+    """60 test cases with a wide spread between prompts and little noise within each."""
+    rng = np.random.default_rng(seed)
+    case_ms = rng.lognormal(np.log(200), 0.8, 60)  # prompts differ a lot
+    case_q = rng.uniform(0.5, 0.95, 60)
+    cases = [f"test_x[{i}]" for i in range(60)]
+
+    def run(factor: float, dq: float) -> SeriesStats:
+        noise = rng.lognormal(0, 0.05, 60)
+        scores = np.clip(case_q + dq + rng.normal(0, 0.02, 60), 0, 1)
+        return make_series("llm", list(case_ms * factor * noise), quality={"q": list(scores)},
+                           cases=cases)  # fmt: skip
+
+    return run(shift, quality_shift), run(1.0, 0.0)
+
+
+def test_pairing_by_test_case_finds_what_prompt_spread_hides() -> None:
+    cur, base = paired_runs(1.15, quality_shift=-0.06)
+    checks = {c.metric: c for c in compare([cur], [base]).checks}
+    p50, quality = checks["latency.p50"], checks["quality.q"]
+    assert (p50.test, p50.paired, p50.n_current) == ("wilcoxon", True, 60)
+    assert p50.verdict == "regression"
+    assert (quality.test, quality.paired, quality.verdict) == ("wilcoxon", True, "regression")
+
+    # without case ids the same numbers are compared unpaired, and the spread hides the change
+    def without_cases(s: SeriesStats) -> SeriesStats:
+        quality = {"q": list(s.quality_samples["q"])}
+        return make_series("llm", list(s.latency_samples), quality=quality)
+
+    unpaired = {c.metric: c for c in compare([without_cases(cur)], [without_cases(base)]).checks}
+    assert unpaired["latency.p50"].test == "mann-whitney-u"
+    assert unpaired["latency.p50"].verdict != "regression"
+    assert unpaired["quality.q"].verdict != "regression"
+
+
+def test_every_row_explains_itself() -> None:
+    cur, base = paired_runs(1.15)
+    p50 = next(c for c in compare([cur], [base]).checks if c.metric == "latency.p50")
+    assert p50.ci_low is not None and p50.ci_high is not None  # noqa: PT018
+    assert p50.ci_low < p50.relative < p50.ci_high  # type: ignore[operator]
+    assert p50.p_raw is not None and p50.p_value is not None  # noqa: PT018
+    assert p50.p_value >= p50.p_raw
+    assert p50.mde is not None
+    assert 0 < p50.mde < 0.15
+    assert p50.tolerance == "+10% and +1ms"
+
+
+def test_holm_keeps_an_a_a_run_of_50_series_by_5_metrics_green() -> None:
+    rng = np.random.default_rng(11)
+
+    def series(i: int) -> SeriesStats:
+        return make_series(
+            f"s{i}", list(rng.lognormal(3, 0.8, 300)), errors=int(rng.binomial(300, 0.02)),
+            quality={"q": list(rng.normal(0.8, 0.15, 300))},
+        )  # fmt: skip
+
+    alarms = 0
+    for _ in range(20):
+        comparison = compare(
+            [series(i) for i in range(50)], [series(i) for i in range(50)], intervals=False
+        )
+        assert len([c for c in comparison.checks if c.p_raw is not None]) == 250
+        alarms += comparison.verdict == "regression"
+    assert alarms == 0
+
+
+def test_tail_percentiles_need_enough_spans() -> None:
+    base = make_series("s", list(np.linspace(10, 20, 100)))
+    cur = make_series("s", list(np.linspace(10, 20, 100) * 2))
+    checks = {c.metric: c for c in compare([cur], [base]).checks}
+    assert checks["latency.p95"].verdict == "regression"  # 100 >= 59
+    assert checks["latency.p99"].verdict == "inconclusive"
+    assert checks["latency.p99"].reason == (
+        "need >= 299 spans on each side for p99 (have 100 vs 100)"
+    )
+    assert checks["latency.p99"].p_value is None
+
+
+def test_rules_turn_checks_off_and_loosen_them() -> None:
+    cur, base = paired_runs(1.15)
+    rules = rules_from_config(
+        {"rules": {"latency.p99": "off"}, "overrides": [{"series": "ll*", "latency.p50": "+50%"}]},
+        "test",
+    )
+    checks = {c.metric: c for c in compare([cur], [base], rules=rules).checks}
+    assert "latency.p99" not in checks
+    assert checks["latency.p50"].verdict == "pass"
+    assert checks["latency.p50"].tolerance == "+50%"
+    assert checks["latency.p50"].reason == "within tolerance (+50%)"

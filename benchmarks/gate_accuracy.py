@@ -1,0 +1,148 @@
+"""How often the gate raises false alarms, and how often it catches real regressions.
+
+A seeded simulation that runs the real compare code (decisions only: confidence intervals
+do not change a verdict and are skipped) over many simulated runs of 50 series x 5
+metrics, beside a naive rule that alarms when a point estimate passes the tolerance
+(p95 +10%, quality -0.05, error rate +2pp) with no statistics at all.
+
+Data: each series has 60 test cases with their own typical latency and quality (the
+spread between prompts: output length, retrieval size), and the spans of one case vary
+around it, as a model answering the same prompt again does. Log-latency has sigma 0.3 or
+0.8 in all, of which 0.15 within a case; quality scores have sd 0.15 in all, of which
+0.05 within a case. Errors are Bernoulli per span, 1% unless the cell says more.
+
+Run: python benchmarks/gate_accuracy.py [TRIALS]   (default 1000 per cell, 2 processes)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing import Pool
+
+import numpy as np
+
+from pytest_llmobs.aggregate import summarize_latency
+from pytest_llmobs.compare import compare
+from pytest_llmobs.model import QualitySummary, SeriesKey, SeriesStats
+
+SERIES = 50
+CASES = 60
+CASE_IDS = tuple(f"test[{i}]" for i in range(CASES))
+LATENCY_WITHIN = 0.15  # log-latency sd of one prompt answered again
+QUALITY_SD, QUALITY_WITHIN = 0.15, 0.05
+
+
+@dataclass(frozen=True)
+class Cell:
+    name: str
+    metric: str  # the check that must fire on the changed series ("" for A/A)
+    spans: int  # spans per series
+    sigma: float
+    latency_factor: float = 1.0
+    quality_drop: float = 0.0
+    error_rate: float = 0.01
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.metric)
+
+
+CELLS = (
+    Cell("A/A, sigma 0.3", "", 300, 0.3),
+    Cell("A/A, sigma 0.8", "", 300, 0.8),
+    Cell("p95 +20%, n=300, sigma 0.3", "latency.p95", 300, 0.3, latency_factor=1.2),
+    Cell("p50 +20%, n=100, sigma 0.3", "latency.p50", 100, 0.3, latency_factor=1.2),
+    Cell("p50 +20%, n=100, sigma 0.8", "latency.p50", 100, 0.8, latency_factor=1.2),
+    Cell("quality -0.10 (sd 0.15), n=50", "quality.score", 50, 0.3, quality_drop=0.10),
+    Cell("error rate 1% -> 5%, n=500", "error_rate", 500, 0.3, error_rate=0.05),
+)
+NAIVE = {"latency.p95": 0.10, "latency.p50": 0.10, "quality.score": -0.05, "error_rate": 0.02}
+
+
+def series(
+    rng: np.random.Generator, name: str, cell: Cell, case_ms: np.ndarray, case_q: np.ndarray,
+    changed: bool,
+) -> SeriesStats:  # fmt: skip
+    """One series of one run: spans spread over the cases."""
+    case = np.arange(cell.spans) % CASES
+    factor = cell.latency_factor if changed else 1.0
+    latency = case_ms[case] * factor * rng.lognormal(0, LATENCY_WITHIN, cell.spans)
+    drop = cell.quality_drop if changed else 0.0
+    quality = case_q[case] - drop + rng.normal(0, QUALITY_WITHIN, cell.spans)
+    errors = int(rng.binomial(cell.spans, cell.error_rate if changed else 0.01))
+    return SeriesStats(
+        key=SeriesKey(name),
+        count=cell.spans,
+        errors=errors,
+        latency=summarize_latency(latency),
+        quality={"score": QualitySummary(cell.spans, float(np.mean(quality)))},
+        latency_samples=latency,
+        quality_samples={"score": quality},
+        cases=CASE_IDS,
+        latency_case=case,
+        quality_case={"score": case},
+    )
+
+
+def trial(args: tuple[Cell, int]) -> tuple[bool, bool, bool]:
+    """One simulated run: (gate alarmed on the changed check, any false alarm, naive alarm)."""
+    cell, seed = args
+    rng = np.random.default_rng(seed)
+    current, baseline = [], []
+    for i in range(SERIES):
+        case_ms = 200 * rng.lognormal(0, np.sqrt(cell.sigma**2 - LATENCY_WITHIN**2), CASES)
+        case_q = 0.75 + rng.normal(0, np.sqrt(QUALITY_SD**2 - QUALITY_WITHIN**2), CASES)
+        changed = cell.changed and i == 0
+        current.append(series(rng, f"s{i}", cell, case_ms, case_q, changed))
+        baseline.append(series(rng, f"s{i}", cell, case_ms, case_q, False))
+    checks = compare(current, baseline, intervals=False).checks
+    hit = any(c.series.name == "s0" and c.metric == cell.metric and c.verdict == "regression"
+              for c in checks)  # fmt: skip
+    false = any(c.verdict == "regression" and not (c.series.name == "s0" and cell.changed)
+                for c in checks)  # fmt: skip
+    return hit, false, naive(current, baseline, cell)
+
+
+def naive(current: Sequence[SeriesStats], baseline: Sequence[SeriesStats], cell: Cell) -> bool:
+    """The point-estimate rule: alarm when the estimate passes the tolerance, no statistics."""
+    metric = cell.metric or "latency.p95"
+    targets = [0] if cell.changed else range(SERIES)
+    for i in targets:
+        cur, base = current[i], baseline[i]
+        if metric.startswith("latency"):
+            pct = metric.split(".")[1]
+            if getattr(cur.latency, pct) / getattr(base.latency, pct) - 1 > NAIVE[metric]:
+                return True
+        elif metric == "error_rate":
+            if cur.error_rate - base.error_rate > NAIVE[metric]:
+                return True
+        elif cur.quality["score"].mean - base.quality["score"].mean < NAIVE[metric]:
+            return True
+    return False
+
+
+def main() -> None:
+    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    start = time.perf_counter()
+    rows = []
+    with Pool(2) as pool:
+        for number, cell in enumerate(CELLS):
+            seeds = [(cell, number * 1_000_003 + t) for t in range(trials)]
+            results = pool.map(trial, seeds, chunksize=25)
+            hits, falses, naives = (sum(r[k] for r in results) / trials for k in range(3))
+            rows.append((cell, hits, falses, naives))
+    print(f"{trials} simulated runs per cell, {SERIES} series x 5 metrics each\n")
+    print("| cell | gate: detection | gate: runs with a false alarm | naive rule |")
+    print("| --- | --- | --- | --- |")
+    for cell, hits, falses, naives in rows:
+        detection = f"{hits:.1%}" if cell.changed else "-"
+        naive_what = "detection" if cell.changed else "runs with a false alarm"
+        print(f"| {cell.name} | {detection} | {falses:.1%} | {naives:.1%} ({naive_what}) |")
+    print(f"\n{time.perf_counter() - start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
