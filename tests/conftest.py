@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,7 @@ def make_series(
     name: str,
     latencies: Sequence[float],
     errors: int = 0,
-    quality: dict[str, Sequence[float]] | None = None,
+    quality: Mapping[str, Sequence[float]] | None = None,
     cases: Sequence[str] | None = None,
 ) -> SeriesStats:
     """A SeriesStats built from raw samples, as aggregate() would build it.

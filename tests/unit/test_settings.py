@@ -85,3 +85,34 @@ def test_every_option_has_a_flag_and_an_ini_key() -> None:
     assert {"--llmobs", "--llmobs-baseline", "--llmobs-update-baseline", "--llmobs-json"} <= flags
     assert {o.ini for o in OPTIONS} >= {"llmobs_baseline", "llmobs_quality_attributes"}
     assert all(o.help[0].isupper() and not o.help.endswith(".") for o in OPTIONS)
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "x", True])
+def test_alpha_must_be_a_probability(value: object) -> None:
+    with pytest.raises(ConfigError, match="expected a number between 0 and 1"):
+        resolve([Source("command line", {"alpha": value}, ROOT)], ROOT)
+
+
+def test_rule_tables_and_alpha_reach_the_rules(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(
+        "[tool.llmobs]\nalpha = 0.05\nfail_on_inconclusive = true\n"
+        '[tool.llmobs.rules]\nlatency.p95 = "+15%"\n'
+        '[tool.llmobs.slo]\nerror_rate = { fail = "10%" }\n'
+    )
+    settings = resolve([load_pyproject(path)], tmp_path)
+    assert settings.fail_on_inconclusive is True
+    assert settings.rules.alpha == 0.05
+    tolerance = settings.rules.tolerance("llm", "latency.p95")
+    assert tolerance is not None
+    assert tolerance.spec == "+15%"
+    slo = settings.rules.slo("error_rate")
+    assert slo is not None
+    assert slo.fail == pytest.approx(0.10)
+
+
+def test_cli_alpha_wins_over_pyproject(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.llmobs]\nalpha = 0.05\n")
+    cli = Source("command line", {"alpha": "0.001"}, tmp_path)
+    assert resolve([cli, load_pyproject(path)], tmp_path).rules.alpha == 0.001
