@@ -54,10 +54,11 @@ CELLS = (
     Cell("A/A, sigma 0.3", "", 300, 0.3),
     Cell("A/A, sigma 0.8", "", 300, 0.8),
     Cell("p95 +20%, n=300, sigma 0.3", "latency.p95", 300, 0.3, latency_factor=1.2),
+    Cell("p95 +20%, n=1000, sigma 0.3", "latency.p95", 1000, 0.3, latency_factor=1.2),
     Cell("p50 +20%, n=100, sigma 0.3", "latency.p50", 100, 0.3, latency_factor=1.2),
-    Cell("p50 +20%, n=100, sigma 0.8", "latency.p50", 100, 0.8, latency_factor=1.2),
     Cell("quality -0.10 (sd 0.15), n=50", "quality.score", 50, 0.3, quality_drop=0.10),
     Cell("error rate 1% -> 5%, n=500", "error_rate", 500, 0.3, error_rate=0.05),
+    Cell("error rate 1% -> 5%, n=1000", "error_rate", 1000, 0.3, error_rate=0.05),
 )
 NAIVE = {"latency.p95": 0.10, "latency.p50": 0.10, "quality.score": -0.05, "error_rate": 0.02}
 

@@ -127,12 +127,15 @@ def per_case(
     """The median or mean of the values of each test case, keyed by test id."""
     if case is None or len(case) != len(values) or len(case) == 0:
         return {}
+    if how == "mean":
+        counts = np.bincount(case, minlength=len(cases))
+        present = np.flatnonzero(counts)
+        sums = np.bincount(case, weights=values, minlength=len(cases))
+        means = sums[present] / counts[present]
+        return {cases[i]: float(v) for i, v in zip(present.tolist(), means, strict=True)}
     order = np.lexsort((values, case))
     ordered, owner = values[order], case[order]
     starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
     sizes = np.diff(np.append(starts, len(owner)))
-    if how == "mean":
-        result = np.add.reduceat(ordered, starts) / sizes
-    else:
-        result = (ordered[starts + (sizes - 1) // 2] + ordered[starts + sizes // 2]) / 2
+    result = (ordered[starts + (sizes - 1) // 2] + ordered[starts + sizes // 2]) / 2
     return {cases[i]: float(v) for i, v in zip(owner[starts].tolist(), result, strict=True)}

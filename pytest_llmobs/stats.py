@@ -79,9 +79,14 @@ def _ranks(values: Floats) -> tuple[Floats, float]:
 
 def mann_whitney_min_p(n_current: int, n_baseline: int) -> float:
     """The smallest one-sided p-value the exact Mann-Whitney U test can give at these sizes."""
-    if n_current == 0 or n_baseline == 0:
+    return _one_over_comb(n_current + n_baseline, n_current)
+
+
+def _one_over_comb(n: int, k: int) -> float:
+    """1 / C(n, k), through log-gamma: exact binomials of thousands of spans are slow."""
+    if n == 0 or k == 0 or k == n:
         return 1.0
-    return 1.0 / math.comb(n_current + n_baseline, n_current)
+    return math.exp(math.lgamma(k + 1) + math.lgamma(n - k + 1) - math.lgamma(n + 1))
 
 
 def wilcoxon(differences: Floats) -> Sided:
@@ -142,9 +147,7 @@ def _log_comb(n: Any, k: Any) -> Any:
 
 def fisher_min_p(current_n: int, baseline_n: int) -> float:
     """The smallest one-sided p-value Fisher's test can give at these sizes."""
-    if current_n == 0 or baseline_n == 0:
-        return 1.0
-    return 1.0 / math.comb(current_n + baseline_n, current_n)
+    return _one_over_comb(current_n + baseline_n, current_n)
 
 
 def tail_min_samples(q: float, confidence: float = 0.95) -> int:
