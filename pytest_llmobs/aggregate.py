@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from pytest_llmobs.model import (
+    TEST_GROUP,
     Floats,
     Ints,
     LatencySummary,
@@ -35,38 +36,45 @@ def summarize_latency(samples_ms: Floats) -> LatencySummary:
     )
 
 
-def aggregate(table: SpanTable, quality_attributes: Sequence[str] = ()) -> list[SeriesStats]:
+def aggregate(
+    table: SpanTable,
+    quality_attributes: Sequence[str] = (),
+    own_series: Mapping[str, str] | None = None,
+) -> list[SeriesStats]:
     """Per-series count, errors, latency and quality, ordered by series label.
 
     Args:
         table: the captured spans.
         quality_attributes: attribute names whose values are quality scores.
+        own_series: test ids whose spans form series of their own (marked tests), with
+            the label of that series' group: spans are keyed by name and `test=<label>`.
 
     Returns:
-        One SeriesStats per span name that occurs in the table.
+        One SeriesStats per series that occurs in the table.
     """
-    n_series = len(table.names)
+    keys, series_idx = _series_keys(table, own_series or {})
+    n_series = len(keys)
     latency_ms = table.duration_ns.astype(np.float64) / 1e6
-    latencies = _split(latency_ms, table.name_idx, n_series)
-    latency_cases = _split(table.test_idx, table.name_idx, n_series)
-    errors = np.bincount(table.name_idx, weights=table.error, minlength=n_series)
+    latencies = _split(latency_ms, series_idx, n_series)
+    latency_cases = _split(table.test_idx, series_idx, n_series)
+    errors = np.bincount(series_idx, weights=table.error, minlength=n_series)
     quality: dict[str, tuple[list[Floats], list[Ints]]] = {}
     for attr in quality_attributes:
         rows, values = table.numeric.get(attr, (np.empty(0, np.int64), np.empty(0)))
-        owner = table.name_idx[rows]
+        owner = series_idx[rows]
         quality[attr] = (
             _split(values, owner, n_series),
             _split(table.test_idx[rows], owner, n_series),
         )
     result = []
-    for idx, name in enumerate(table.names):
+    for idx, key in enumerate(keys):
         samples = latencies[idx]
         if len(samples) == 0:
             continue
         scores = {a: q[0][idx] for a, q in quality.items() if len(q[0][idx])}
         result.append(
             SeriesStats(
-                key=SeriesKey(name),
+                key=key,
                 count=len(samples),
                 errors=int(errors[idx]),
                 latency=summarize_latency(samples),
@@ -82,6 +90,28 @@ def aggregate(table: SpanTable, quality_attributes: Sequence[str] = ()) -> list[
             )
         )
     return sorted(result, key=lambda s: s.key)
+
+
+def _series_keys(table: SpanTable, own_series: Mapping[str, str]) -> tuple[list[SeriesKey], Ints]:
+    """The series keys, and the series index of each span."""
+    keys = [SeriesKey(name) for name in table.names]
+    labels = [own_series.get(test) for test in table.tests]
+    if not any(labels):
+        return keys, table.name_idx
+    # a span of a marked test belongs to the series (its name, test=<label>)
+    index: dict[SeriesKey, int] = {}
+    series_idx = table.name_idx.copy()
+    for test_i, label in enumerate(labels):
+        if label is None:
+            continue
+        in_test = table.test_idx == test_i
+        for name_i in np.unique(table.name_idx[in_test]).tolist():
+            key = SeriesKey(table.names[name_i], ((TEST_GROUP, label),))
+            if key not in index:
+                index[key] = len(keys)
+                keys.append(key)
+            series_idx[in_test & (table.name_idx == name_i)] = index[key]
+    return keys, series_idx
 
 
 def _split(values: Any, groups: Ints, n_groups: int) -> list[Any]:

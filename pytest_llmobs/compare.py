@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from pytest_llmobs import measure, stats
-from pytest_llmobs.model import SeriesKey, SeriesStats
+from pytest_llmobs.model import TEST_GROUP, SeriesKey, SeriesStats
 from pytest_llmobs.rules import Rules, Tolerance
 
 Verdict = Literal["pass", "regression", "improvement", "inconclusive", "new", "missing"]
@@ -120,7 +120,7 @@ def compare(
     drafts: list[_Draft] = []
     for key in sorted(now.keys() | before.keys()):
         for metric in metrics:
-            tolerance = rules.tolerance(key.name, metric)
+            tolerance = rules.tolerance(key.name, metric, dict(key.group).get(TEST_GROUP))
             if tolerance is not None:
                 drafts.extend(
                     _draft(key, metric, tolerance, now.get(key), before.get(key), intervals)

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
+TEST_GROUP = "test"  # the grouping key of the series a marked test's spans form on their own
 
 
 @dataclass(frozen=True, order=True)

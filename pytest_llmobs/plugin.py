@@ -30,6 +30,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     """After option parsing: build and register the session object if --llmobs is on."""
+    config.addinivalue_line(
+        "markers",
+        "llmobs({metric: spec}, **specs): judge the spans of this test as series of their "
+        'own, with these rules, e.g. @pytest.mark.llmobs(latency_p95="+50%")',
+    )
     settings = _settings(config)
     if not settings.enabled:
         return

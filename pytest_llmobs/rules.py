@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 LATENCY_PERCENTILES = ("p50", "p90", "p95", "p99")
@@ -158,9 +158,18 @@ class Rules:
     overrides: tuple[tuple[str, Mapping[str, Tolerance | None]], ...] = ()
     slos: Mapping[str, Slo] = field(default_factory=dict)
     alpha: float = 0.01
+    tests: Mapping[str, Mapping[str, Tolerance | None]] = field(default_factory=dict)
 
-    def tolerance(self, series: str, metric: str) -> Tolerance | None:
-        """The tolerance for a metric of a series: the last matching override, else the rule."""
+    def tolerance(self, series: str, metric: str, test: str | None = None) -> Tolerance | None:
+        """The tolerance for a metric of a series.
+
+        A marked test's own rules come first (for the series of its spans), then the
+        last matching per-series override, then the rule, then the default.
+        """
+        if test is not None and test in self.tests:
+            found = _lookup(self.tests[test], metric)
+            if found is not _UNSET:
+                return found  # type: ignore[return-value]
         for pattern, rules in reversed(self.overrides):
             if fnmatch.fnmatchcase(series, pattern):
                 found = _lookup(rules, metric)
@@ -256,3 +265,42 @@ def _slos(table: Any, source: str) -> dict[str, Slo]:
             raise RuleError(f"slo.{metric} = {levels!r} ({source}): {exc}") from None
         result[metric] = Slo(direction_of(metric), values.get("warn"), values.get("fail"))
     return result
+
+
+def marker_rules(args: tuple[Any, ...], kwargs: Mapping[str, Any], test: str) -> dict[str, str]:
+    """The rules of a `@pytest.mark.llmobs(...)` marker, checked, as metric -> spec.
+
+    Metrics are given as a dict (`{"latency.p95": "+50%"}`) or as keywords, where
+    `latency_p95` stands for `latency.p95` and `quality_score` for `quality.score`.
+
+    Raises:
+        RuleError: a metric or spec is bad; the message names the test.
+    """
+    given: dict[str, Any] = {}
+    for arg in args:
+        if not isinstance(arg, dict):
+            raise RuleError(f"@pytest.mark.llmobs on {test}: expected a dict of metric: spec")
+        given.update(arg)
+    for key, value in kwargs.items():
+        family, _, rest = key.partition("_")
+        given[f"{family}.{rest}" if family in ("latency", "quality") and rest else key] = value
+    specs = {}
+    for metric, spec in given.items():
+        try:
+            check_metric_key(metric)
+            if not isinstance(spec, str):
+                raise ValueError('expected a string such as "+10%"')
+            parse_tolerance(metric, spec)
+        except ValueError as exc:
+            raise RuleError(f"@pytest.mark.llmobs on {test}: {metric} = {spec!r}: {exc}") from None
+        specs[metric] = spec
+    return specs
+
+
+def with_test_rules(rules: Rules, marked: Mapping[str, Mapping[str, str]]) -> Rules:
+    """Rules with the (already checked) marker rules of each marked test."""
+    tests = {
+        test: {metric: parse_tolerance(metric, spec) for metric, spec in specs.items()}
+        for test, specs in marked.items()
+    }
+    return replace(rules, tests=tests)

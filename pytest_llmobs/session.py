@@ -17,6 +17,7 @@ from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal
 from pytest_llmobs.report.run import write_run_report
+from pytest_llmobs.rules import RuleError, marker_rules, with_test_rules
 from pytest_llmobs.settings import Settings
 
 
@@ -32,6 +33,7 @@ class LlmobsSession:
         self.report_error: str | None = None
         self.is_worker = xdist.is_worker(config)
         self.workers = xdist.WorkerCollector()
+        self.marked = xdist.Marks()
 
     def start(self) -> None:
         self.installer.install()
@@ -42,6 +44,21 @@ class LlmobsSession:
         self.installer.uninstall()
         if self.config.pluginmanager.is_registered(self.workers):
             self.config.pluginmanager.unregister(self.workers)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """After collection: the rules of tests marked @pytest.mark.llmobs(...)."""
+        for item in items:
+            marker = item.get_closest_marker("llmobs")
+            if marker is None:
+                continue
+            # all parametrized cases of the test function share one series of their own
+            name = getattr(item, "originalname", item.name)
+            function = item.nodeid[: len(item.nodeid) - len(item.name)] + name
+            try:
+                self.marked.rules[function] = marker_rules(marker.args, marker.kwargs, function)
+            except RuleError as exc:
+                raise pytest.UsageError(f"llmobs: {exc}") from None
+            self.marked.tests[item.nodeid] = function
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -69,7 +86,7 @@ class LlmobsSession:
         """At the very end, even after Ctrl-C or a crash of the loop: write the run report."""
         if self.is_worker:
             self.installer.check_global()
-            xdist.publish(self.config, self.recorder, self.installer.warnings)
+            xdist.publish(self.config, self.recorder, self.installer.warnings, self.marked)
             return
         if self.result is None:
             self.result = self._decide(session, interrupted=True)
@@ -95,13 +112,14 @@ class LlmobsSession:
     def _decide(self, session: pytest.Session, interrupted: bool) -> gate.RunResult:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
-        series = tuple(aggregate(table, self.settings.quality_attributes))
+        marked = self.marked.merged(self.workers.marked)
+        series = tuple(aggregate(table, self.settings.quality_attributes, marked.tests))
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
         metadata = _metadata(self.config.rootpath)
         path, quality = self.settings.baseline, self.settings.quality_attributes
-        rules = self.settings.rules
+        rules = with_test_rules(self.settings.rules, marked.rules)
         comparison, state = gate.judge(series, path, quality, rules)
         # Never judge or record partial data: a worker's missing spans fail the gate.
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -13,17 +14,45 @@ from pytest_llmobs.model import SpanTable
 OUTPUT_KEY = "llmobs"
 
 
+@dataclass
+class Marks:
+    """Tests marked @pytest.mark.llmobs: each test id's function, and each function's rules."""
+
+    tests: dict[str, str] = field(default_factory=dict)
+    rules: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def merged(self, other: Marks) -> Marks:
+        return Marks({**other.tests, **self.tests}, {**other.rules, **self.rules})
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tests": dict(self.tests), "rules": {k: dict(v) for k, v in self.rules.items()}}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Marks:
+        tests = {str(k): str(v) for k, v in data.get("tests", {}).items()}
+        rules = {
+            str(k): {str(m): str(s) for m, s in v.items()} for k, v in data.get("rules", {}).items()
+        }
+        return cls(tests, rules)
+
+
 def is_worker(config: pytest.Config) -> bool:
     """True inside a pytest-xdist worker process."""
     return hasattr(config, "workerinput")
 
 
-def publish(config: pytest.Config, recorder: SpanRecorder, warnings: list[str]) -> None:
+def publish(
+    config: pytest.Config,
+    recorder: SpanRecorder,
+    warnings: list[str],
+    marked: Marks,
+) -> None:
     """On a worker, at session end: put its spans where xdist ships them to the controller."""
     config.workeroutput[OUTPUT_KEY] = {  # type: ignore[attr-defined]
         "table": transport.to_payload(recorder.snapshot()),
         "skipped": dict(recorder.skipped),
         "warnings": list(warnings),
+        "marked": marked.to_json(),  # the controller collects no tests: it learns marks here
     }
 
 
@@ -35,6 +64,7 @@ class WorkerCollector:
         self.skipped: dict[str, int] = {}
         self.warnings: list[str] = []
         self.errors: list[str] = []
+        self.marked = Marks()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -52,5 +82,6 @@ class WorkerCollector:
             for reason, n in sent.get("skipped", {}).items():
                 self.skipped[reason] = self.skipped.get(reason, 0) + int(n)
             self.warnings.extend(f"{name}: {w}" for w in sent.get("warnings", []))
+            self.marked = self.marked.merged(Marks.from_json(sent.get("marked", {})))
         except (transport.PayloadError, KeyError, TypeError, ValueError, AttributeError) as exc:
             self.errors.append(f"{name} sent span data that cannot be read: {exc}")

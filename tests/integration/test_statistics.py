@@ -169,3 +169,72 @@ def test_bad_rule_is_a_usage_error_quoting_it(pytester: pytest.Pytester) -> None
     result.stderr.fnmatch_lines(
         ["ERROR: llmobs: rules.latency.p95 = '15%' ([[]tool.llmobs[]] in *pyproject.toml): *"]
     )
+
+
+MARKED_SUITE = """
+import time
+import pytest
+from opentelemetry import trace
+
+tracer = trace.get_tracer("generated")
+LONG_SLOWDOWN = {slowdown}
+
+def call(ms):
+    with tracer.start_as_current_span("llm_inference"):
+        time.sleep(ms / 1000)
+
+@pytest.mark.parametrize("i", range(30))
+def test_short(i):
+    call(3 + i % 5)
+
+@pytest.mark.llmobs(latency_p50="+100%", latency_p95="+100%")
+@pytest.mark.parametrize("i", range(30))
+def test_long_document(i):
+    call((10 + i % 5) * LONG_SLOWDOWN)
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_marked_test_is_judged_on_its_own_with_its_rules(
+    pytester: pytest.Pytester, run_llmobs: Any, workers: list[str]
+) -> None:
+    pytester.makepyfile(test_suite=MARKED_SUITE.format(slowdown=1.0))
+    assert run_llmobs("--llmobs-update-baseline", *workers)[0].ret == 0
+    pytester.makepyfile(test_suite=MARKED_SUITE.format(slowdown=1.5))
+    result, report = run_llmobs(*workers)
+    assert result.ret == 0, result.stdout.str()
+    own = "llm_inference[test=test_suite.py::test_long_document]"
+    counts = {s["key"]: s["count"] for s in report["series"]}
+    assert counts == {"llm_inference": 30, own: 30}
+    [p50] = [c for c in report["checks"] if c["series"] == own and c["metric"] == "latency.p50"]
+    assert p50["tolerance"] == "+100%"
+    assert p50["relative_change"] > 0.4  # slower, but within what its marker allows
+    assert p50["verdict"] == "pass"
+    # without the marker the same slowdown is a regression of that series
+    pytester.makepyfile(
+        test_suite=MARKED_SUITE.format(slowdown=1.5).replace(
+            '@pytest.mark.llmobs(latency_p50="+100%", latency_p95="+100%")',
+            '@pytest.mark.llmobs(latency_p50="+10%")',
+        )
+    )
+    result, report = run_llmobs(*workers)
+    assert result.ret == 1
+    assert verdicts(report)[(own, "latency.p50")] == "regression"
+    assert verdicts(report)[("llm_inference", "latency.p50")] != "regression"
+
+
+def test_a_bad_marker_is_a_usage_error_naming_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.llmobs(latency_p95="50%")
+        def test_x():
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("--llmobs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: llmobs: @pytest.mark.llmobs on *::test_x: latency.p95 = '50%': cannot read*"]
+    )

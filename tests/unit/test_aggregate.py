@@ -68,3 +68,19 @@ def test_series_are_split_by_name_with_errors_and_quality() -> None:
 
 def test_no_spans_no_series() -> None:
     assert aggregate(table([], [], [])) == []
+
+
+def test_spans_of_marked_tests_form_series_of_their_own() -> None:
+    base = table(["llm", "llm", "llm", "prep"], [1, 2, 3, 4], [False] * 4)
+    marked = SpanTable(
+        **{**base.__dict__, "tests": ("", "t::a[1]", "t::a[2]", "t::b"),
+           "test_idx": np.array([1, 2, 3, 1], dtype=np.int64)},
+    )  # fmt: skip
+    result = aggregate(marked, own_series={"t::a[1]": "t::a", "t::a[2]": "t::a"})
+    by_key = {s.key.label: list(s.latency_samples) for s in result}
+    assert by_key == {
+        "llm": [3.0],  # from the unmarked test t::b
+        "llm[test=t::a]": [1.0, 2.0],  # both parametrized cases of the marked test
+        "prep[test=t::a]": [4.0],
+    }
+    assert {s.key.name for s in result} == {"llm", "prep"}

@@ -9,9 +9,11 @@ from pytest_llmobs.rules import (
     Rules,
     Slo,
     Tolerance,
+    marker_rules,
     parse_slo_value,
     parse_tolerance,
     rules_from_config,
+    with_test_rules,
 )
 
 SOURCE = "[tool.llmobs] in /p/pyproject.toml"
@@ -135,3 +137,43 @@ def test_slos_from_the_source_article() -> None:
     assert quality == Slo(-1, 0.7, 0.6)
     assert [quality.status(v) for v in (0.8, 0.65, 0.5, 0.7)] == ["ok", "warn", "fail", "ok"]
     assert parse_slo_value("latency.p95", "1.5s") == 1500.0
+
+
+def test_marker_rules_from_a_dict_and_keywords() -> None:
+    specs = marker_rules(
+        ({"latency.p95": "+50%"},), {"latency_p50": "+40%", "quality_overall_score": "off",
+                                     "error_rate": "+5pp"}, "t.py::test_x",
+    )  # fmt: skip
+    assert specs == {
+        "latency.p95": "+50%",
+        "latency.p50": "+40%",
+        "quality.overall_score": "off",
+        "error_rate": "+5pp",
+    }
+    rules = with_test_rules(Rules(), {"t.py::test_x": specs})
+    assert rules.tolerance("llm", "latency.p50", "t.py::test_x") == parse_tolerance(
+        "latency.p50", "+40%"
+    )
+    assert rules.tolerance("llm", "quality.overall_score", "t.py::test_x") is None
+    # other tests and unmarked series keep the usual rules
+    assert rules.tolerance("llm", "latency.p50", "t.py::test_y") == Rules().tolerance(
+        "llm", "latency.p50"
+    )
+    assert rules.tolerance("llm", "latency.p50") == parse_tolerance("latency.p50", "+10% and +1ms")
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        ((), {"latency_p95": "50%"}, "latency.p95 = '50%': cannot read"),
+        ((), {"latency_p42": "+5%"}, "unknown metric"),
+        (("+5%",), {}, "expected a dict"),
+        ((), {"error_rate": 0.05}, "expected a string"),
+    ],
+)
+def test_bad_marker_rules_name_the_test(
+    args: tuple[object, ...], kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(RuleError, match=message) as info:
+        marker_rules(args, kwargs, "t.py::test_x")
+    assert str(info.value).startswith("@pytest.mark.llmobs on t.py::test_x: ")
