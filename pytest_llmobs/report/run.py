@@ -8,14 +8,18 @@ from typing import Any
 from pytest_llmobs.baseline import RUN_SCHEMA, SCHEMA_VERSION, dumps, series_to_json, write_atomic
 from pytest_llmobs.compare import Check, SloResult
 from pytest_llmobs.gate import RunResult
+from pytest_llmobs.model import SeriesKey
+
+
+def _series_fields(key: SeriesKey) -> dict[str, Any]:
+    """How every entry names its series: the full key, the span name, the grouping values."""
+    return {"series": key.label, "name": key.name, "group": dict(key.group)}
 
 
 def check_to_json(check: Check) -> dict[str, Any]:
     """One check as plain JSON types."""
     return {
-        "series": check.series.label,
-        "name": check.series.name,
-        "group": dict(check.series.group),
+        **_series_fields(check.series),
         "metric": check.metric,
         "verdict": check.verdict,
         "baseline": check.baseline,
@@ -39,9 +43,7 @@ def check_to_json(check: Check) -> dict[str, Any]:
 def slo_to_json(slo: SloResult) -> dict[str, Any]:
     """One SLO result as plain JSON types."""
     return {
-        "series": slo.series.label,
-        "name": slo.series.name,
-        "group": dict(slo.series.group),
+        **_series_fields(slo.series),
         "metric": slo.metric,
         "value": slo.value,
         "warn": slo.warn,
