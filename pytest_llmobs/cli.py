@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pytest_llmobs import __version__, baseline, gate
 from pytest_llmobs.compare import compare
-from pytest_llmobs.report import terminal
+from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.settings import DEFAULT_BASELINE
 
@@ -65,7 +65,7 @@ def _compare(args: argparse.Namespace) -> int:
     state = gate.BaselineState(stored.path, "loaded", f"compared with {stored.path}")
     comparison = compare(run.series, stored.series)
     result = gate.RunResult(run.series, state, comparison, metadata=run.metadata)
-    print(terminal.title(result))
+    print(text.title(result))
     print("\n".join(terminal.summary_lines(result)))
     if args.json is not None:
         try:

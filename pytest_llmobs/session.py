@@ -15,7 +15,7 @@ from pytest_llmobs import __version__, gate, transport, xdist
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.providers import CaptureInstaller
-from pytest_llmobs.report import terminal
+from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rules import RuleError, marker_rules, with_test_rules
 from pytest_llmobs.settings import Settings
@@ -101,7 +101,7 @@ class LlmobsSession:
         if self.result is None:
             return
         red = self.result.verdict != "pass"
-        terminalreporter.write_sep("=", terminal.title(self.result), red=red, green=not red)
+        terminalreporter.write_sep("=", text.title(self.result), red=red, green=not red)
         for line in terminal.summary_lines(self.result):
             terminalreporter.write_line(line)
         if self.settings.json is not None and self.report_error is None:

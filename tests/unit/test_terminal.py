@@ -8,7 +8,7 @@ import numpy as np
 
 from pytest_llmobs.compare import compare
 from pytest_llmobs.gate import BaselineState, RunResult
-from pytest_llmobs.report import terminal
+from pytest_llmobs.report import terminal, text
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))
@@ -41,13 +41,13 @@ def test_table_rows_fit_100_columns_with_regressions_first() -> None:
     ]
     assert any("quality.score" in line and "-0.200" in line for line in lines)
     assert lines[-1] == "compared with b.json"
-    assert terminal.title(result).startswith("llmobs: REGRESSION in ")
+    assert text.title(result).startswith("llmobs: REGRESSION in ")
 
 
 def test_without_baseline_the_hint_is_shown() -> None:
     state = BaselineState(Path("b.json"), "missing", "no baseline at b.json: run ...")
     result = RunResult((make_series("s", BASE),), state)
-    assert terminal.title(result) == "llmobs: PASS"
+    assert text.title(result) == "llmobs: PASS"
     assert terminal.summary_lines(result) == [
         "captured 60 spans in 1 series",
         "no baseline at b.json: run ...",

@@ -1,0 +1,75 @@
+"""Words and numbers shared by every report: headline, values, changes, p, explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytest_llmobs.compare import Check
+from pytest_llmobs.gate import RunResult
+
+
+def title(result: RunResult) -> str:
+    """The summary's headline, verdict first."""
+    if result.comparison is None:
+        return f"llmobs: {result.verdict.upper()}"
+    checks = result.comparison.checks
+    bad = len(result.comparison.regressions)
+    if bad:
+        return f"llmobs: REGRESSION in {bad} of {len(checks)} checks"
+    return f"llmobs: {result.verdict.upper()} ({len(checks)} checks)"
+
+
+def value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if metric.startswith("latency"):
+        if value < 1:
+            return f"{value:.3f} ms"
+        return f"{value:.1f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
+    if metric == "error_rate":
+        return f"{value:.1%}"
+    return f"{value:.3f}"
+
+
+def change(check: Check) -> str:
+    if check.change is None:
+        return "-"
+    if check.metric.startswith("latency"):
+        return f"{check.relative:+.1%}" if check.relative is not None else f"{check.change:+.1f}ms"
+    if check.metric == "error_rate":
+        return f"{check.change * 100:+.1f}pp"
+    return f"{check.change:+.3f}"
+
+
+def p_text(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def detail(check: Check) -> str:
+    """Why a check was judged so: interval, sizes, test, detectable effect, reason."""
+    if check.p_value is None:
+        return check.reason
+    parts = []
+    if check.ci_low is not None and check.ci_high is not None:
+        fmt = pct if check.metric.startswith("latency") else signed(check.metric)
+        parts.append(f"95% CI {fmt(check.ci_low)} .. {fmt(check.ci_high)}")
+    parts.append(f"n {check.n_current} vs {check.n_baseline}")
+    if check.test:
+        parts.append(check.test + (" (paired by test case)" if check.paired else ""))
+    if check.mde is not None:
+        fmt = pct if check.metric.startswith("latency") else signed(check.metric)
+        parts.append(f"detects {fmt(check.mde)}")
+    parts.append(check.reason)
+    return "; ".join(parts)
+
+
+def pct(value: float) -> str:
+    return f"{value:+.1%}"
+
+
+def signed(metric: str) -> Callable[[float], str]:
+    if metric == "error_rate":
+        return lambda v: f"{v * 100:+.1f}pp"
+    return lambda v: f"{v:+.3f}"
