@@ -23,7 +23,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
             parser.addini(option.ini, option.help, type="bool", default=None)
         else:
-            metavar = {"path": "PATH", "names": "NAMES", "float": "NUMBER"}[option.kind]
+            metavar = {"path": "PATH", "names": "NAMES", "float": "NUMBER", "int": "N"}[option.kind]
             group.addoption(option.flag, default=None, metavar=metavar, help=option.help)
             parser.addini(option.ini, option.help, type="string", default=None)
 

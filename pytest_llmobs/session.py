@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import subprocess
 from collections import Counter
 from collections.abc import Generator
@@ -16,6 +17,8 @@ from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal, text
+from pytest_llmobs.report.junit import write_junit_xml
+from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rules import RuleError, marker_rules, with_test_rules
 from pytest_llmobs.settings import Settings
@@ -30,7 +33,9 @@ class LlmobsSession:
         self.recorder = SpanRecorder(settings.quality_attributes)
         self.installer = CaptureInstaller(self.recorder)
         self.result: gate.RunResult | None = None
-        self.report_error: str | None = None
+        self.report_errors: list[str] = []
+        self.written: list[Path] = []
+        self.tests_failed = 0  # by the tests themselves, before the gate adds its own
         self.is_worker = xdist.is_worker(config)
         self.workers = xdist.WorkerCollector()
         self.marked = xdist.Marks()
@@ -78,6 +83,7 @@ class LlmobsSession:
         if self.is_worker:
             return outcome
         self.result = self._decide(session, interrupted=False)
+        self.tests_failed = session.testsfailed
         if self.result.verdict != "pass":
             session.testsfailed += 1
         return outcome
@@ -90,11 +96,29 @@ class LlmobsSession:
             return
         if self.result is None:
             self.result = self._decide(session, interrupted=True)
-        if self.settings.json is not None:
+        self._write_reports(self.result)
+        gate_only = self.result.verdict != "pass" and self.tests_failed == 0
+        if gate_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = self.settings.exit_code
+
+    def _write_reports(self, result: gate.RunResult) -> None:
+        outputs = [
+            (self.settings.json, "run report", write_run_report),
+            (self.settings.junitxml, "JUnit XML", write_junit_xml),
+            (self.settings.markdown, "Markdown summary", write_markdown),
+        ]
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            outputs.append((Path(summary), "GitHub job summary", append_markdown))
+        for path, what, write in outputs:
+            if path is None:
+                continue
             try:
-                write_run_report(self.settings.json, self.result)
+                write(path, result)
             except OSError as exc:
-                self.report_error = f"{self.settings.json}: cannot write the run report: {exc}"
+                self.report_errors.append(f"{path}: cannot write the {what}: {exc}")
+            else:
+                self.written.append(path)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """After pytest's own summary: the llmobs table and verdict."""
@@ -104,10 +128,10 @@ class LlmobsSession:
         terminalreporter.write_sep("=", text.title(self.result), red=red, green=not red)
         for line in terminal.summary_lines(self.result):
             terminalreporter.write_line(line)
-        if self.settings.json is not None and self.report_error is None:
-            terminalreporter.write_line(f"run report: {self.settings.json}")
-        if self.report_error is not None:
-            terminalreporter.write_line(f"error: {self.report_error}", red=True)
+        if self.written:
+            terminalreporter.write_line("reports: " + ", ".join(map(str, self.written)))
+        for error in self.report_errors:
+            terminalreporter.write_line(f"error: {error}", red=True)
 
     def _decide(self, session: pytest.Session, interrupted: bool) -> gate.RunResult:
         self.installer.check_global()

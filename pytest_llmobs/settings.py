@@ -19,7 +19,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
 PYPROJECT_TABLE = "[tool.llmobs]"
 
-Kind = Literal["bool", "path", "names", "float"]
+Kind = Literal["bool", "path", "names", "float", "int"]
 
 
 class ConfigError(Exception):
@@ -52,6 +52,13 @@ OPTIONS = (
     ),
     Option("update_baseline", "bool", "Write this run as the new baseline instead of gating on it"),
     Option("json", "path", "Write the run report as JSON to this path"),
+    Option("junitxml", "path", "Write the gate's checks as JUnit XML to this path"),
+    Option("markdown", "path", "Write a Markdown summary (for a PR comment or job summary) here"),
+    Option(
+        "exit_code",
+        "int",
+        "Exit status when the gate fails while every test passed (default: 1)",
+    ),
     Option(
         "quality_attributes",
         "names",
@@ -83,6 +90,9 @@ class Settings:
     baseline: Path = DEFAULT_BASELINE
     update_baseline: bool = False
     json: Path | None = None
+    junitxml: Path | None = None
+    markdown: Path | None = None
+    exit_code: int = 1
     quality_attributes: tuple[str, ...] = ()
     alpha: float = 0.01
     fail_on_inconclusive: bool = False
@@ -166,6 +176,11 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
         if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
             return raw.strip().lower() in ("true", "1", "yes")
         raise ConfigError(f"{where}: expected true or false")
+    if option.kind == "int":
+        text = str(raw).strip()
+        if isinstance(raw, bool) or not text.isdigit() or not 1 <= int(text) <= 255:
+            raise ConfigError(f"{where}: expected a whole number from 1 to 255")
+        return int(text)
     if option.kind == "float":
         try:
             number = float(raw)

@@ -9,6 +9,12 @@ import pytest
 from tests.conftest import read_report
 
 
+@pytest.fixture(autouse=True)
+def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Runs inside GitHub Actions must not append their summaries to the real job summary.
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
 @pytest.fixture
 def run_llmobs(pytester: pytest.Pytester) -> Any:
     """Run the suite in pytester's folder with --llmobs; return the result and the run report."""

@@ -19,7 +19,8 @@ def run_example(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "--llmobs", "examples/", "-p", "no:cacheprovider",
          "--llmobs-json", str(report)],
-        cwd=ROOT, capture_output=True, text=True, env={**os.environ, **env}, timeout=300,
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**{k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}, **env},
         check=False,
     )  # fmt: skip
     return proc, json.loads(report.read_text())

@@ -1,0 +1,97 @@
+"""The gate's checks as JUnit XML: a suite per series, a case per check.
+
+Written with the junit-xml package (1.9), around its quirks: properties exist on suites
+only, so each series' metric values go on its suite; a case's `time` is left out when
+it is 0, so every case gets a nominal time; `add_failure_info()` without a message is
+ignored, so every failure and skip carries one.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from pathlib import Path
+
+from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+from pytest_llmobs.baseline import write_atomic
+from pytest_llmobs.compare import Check
+from pytest_llmobs.gate import RunResult
+from pytest_llmobs.report import text
+
+_CASE_TIME = 0.001  # seconds: a check takes no time of its own, but CI tools want one
+
+
+def junit_xml(result: RunResult) -> str:
+    """The run's checks, SLOs and fail-closed errors as one JUnit XML document."""
+    checks = result.comparison.checks if result.comparison is not None else ()
+    suites = [
+        _series_suite(label, list(group))
+        for label, group in groupby(sorted(checks, key=_label), key=_label)
+    ]
+    if result.slos:
+        suites.append(_slo_suite(result))
+    gate_errors = [*result.errors]
+    if result.baseline.status == "error":
+        gate_errors.insert(0, result.baseline.message)
+    if gate_errors:
+        case = TestCase("gate", classname="llmobs", elapsed_sec=_CASE_TIME)
+        case.add_error_info(message="; ".join(gate_errors), error_type="llmobs.gate")
+        suites.append(TestSuite("llmobs gate", [case]))
+    return str(to_xml_report_string(suites, prettyprint=True))
+
+
+def write_junit_xml(path: Path, result: RunResult) -> None:
+    """Write the JUnit XML atomically."""
+    write_atomic(path, junit_xml(result))
+
+
+def _label(check: Check) -> str:
+    return check.series.label
+
+
+def _series_suite(label: str, checks: list[Check]) -> TestSuite:
+    cases, properties = [], {}
+    for check in checks:
+        case = TestCase(
+            f"{label} {check.metric}", classname=f"llmobs.{label}", elapsed_sec=_CASE_TIME
+        )
+        if check.verdict == "regression":
+            case.add_failure_info(message=_failure(check), output=text.detail(check))
+        elif check.verdict == "inconclusive":
+            case.add_skipped_info(message=check.reason or "inconclusive")
+        cases.append(case)
+        for name, value in (
+            ("baseline", check.baseline),
+            ("current", check.current),
+            ("change", check.change),
+            ("p_value", check.p_value),
+        ):
+            if value is not None:
+                properties[f"{check.metric}.{name}"] = f"{value:.6g}"
+        properties[f"{check.metric}.verdict"] = check.verdict
+    return TestSuite(f"llmobs {label}", cases, properties=properties)
+
+
+def _failure(check: Check) -> str:
+    before = text.value(check.metric, check.baseline)
+    now = text.value(check.metric, check.current)
+    return (
+        f"{check.metric} regressed: baseline {before}, current {now}, "
+        f"change {text.change(check)}, p {text.p_text(check.p_value)}"
+    )
+
+
+def _slo_suite(result: RunResult) -> TestSuite:
+    cases = []
+    for slo in result.slos:
+        value = text.value(slo.metric, slo.value)
+        case = TestCase(
+            f"{slo.series.label} slo {slo.metric}", classname="llmobs.slo", elapsed_sec=_CASE_TIME
+        )
+        if slo.status == "fail":
+            threshold = text.value(slo.metric, slo.fail)
+            case.add_failure_info(
+                message=f"{slo.metric} = {value} breaches its fail level {threshold}"
+            )
+        cases.append(case)
+    return TestSuite("llmobs slo", cases)

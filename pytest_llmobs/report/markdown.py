@@ -1,0 +1,75 @@
+"""A compact Markdown summary for a pull request comment or a CI job summary."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pytest_llmobs.baseline import write_atomic
+from pytest_llmobs.compare import Check
+from pytest_llmobs.gate import RunResult
+from pytest_llmobs.report import text
+
+_HEADER = "| series | metric | baseline | current | change | 95% CI | p | verdict |"
+_RULE = "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |"
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
+
+
+def escape(value: str) -> str:
+    """Text from spans, safe in a Markdown table cell: no markup, no HTML, one line."""
+    value = "".join(c if c.isprintable() else " " for c in value)
+    return _SPECIAL.sub(r"\\\1", value.replace("&", "&amp;"))
+
+
+def markdown(result: RunResult) -> str:
+    """Verdict first, then what needs attention, then every check folded away."""
+    lines = [f"### {escape(text.title(result))}", ""]
+    lines += [f"- error: {escape(e)}" for e in result.errors]
+    checks = result.comparison.checks if result.comparison is not None else ()
+    notable = [c for c in checks if c.verdict != "pass"]
+    if notable:
+        lines += [_HEADER, _RULE, *(_row(c) for c in notable), ""]
+    elif checks:
+        lines += ["No regression, nothing inconclusive, nothing new or missing.", ""]
+    breached = [s for s in result.slos if s.status != "ok"]
+    for slo in breached:
+        value = text.value(slo.metric, slo.value)
+        lines.append(f"- SLO {slo.status}: {escape(slo.series.label)} {slo.metric} = {value}")
+    if breached:
+        lines.append("")
+    if checks:
+        lines += [f"<details><summary>All {len(checks)} checks</summary>", ""]
+        lines += [_HEADER, _RULE, *(_row(c) for c in checks), "", "</details>", ""]
+    lines.append(escape(result.baseline.message))
+    lines += [f"- warning: {escape(w)}" for w in result.warnings]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_markdown(path: Path, result: RunResult) -> None:
+    """Write the summary atomically."""
+    write_atomic(path, markdown(result))
+
+
+def append_markdown(path: Path, result: RunResult) -> None:
+    """Append the summary (to GitHub's job summary file, say)."""
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(markdown(result) + "\n")
+
+
+def _row(check: Check) -> str:
+    interval = "-"
+    if check.ci_low is not None and check.ci_high is not None:
+        fmt = text.pct if check.metric.startswith("latency") else text.signed(check.metric)
+        interval = f"{fmt(check.ci_low)} .. {fmt(check.ci_high)}"
+    verdict = f"**{check.verdict}**" if check.verdict == "regression" else check.verdict
+    cells = (
+        escape(check.series.label),
+        escape(check.metric),
+        text.value(check.metric, check.baseline),
+        text.value(check.metric, check.current),
+        text.change(check),
+        interval,
+        escape(text.p_text(check.p_value)),
+        verdict,
+    )
+    return "| " + " | ".join(cells) + " |"
