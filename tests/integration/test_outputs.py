@@ -28,8 +28,8 @@ def test_junit_xml_of_an_a_a_run(pytester: pytest.Pytester, run_llmobs: Any) -> 
     result, _ = run_llmobs("--llmobs-junitxml", "checks.xml")
     assert result.ret == 0
     found = suites(pytester.path / "checks.xml")
-    assert set(found) == {f"llmobs {s}" for s in
-                          ("evaluate_output", "llm_inference", "llm_request", "preprocess_prompt")}  # fmt: skip
+    names = ("evaluate_output", "llm_inference", "llm_request", "preprocess_prompt")
+    assert set(found) == {f"llmobs {s}" for s in names}
     inference = found["llmobs llm_inference"]
     cases = {c.get("name"): c for c in inference.iter("testcase")}
     assert set(cases) == {f"llm_inference {m}" for m in
@@ -39,7 +39,7 @@ def test_junit_xml_of_an_a_a_run(pytester: pytest.Pytester, run_llmobs: Any) -> 
     skipped = cases["llm_inference latency.p99"].find("skipped")
     assert skipped is not None
     assert "need >= 299 spans" in skipped.get("message", "")
-    properties = {p.get("name"): p.get("value") for p in inference.iter("property")}
+    properties = {p.get("name"): p.get("value", "") for p in inference.iter("property")}
     assert properties["latency.p50.verdict"] == "pass"
     assert float(properties["latency.p50.baseline"]) > 5
 
