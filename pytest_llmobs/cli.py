@@ -1,17 +1,19 @@
-"""The `llmobs` command line, on the pure core (no pytest): judge saved runs, promote them."""
+"""The `llmobs` command line, on the pure core (no pytest): judge saved runs, render, promote."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_llmobs import __version__, baseline, gate
-from pytest_llmobs.compare import compare
+from pytest_llmobs.compare import compare, evaluate_slos
 from pytest_llmobs.report import terminal, text
-from pytest_llmobs.report.run import write_run_report
-from pytest_llmobs.settings import DEFAULT_BASELINE
+from pytest_llmobs.report.junit import write_junit_xml
+from pytest_llmobs.report.markdown import write_markdown
+from pytest_llmobs.report.run import result_from_json, write_run_report
+from pytest_llmobs.settings import DEFAULT_BASELINE, ConfigError, Settings, load_pyproject, resolve
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
@@ -38,8 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     cmp = commands.add_parser("compare", help="Judge a saved run report against a baseline")
     cmp.add_argument("run", type=Path, metavar="RUN.json", help="Run report (--llmobs-json)")
     cmp.add_argument("baseline", type=Path, metavar="BASELINE.json", help="Baseline file")
-    cmp.add_argument("--json", type=Path, metavar="PATH", help="Write the new run report here")
+    _outputs(cmp, json=True)
+    cmp.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help="pyproject.toml whose [tool.llmobs] rules apply (default: the nearest one)",
+    )
     cmp.set_defaults(handler=_compare)
+    report = commands.add_parser("report", help="Render reports from a saved run report")
+    report.add_argument("run", type=Path, metavar="RUN.json", help="Run report (--llmobs-json)")
+    _outputs(report, json=False)
+    report.set_defaults(handler=_report)
     base = commands.add_parser("baseline", help="Manage the baseline file")
     base_commands = base.add_subparsers(title="commands", required=True, metavar="COMMAND")
     update = base_commands.add_parser("update", help="Promote a saved run to the baseline")
@@ -48,7 +60,17 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline", type=Path, default=DEFAULT_BASELINE, metavar="PATH", help="Baseline file"
     )
     update.set_defaults(handler=_update)
+    show = base_commands.add_parser("show", help="Summarise a baseline file")
+    show.add_argument("path", type=Path, nargs="?", default=DEFAULT_BASELINE, metavar="PATH")
+    show.set_defaults(handler=_show)
     return parser
+
+
+def _outputs(command: argparse.ArgumentParser, json: bool) -> None:
+    command.add_argument("--junitxml", type=Path, metavar="PATH", help="Write JUnit XML here")
+    command.add_argument("--markdown", type=Path, metavar="PATH", help="Write Markdown here")
+    if json:
+        command.add_argument("--json", type=Path, metavar="PATH", help="Write the run report")
 
 
 def _load(path: Path) -> baseline.SeriesFile:
@@ -60,29 +82,112 @@ def _load(path: Path) -> baseline.SeriesFile:
         raise _BadInput(str(exc)) from None
 
 
+def _settings(config: Path | None) -> Settings:
+    path = config or _nearest_pyproject(Path.cwd())
+    if path is None:
+        return Settings()
+    if config is not None and not config.is_file():
+        raise _BadInput(f"{config}: no such file")
+    try:
+        return resolve([load_pyproject(path)], path.parent)
+    except ConfigError as exc:
+        raise _BadInput(str(exc)) from None
+
+
+def _nearest_pyproject(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder / "pyproject.toml"
+    return None
+
+
 def _compare(args: argparse.Namespace) -> int:
+    settings = _settings(args.config)
     run, stored = _load(args.run), _load(args.baseline)
     state = gate.BaselineState(stored.path, "loaded", f"compared with {stored.path}")
-    comparison = compare(run.series, stored.series)
-    result = gate.RunResult(run.series, state, comparison, metadata=run.metadata)
+    comparison = compare(run.series, stored.series, settings.quality_attributes, settings.rules)
+    slos = tuple(evaluate_slos(run.series, settings.rules))
+    result = gate.RunResult(
+        run.series, state, comparison, metadata=run.metadata, slos=slos,
+        fail_on_inconclusive=settings.fail_on_inconclusive,
+    )  # fmt: skip
+    _print(result)
+    _write(args, result)
+    return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        result = result_from_json(args.run)
+    except FileNotFoundError:
+        raise _BadInput(f"{args.run}: no such file") from None
+    except baseline.BaselineError as exc:
+        raise _BadInput(str(exc)) from None
+    _print(result)
+    _write(args, result)
+    return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
+
+
+def _print(result: gate.RunResult) -> None:
     print(text.title(result))
     print("\n".join(terminal.summary_lines(result)))
-    if args.json is not None:
+
+
+def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
+    writers: list[tuple[Path | None, Callable[[Path, gate.RunResult], None]]] = [
+        (getattr(args, "json", None), write_run_report),
+        (args.junitxml, write_junit_xml),
+        (args.markdown, write_markdown),
+    ]
+    for path, write in writers:
+        if path is None:
+            continue
         try:
-            write_run_report(args.json, result)
+            write(path, result)
         except OSError as exc:
-            raise _BadInput(f"{args.json}: cannot write the run report: {exc}") from None
-    return EXIT_REGRESSION if result.verdict == "regression" else EXIT_PASS
+            raise _BadInput(f"{path}: cannot write it: {exc}") from None
 
 
 def _update(args: argparse.Namespace) -> int:
     run = _load(args.run)
+    try:
+        old = baseline.load(args.baseline).series
+    except (FileNotFoundError, baseline.BaselineError):
+        old = ()
     state = gate.promote(run.series, args.baseline, run.metadata)
     if state.status == "not-updated":
         raise _BadInput(f"{args.run}: {state.message}")
     if state.status == "error":
         raise _BadInput(state.message)
     print(state.message)
+    before = {s.key: s for s in old}
+    after = {s.key: s for s in run.series}
+    for key in sorted(after.keys() - before.keys()):
+        print(f"  new: {key.label} ({after[key].count} spans)")
+    for key in sorted(before.keys() - after.keys()):
+        print(f"  missing: {key.label} (was {before[key].count} spans)")
+    for key in sorted(after.keys() & before.keys()):
+        was, now = before[key], after[key]
+        if (was.count, was.errors, was.latency, was.quality) != (
+            now.count, now.errors, now.latency, now.quality
+        ):  # fmt: skip
+            change = text.pct(now.latency.p50 / was.latency.p50 - 1) if was.latency.p50 else "-"
+            print(f"  changed: {key.label} (p50 {change}, {was.count} -> {now.count} spans)")
+    return EXIT_PASS
+
+
+def _show(args: argparse.Namespace) -> int:
+    stored = _load(args.path)
+    meta = stored.metadata
+    print(f"{stored.path}: {len(stored.series)} series")
+    print(f"  recorded {meta.get('created_at', '?')} from commit {meta.get('git_commit') or '?'}")
+    print(f"  {'series':30} {'spans':>7} {'errors':>7} {'p50':>10} {'p95':>10} {'p99':>10}")
+    for s in stored.series:
+        values = [text.value("latency", v) for v in (s.latency.p50, s.latency.p95, s.latency.p99)]
+        label = terminal.fit(s.key.label, 30)
+        print(f"  {label:30} {s.count:>7} {s.errors:>7} " + " ".join(f"{v:>10}" for v in values))
+        for attr, q in s.quality.items():
+            print(f"  {'':30} quality.{attr} mean {q.mean:.3f} over {q.count}")
     return EXIT_PASS
 
 

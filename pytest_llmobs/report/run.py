@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from pytest_llmobs.baseline import RUN_SCHEMA, SCHEMA_VERSION, dumps, series_to_json, write_atomic
-from pytest_llmobs.compare import Check, SloResult
-from pytest_llmobs.gate import RunResult
+from pytest_llmobs.baseline import (
+    RUN_SCHEMA,
+    SCHEMA_VERSION,
+    BaselineError,
+    dumps,
+    load,
+    series_to_json,
+    write_atomic,
+)
+from pytest_llmobs.compare import VERDICT_ORDER, Check, Comparison, SloResult
+from pytest_llmobs.gate import BaselineState, RunResult
 from pytest_llmobs.model import SeriesKey
 
 
@@ -70,9 +79,65 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "slos": [slo_to_json(s) for s in result.slos],
         "warnings": list(result.warnings),
         "errors": list(result.errors),
+        "fail_on_inconclusive": result.fail_on_inconclusive,
     }
 
 
 def write_run_report(path: Path, result: RunResult) -> None:
     """Write the run report atomically."""
     write_atomic(path, dumps(run_report(result)) + "\n")
+
+
+def result_from_json(path: Path) -> RunResult:
+    """Read a run report back, checks and all, to render it again.
+
+    Raises:
+        FileNotFoundError: there is no file at path.
+        BaselineError: the file is not a usable run report; the message names it.
+    """
+    stored = load(path, schemas=(RUN_SCHEMA,))
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        state = doc["baseline"]
+        checks = tuple(_check(c) for c in doc.get("checks", []))
+        slos = tuple(_slo(s) for s in doc.get("slos", []))
+        return RunResult(
+            stored.series,
+            BaselineState(Path(state["path"]), state["status"], state.get("message", "")),
+            Comparison(checks),
+            tuple(str(w) for w in doc.get("warnings", [])),
+            stored.metadata,
+            tuple(str(e) for e in doc.get("errors", [])),
+            slos,
+            bool(doc.get("fail_on_inconclusive", False)),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BaselineError(f"{path}: not a readable run report ({exc!r})") from None
+
+
+def _key(entry: dict[str, Any]) -> SeriesKey:
+    return SeriesKey(str(entry["name"]), tuple(sorted(entry.get("group", {}).items())))
+
+
+def _check(entry: dict[str, Any]) -> Check:
+    if entry["verdict"] not in VERDICT_ORDER:
+        raise ValueError(f"unknown verdict {entry['verdict']!r}")
+    get = entry.get
+    return Check(
+        _key(entry), str(entry["metric"]), entry["verdict"],
+        baseline=get("baseline"), current=get("current"), change=get("change"),
+        relative=get("relative_change"), ci_low=get("ci_low"), ci_high=get("ci_high"),
+        p_value=get("p_value"), p_raw=get("p_raw"), test=get("test"),
+        paired=bool(get("paired", False)), n_baseline=int(get("n_baseline", 0)),
+        n_current=int(get("n_current", 0)), mde=get("mde"), tolerance=get("tolerance"),
+        reason=str(get("reason", "")),
+    )  # fmt: skip
+
+
+def _slo(entry: dict[str, Any]) -> SloResult:
+    if entry["status"] not in ("ok", "warn", "fail"):
+        raise ValueError(f"unknown SLO status {entry['status']!r}")
+    return SloResult(
+        _key(entry), str(entry["metric"]), float(entry["value"]), entry.get("warn"),
+        entry.get("fail"), entry["status"],
+    )  # fmt: skip

@@ -19,7 +19,7 @@ def summary_lines(result: RunResult) -> list[str]:
         for check in result.comparison.checks:
             lines.append(_row(_cells(check)))
             if check.verdict in ("regression", "inconclusive", "improvement"):
-                lines.append(_fit("    " + detail(check), WIDTH))
+                lines.append(fit("    " + detail(check), WIDTH))
     elif result.series:
         spans = sum(s.count for s in result.series)
         lines.append(f"captured {spans} spans in {len(result.series)} series")
@@ -35,11 +35,11 @@ def summary_lines(result: RunResult) -> list[str]:
 def _row(cells: tuple[str, ...]) -> str:
     series_width = WIDTH - sum(_FIXED) - len(_FIXED)
     widths = (series_width, *_FIXED)
-    parts = [_fit(cell, width) for cell, width in zip(cells, widths, strict=False)]
+    parts = [fit(cell, width) for cell, width in zip(cells, widths, strict=False)]
     return " ".join(p.ljust(w) for p, w in zip(parts, widths, strict=False)).rstrip()
 
 
-def _fit(text: str, width: int) -> str:
+def fit(text: str, width: int) -> str:
     # Span names are app data: keep control characters (escapes, newlines) off the terminal.
     text = "".join(c if c.isprintable() else "?" for c in text)
     if len(text) <= width:
@@ -72,5 +72,5 @@ def _slo_lines(result: RunResult) -> list[str]:
             if level is not None
         )
         label = f"{slo.series.label} {slo.metric} = {value(slo.metric, slo.value)}"
-        lines.append(_fit(f"  {slo.status.upper()}: {label} ({levels})", WIDTH))
+        lines.append(fit(f"  {slo.status.upper()}: {label} ({levels})", WIDTH))
     return lines

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import verdicts
 from tests.integration.test_gate import make_suite
 
 
@@ -81,3 +84,40 @@ def test_exit_code_for_a_gate_failure_when_every_test_passed(
     result, report = run_llmobs("--llmobs-exit-code", "3")
     assert report["verdict"] == "regression"
     assert result.ret == status  # a failing test keeps pytest's own status
+
+
+@pytest.mark.usefixtures("recorded")
+@pytest.mark.parametrize("slowdown", [1.0, 1.6])
+def test_llmobs_compare_on_saved_files_agrees_with_the_plugin(
+    pytester: pytest.Pytester, run_llmobs: Any, slowdown: float
+) -> None:
+    make_suite(pytester, slowdown=slowdown)
+    result, report = run_llmobs()
+    cli = pytester.run(
+        sys.executable, "-m", "pytest_llmobs.cli", "compare", "report.json",
+        ".llmobs/baseline.json", "--json", "again.json", "--junitxml", "again.xml",
+    )  # fmt: skip
+    assert cli.ret == result.ret
+    again = json.loads((pytester.path / "again.json").read_text())
+    assert again["verdict"] == report["verdict"]
+    assert verdicts(again) == verdicts(report)
+    assert suites(pytester.path / "again.xml")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [('{"schema": "pytest-llmobs/run", "vers', "not valid JSON"),
+     ('{"machine_info": {}, "benchmarks": []}', "not a pytest-llmobs file")],
+    ids=["truncated", "foreign"],
+)  # fmt: skip
+def test_llmobs_compare_rejects_bad_files_with_exit_2(
+    pytester: pytest.Pytester, content: str, message: str
+) -> None:
+    pytester.path.joinpath("run.json").write_text(content)
+    pytester.path.joinpath("baseline.json").write_text(content)
+    cli = pytester.run(sys.executable, "-m", "pytest_llmobs.cli", "compare", "run.json",
+                       "baseline.json")  # fmt: skip
+    assert cli.ret == 2
+    assert len(cli.errlines) == 1
+    assert cli.errlines[0].startswith(f"llmobs: error: run.json: {message}")
+    assert "Traceback" not in cli.stderr.str()

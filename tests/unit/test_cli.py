@@ -13,7 +13,8 @@ from pytest_llmobs.cli import main
 from pytest_llmobs.compare import compare
 from pytest_llmobs.gate import BaselineState, RunResult
 from pytest_llmobs.model import SeriesStats
-from pytest_llmobs.report.run import write_run_report
+from pytest_llmobs.report.markdown import markdown
+from pytest_llmobs.report.run import result_from_json, write_run_report
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))
@@ -88,3 +89,58 @@ def test_baseline_update_refuses_an_empty_run(
     assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 2
     assert "no spans were captured" in capsys.readouterr().err
     assert not target.exists()
+
+
+def judged_run(tmp_path: Path) -> tuple[Path, RunResult]:
+    base = [make_series("llm", BASE)]
+    cur = [make_series("llm", [x * 1.6 for x in BASE])]
+    result = RunResult(tuple(cur), BaselineState(tmp_path / "b.json", "loaded", "compared"),
+                       compare(cur, base))  # fmt: skip
+    path = tmp_path / "run.json"
+    write_run_report(path, result)
+    return path, result
+
+
+def test_report_renders_a_saved_run_as_the_plugin_did(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, result = judged_run(tmp_path)
+    out = tmp_path / "summary.md"
+    assert main(["report", str(path), "--markdown", str(out)]) == 1
+    assert out.read_text() == markdown(result)
+    assert capsys.readouterr().out.startswith("llmobs: REGRESSION in 2 of 4 checks")
+    loaded = result_from_json(path)
+    assert loaded.comparison is not None
+    assert result.comparison is not None
+    assert loaded.comparison.checks == result.comparison.checks
+
+
+def test_compare_applies_the_rules_of_pyproject(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(tmp_path / "run.json", [make_series("llm", [x * 1.6 for x in BASE])])
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.llmobs.rules]\nlatency."*" = "+100%"\n')
+    assert main(["compare", str(run), str(stored), "--config", str(config)]) == 0
+    config.write_text('[tool.llmobs.rules]\nlatency."*" = "100%"\n')
+    assert main(["compare", str(run), str(stored), "--config", str(config)]) == 2
+    assert "rules.latency.* = '100%'" in capsys.readouterr().err
+
+
+def test_baseline_update_says_what_changed(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    series = [make_series("llm", [x * 1.5 for x in BASE]), make_series("new_step", BASE)]
+    run = save_run(tmp_path / "run.json", series)
+    assert main(["baseline", "update", str(run), "--baseline", str(stored)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"baseline written to {stored} (2 series")
+    assert "  new: new_step (60 spans)" in out
+    assert "  changed: llm (p50 +50.0%, 60 -> 60 spans)" in out
+
+
+def test_baseline_show(stored: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["baseline", "show", str(stored)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{stored}: 1 series"
+    assert out[-1].split() == ["llm", "60", "0", "15.0", "ms", "19.5", "ms", "19.9", "ms"]
