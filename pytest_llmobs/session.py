@@ -20,7 +20,8 @@ from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
-from pytest_llmobs.rules import RuleError, marker_rules, with_test_rules
+from pytest_llmobs.rule_config import marker_rules, with_test_rules
+from pytest_llmobs.rules import RuleError
 from pytest_llmobs.settings import Settings
 
 

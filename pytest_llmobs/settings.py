@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_llmobs.rules import RuleError, Rules, rules_from_config
+from pytest_llmobs.rule_config import rules_from_config
+from pytest_llmobs.rules import RuleError, Rules
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,7 +7,7 @@ import pytest
 
 from pytest_llmobs.compare import compare
 from pytest_llmobs.model import SeriesStats
-from pytest_llmobs.rules import rules_from_config
+from pytest_llmobs.rule_config import rules_from_config
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))  # ms

@@ -10,7 +10,7 @@ import numpy as np
 from pytest_llmobs.compare import compare, evaluate_slos
 from pytest_llmobs.gate import BaselineState, RunResult
 from pytest_llmobs.report.markdown import escape, markdown
-from pytest_llmobs.rules import rules_from_config
+from pytest_llmobs.rule_config import rules_from_config
 from tests.conftest import make_series
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_llmobs.rule_config import marker_rules, rules_from_config, with_test_rules
 from pytest_llmobs.rules import (
     RuleError,
     Rules,
     Slo,
     Tolerance,
-    marker_rules,
     parse_slo_value,
     parse_tolerance,
-    rules_from_config,
-    with_test_rules,
 )
 
 SOURCE = "[tool.llmobs] in /p/pyproject.toml"
