@@ -104,7 +104,7 @@ def result_from_json(path: Path) -> RunResult:
         return RunResult(
             stored.series,
             BaselineState(Path(state["path"]), state["status"], state.get("message", "")),
-            Comparison(checks),
+            Comparison(checks) if checks else None,
             tuple(str(w) for w in doc.get("warnings", [])),
             stored.metadata,
             tuple(str(e) for e in doc.get("errors", [])),

@@ -144,3 +144,14 @@ def test_baseline_show(stored: Path, capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{stored}: 1 series"
     assert out[-1].split() == ["llm", "60", "0", "15.0", "ms", "19.5", "ms", "19.9", "ms"]
+
+
+def test_report_of_a_run_without_baseline_reads_as_the_plugin_printed_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = save_run(tmp_path / "run.json", [make_series("llm", BASE)])
+    assert main(["report", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[:2] == [
+        "llmobs: PASS",
+        "captured 60 spans in 1 series",
+    ]
