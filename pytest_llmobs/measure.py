@@ -11,6 +11,7 @@ import numpy as np
 from pytest_llmobs import stats
 from pytest_llmobs.model import Floats, SeriesStats, per_case
 
+Z_95 = 1.959964  # two-sided 95% normal quantile
 MIN_PAIRS = 10  # test cases present in both runs before the comparison is paired
 TAIL_FROM = 0.9  # percentiles from here on are tails: they need enough spans to be judged
 
@@ -39,26 +40,24 @@ class Measurement:
 def latency(
     key: str, cur: SeriesStats, base: SeriesStats, pct: str, intervals: bool
 ) -> Measurement:
-    """A latency percentile (pct like "p95"): paired rank test on p50, quantile test on tails."""
+    """A latency percentile (pct like "p95"): paired rank test on p50, quantile test on tails.
+
+    A paired check's interval is that of the typical per-case ratio, the quantity its test
+    is about; an unpaired one's is a seeded bootstrap of the percentile ratio.
+    """
     q = float(pct[1:]) / 100
     now, before = float(getattr(cur.latency, pct)), float(getattr(base.latency, pct))
     n_cur, n_base = len(cur.latency_samples), len(base.latency_samples)
     ci = None
-    if intervals:
-        seed = zlib.crc32(f"{key}|latency.{pct}".encode())
-        low, high = stats.bootstrap_ratio_ci(cur.latency_samples, base.latency_samples, q, seed)
-        ci = (low - 1, high - 1)
     if q >= TAIL_FROM:
+        ci = _bootstrap_ci(key, cur, base, pct) if intervals else None
         need = stats.tail_min_samples(q)
         if min(n_cur, n_base) < need:
             return Measurement(
                 before, now, n_base, n_cur, None, "quantile-z", False, math.inf, 1.0, ci,
                 f"need >= {need} spans on each side for {pct} (have {n_cur} vs {n_base})",
             )  # fmt: skip
-        se = math.hypot(
-            stats.log_quantile_se(cur.latency_samples, q),
-            stats.log_quantile_se(base.latency_samples, q),
-        )
+        se = _unpaired_log_se(cur, base, q)
         p = stats.normal_sided(stats.log_ratio(now, before) / se)
         return Measurement(before, now, n_base, n_cur, p, "quantile-z", False, se, 0.0, ci)
     pairs = _pairs(
@@ -67,17 +66,32 @@ def latency(
     )
     if pairs is not None:
         diffs = stats.log_ratios(pairs[0], pairs[1])
-        se = _se_of_mean(diffs)
-        p = stats.wilcoxon(diffs)
-        n = len(diffs)
-        return Measurement(before, now, n, n, p, "wilcoxon", True, se, stats.wilcoxon_min_p(n), ci)
-    se = math.hypot(
-        stats.log_quantile_se(cur.latency_samples, q),
-        stats.log_quantile_se(base.latency_samples, q),
-    )
+        se, n, centre = _se_of_mean(diffs), len(diffs), float(np.mean(diffs))
+        if intervals and math.isfinite(se):
+            ci = (math.expm1(centre - Z_95 * se), math.expm1(centre + Z_95 * se))
+        min_p = stats.wilcoxon_min_p(n)
+        return Measurement(
+            before, now, n, n, stats.wilcoxon(diffs), "wilcoxon", True, se, min_p, ci
+        )
+    ci = _bootstrap_ci(key, cur, base, pct) if intervals else None
+    se = _unpaired_log_se(cur, base, q)
     p = stats.mann_whitney(cur.latency_samples, base.latency_samples)
     min_p = stats.mann_whitney_min_p(n_cur, n_base)
     return Measurement(before, now, n_base, n_cur, p, "mann-whitney-u", False, se, min_p, ci)
+
+
+def _bootstrap_ci(key: str, cur: SeriesStats, base: SeriesStats, pct: str) -> tuple[float, float]:
+    seed = zlib.crc32(f"{key}|latency.{pct}".encode())
+    q = float(pct[1:]) / 100
+    low, high = stats.bootstrap_ratio_ci(cur.latency_samples, base.latency_samples, q, seed)
+    return low - 1, high - 1
+
+
+def _unpaired_log_se(cur: SeriesStats, base: SeriesStats, q: float) -> float:
+    return math.hypot(
+        stats.log_quantile_se(cur.latency_samples, q),
+        stats.log_quantile_se(base.latency_samples, q),
+    )
 
 
 def error_rate(cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurement:
@@ -116,7 +130,7 @@ def quality(attr: str, cur: SeriesStats, base: SeriesStats, intervals: bool) -> 
         p, test, paired = stats.mann_whitney(c, b), "mann-whitney-u", False
         min_p = stats.mann_whitney_min_p(len(c), len(b))
         n_cur, n_base = now.count, before.count
-    ci = (change - 1.959964 * se, change + 1.959964 * se) if intervals else None
+    ci = (change - Z_95 * se, change + Z_95 * se) if intervals else None
     return Measurement(before.mean, now.mean, n_base, n_cur, p, test, paired, se, min_p, ci)
 
 

@@ -48,21 +48,24 @@ def p_text(p: float | None) -> str:
 
 
 def detail(check: Check) -> str:
-    """Why a check was judged so: interval, sizes, test, detectable effect, reason."""
-    if check.p_value is None:
+    """Why a check was judged so, in one short line: interval, n, test, detectable change.
+
+    An inconclusive check gives its reason instead, since that is what to act on.
+    """
+    if check.p_value is None or check.verdict == "inconclusive":
         return check.reason
+    fmt = pct if check.metric.startswith("latency") else signed(check.metric)
     parts = []
     if check.ci_low is not None and check.ci_high is not None:
-        fmt = pct if check.metric.startswith("latency") else signed(check.metric)
-        parts.append(f"95% CI {fmt(check.ci_low)} .. {fmt(check.ci_high)}")
-    parts.append(f"n {check.n_current} vs {check.n_baseline}")
+        parts.append(f"95% CI {fmt(check.ci_low)}..{fmt(check.ci_high)}")
+    parts.append(f"n {check.n_current}/{check.n_baseline}")
     if check.test:
-        parts.append(check.test + (" (paired by test case)" if check.paired else ""))
+        parts.append(check.test + (" paired" if check.paired else ""))
     if check.mde is not None:
-        fmt = pct if check.metric.startswith("latency") else signed(check.metric)
         parts.append(f"detects {fmt(check.mde)}")
-    parts.append(check.reason)
-    return "; ".join(parts)
+    if check.tolerance:
+        parts.append(f"tolerance {check.tolerance}")
+    return ", ".join(parts)
 
 
 def pct(value: float) -> str:
