@@ -37,17 +37,6 @@ class SeriesFile:
     metadata: Mapping[str, Any]
 
 
-def bounded(samples: np.ndarray[Any, Any], limit: int = SAMPLE_LIMIT) -> np.ndarray[Any, Any]:
-    """The samples themselves, or `limit` evenly spaced quantiles of them when there are more.
-
-    Quantiles keep the shape of the distribution, which is what the rank tests compare.
-    """
-    if len(samples) <= limit:
-        return samples
-    quantiles: np.ndarray[Any, Any] = np.quantile(samples, np.linspace(0.0, 1.0, limit))
-    return quantiles
-
-
 def series_to_json(stats: SeriesStats) -> dict[str, Any]:
     """A series as plain JSON types, samples bounded and rounded for small, stable files."""
     return {
@@ -67,22 +56,49 @@ def series_to_json(stats: SeriesStats) -> dict[str, Any]:
 
 def _cases_to_json(stats: SeriesStats) -> dict[str, Any]:
     """Samples by test case ("" for spans outside tests or without case information)."""
-    latency = stats.latency_by_case() or {"": stats.latency_samples}
     cases: dict[str, Any] = {
-        case: {"latency_ms": _rounded(values, stats.count, 4)} for case, values in latency.items()
+        case: {"latency_ms": values}
+        for case, values in _kept(stats.latency_samples, stats.latency_case, stats.cases, 4)
     }
-    for attr, all_scores in stats.quality_samples.items():
-        scores = stats.quality_by_case(attr) or {"": all_scores}
-        for case, values in scores.items():
+    for attr, scores in stats.quality_samples.items():
+        owner = stats.quality_case.get(attr)
+        for case, values in _kept(scores, owner, stats.cases, 6):
             entry = cases.setdefault(case, {"latency_ms": []})
-            entry.setdefault("quality", {})[attr] = _rounded(values, len(all_scores), 6)
+            entry.setdefault("quality", {})[attr] = values
     return cases
 
 
-def _rounded(values: np.ndarray[Any, Any], total: int, digits: int) -> list[float]:
-    # Each case keeps its share of the series' sample budget, at least one value.
-    limit = max(1, round(SAMPLE_LIMIT * len(values) / max(total, 1)))
-    return [round(float(v), digits) for v in bounded(values, limit)]
+def _kept(
+    values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None, cases: tuple[str, ...],
+    digits: int,
+) -> list[tuple[str, list[float]]]:  # fmt: skip
+    """Each case's values, sorted and rounded; bounded to SAMPLE_LIMIT for the series.
+
+    Beyond the limit, each case keeps its share of it (at least one value), as evenly
+    spaced order statistics of its own values: the same run gives the same bytes.
+    """
+    if case is None or len(case) != len(values):
+        case, cases = np.zeros(len(values), dtype=np.int64), ("",)
+    if len(values) == 0:
+        return []
+    order = np.lexsort((values, case))
+    ordered, owner = values[order], case[order]
+    starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+    sizes = np.diff(np.append(starts, len(owner)))
+    keep = sizes
+    if len(values) > SAMPLE_LIMIT:
+        keep = np.minimum(sizes, np.maximum(1, np.round(SAMPLE_LIMIT * sizes / len(values))))
+        keep = keep.astype(np.int64)
+    first = np.repeat(starts, keep)
+    size = np.repeat(sizes, keep)
+    count = np.repeat(keep, keep)
+    rank = np.arange(int(keep.sum())) - np.repeat(np.cumsum(keep) - keep, keep)
+    spaced = np.round(rank * (size - 1) / np.maximum(count - 1, 1)).astype(np.int64)
+    position = first + np.where(count > 1, spaced, (size - 1) // 2)
+    rounded = np.round(ordered[position], digits)
+    bounds = np.cumsum(keep)[:-1]
+    names = [cases[i] for i in owner[starts].tolist()]
+    return [(n, part.tolist()) for n, part in zip(names, np.split(rounded, bounds), strict=True)]
 
 
 def dumps(value: Any, indent: int = 0) -> str:

@@ -100,27 +100,6 @@ class SeriesStats:
     def error_rate(self) -> float:
         return self.errors / self.count if self.count else 0.0
 
-    def latency_by_case(self) -> dict[str, Floats]:
-        """Latency samples grouped by test case (empty without case information)."""
-        return by_case(self.latency_samples, self.latency_case, self.cases)
-
-    def quality_by_case(self, attribute: str) -> dict[str, Floats]:
-        """Scores of one attribute grouped by test case (empty without case information)."""
-        values = self.quality_samples.get(attribute, np.empty(0))
-        return by_case(values, self.quality_case.get(attribute), self.cases)
-
-
-def by_case(values: Floats, case: Ints | None, cases: tuple[str, ...]) -> dict[str, Floats]:
-    """Values grouped by the test case each came from, in the order of `cases`."""
-    if case is None or len(case) != len(values) or len(case) == 0:
-        return {}
-    order = np.argsort(case, kind="stable")
-    sorted_case = case[order]
-    starts = np.flatnonzero(np.diff(sorted_case)) + 1
-    firsts = np.concatenate(([0], starts))
-    parts = np.split(values[order], starts)
-    return {cases[int(sorted_case[i])]: part for i, part in zip(firsts, parts, strict=True)}
-
 
 def per_case(
     values: Floats, case: Ints | None, cases: tuple[str, ...], how: Literal["median", "mean"]

@@ -52,13 +52,24 @@ def test_file_is_stable_sorted_and_diff_friendly(tmp_path: Path) -> None:
     assert doc["version"] == baseline.SCHEMA_VERSION
 
 
-def test_samples_are_bounded_to_quantiles() -> None:
-    samples = np.arange(10_000, dtype=np.float64)
-    kept = baseline.bounded(samples, 1000)
-    assert len(kept) == 1000
-    assert (kept[0], kept[-1]) == (0, 9999)
-    assert np.median(kept) == pytest.approx(np.median(samples))
-    assert list(baseline.bounded(samples[:10], 1000)) == list(samples[:10])
+def test_samples_are_bounded_per_case_and_deterministic(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(3, 0.5, 10_000)
+    cases = [f"t[{i % 100}]" for i in range(10_000)]
+    series = make_series("llm", list(values), cases=cases)
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    for path in (first, second):
+        baseline.write_atomic(path, baseline.baseline_document([series], {}))
+    assert first.read_bytes() == second.read_bytes()
+    [loaded] = baseline.load(first).series
+    assert len(loaded.latency_samples) == 1000  # each of 100 cases keeps its 10
+    assert len(loaded.cases) == 100
+    assert loaded.count == 10_000  # summaries still describe every span
+    assert np.median(loaded.latency_samples) == pytest.approx(np.median(values), rel=0.05)
+    case_0 = np.sort(values[::100])  # the spans of t[0]
+    kept_0 = loaded.latency_samples[loaded.latency_case == loaded.cases.index("t[0]")]
+    assert kept_0[0] == pytest.approx(case_0[0], abs=1e-4)  # its extremes survive
+    assert kept_0[-1] == pytest.approx(case_0[-1], abs=1e-4)
 
 
 def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
