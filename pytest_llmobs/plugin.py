@@ -69,6 +69,10 @@ def _settings(config: pytest.Config) -> Settings:
         sources.append(load_pyproject(_pyproject(config)))
         return resolve(sources, config.rootpath)
     except ConfigError as exc:
+        if cli["json"]:  # nothing is lost: the run report says why no test ran
+            from pytest_llmobs.report.run import write_error_report
+
+            write_error_report(config.invocation_params.dir / cli["json"], str(exc))
         raise pytest.UsageError(f"llmobs: {exc}") from None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,14 @@ def run_report(result: RunResult) -> dict[str, Any]:
 def write_run_report(path: Path, result: RunResult) -> None:
     """Write the run report atomically."""
     write_atomic(path, dumps(run_report(result)) + "\n")
+
+
+def write_error_report(path: Path, message: str) -> None:
+    """A run report for a run stopped by bad configuration: verdict error, no series."""
+    state = BaselineState(Path(), "missing", "not compared: the configuration is invalid")
+    # The usage error that follows says what is wrong; this file is a courtesy to scripts.
+    with contextlib.suppress(OSError):
+        write_run_report(path, RunResult((), state, errors=(message,)))
 
 
 def result_from_json(path: Path) -> RunResult:

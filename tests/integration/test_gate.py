@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import verdicts
+from tests.conftest import read_report, verdicts
 
 SUITE = """
 import time
@@ -153,12 +153,15 @@ def test_corrupt_baseline_fails_closed_with_one_line(
 def test_bad_config_is_a_usage_error_naming_the_file(pytester: pytest.Pytester) -> None:
     make_suite(pytester)
     pytester.makepyprojecttoml("[tool.llmobs]\nquality_attributes = 7\n")
-    result = pytester.runpytest_subprocess("--llmobs")
+    result = pytester.runpytest_subprocess("--llmobs", "--llmobs-json", "report.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["ERROR: llmobs: quality_attributes = 7 ([[]tool.llmobs[]] in *pyproject.toml): *"]
     )
     assert "Traceback" not in result.stderr.str()
+    report = read_report(pytester)  # still written, saying why nothing ran
+    assert report["verdict"] == "error"
+    assert report["errors"][0].startswith("quality_attributes = 7 ([tool.llmobs] in ")
 
 
 @pytest.mark.parametrize(
