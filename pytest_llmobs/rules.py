@@ -166,28 +166,21 @@ class Rules:
         A marked test's own rules come first (for the series of its spans), then the
         last matching per-series override, then the rule, then the default.
         """
-        if test is not None and test in self.tests:
-            found = _lookup(self.tests[test], metric)
-            if found is not _UNSET:
-                return found  # type: ignore[return-value]
-        for pattern, rules in reversed(self.overrides):
-            if fnmatch.fnmatchcase(series, pattern):
-                found = _lookup(rules, metric)
-                if found is not _UNSET:
-                    return found  # type: ignore[return-value]
-        found = _lookup(self.tolerances, metric)
-        if found is _UNSET:
-            found = _lookup(DEFAULT_RULES, metric)
-        return found  # type: ignore[return-value]
+        layers = [self.tests[test]] if test is not None and test in self.tests else []
+        layers += [r for p, r in reversed(self.overrides) if fnmatch.fnmatchcase(series, p)]
+        for rules in (*layers, self.tolerances, DEFAULT_RULES):
+            key = _key_for(rules, metric)
+            if key is not None:
+                return rules[key]
+        return None
 
     def slo(self, metric: str) -> Slo | None:
         return self.slos.get(metric)
 
 
-_UNSET = object()
-
-
-def _lookup(rules: Mapping[str, Tolerance | None], metric: str) -> object:
+def _key_for(rules: Mapping[str, Tolerance | None], metric: str) -> str | None:
+    """The key of rules that covers metric: the metric itself, else its family."""
     if metric in rules:
-        return rules[metric]
-    return rules.get(metric.split(".")[0] + ".*", _UNSET)
+        return metric
+    family = metric.split(".")[0] + ".*"
+    return family if family in rules else None
