@@ -121,10 +121,11 @@ def compare(
     for key in sorted(now.keys() | before.keys()):
         for metric in metrics:
             tolerance = rules.tolerance(key.name, metric, dict(key.group).get(TEST_GROUP))
-            if tolerance is not None:
-                drafts.extend(
-                    _draft(key, metric, tolerance, now.get(key), before.get(key), intervals)
-                )
+            if tolerance is None:
+                continue
+            draft = _draft(key, metric, tolerance, now.get(key), before.get(key), intervals)
+            if draft is not None:
+                drafts.append(draft)
     checks = _decide(drafts, rules.alpha)
     checks.sort(key=lambda c: VERDICT_ORDER.index(c.verdict))
     return Comparison(tuple(checks))
@@ -154,19 +155,17 @@ def _draft(
     cur: SeriesStats | None,
     base: SeriesStats | None,
     intervals: bool,
-) -> Iterator[_Draft]:
-    """The check with its measurement and raw p."""
+) -> _Draft | None:
+    """The check with its measurement and raw p; None when neither run has the metric."""
     value_now, value_before = _value(cur, metric), _value(base, metric)
     if value_now is None and value_before is None:
-        return
+        return None
     if value_before is None:
         check = Check(key, metric, "new", current=value_now, reason="not in the baseline")
-        yield _Draft(check, tolerance)
-        return
+        return _Draft(check, tolerance)
     if value_now is None or cur is None or base is None:
         check = Check(key, metric, "missing", baseline=value_before, reason="not in this run")
-        yield _Draft(check, tolerance)
-        return
+        return _Draft(check, tolerance)
     m = _measure(key, metric, cur, base, intervals)
     change = m.current - m.baseline
     check = Check(
@@ -178,7 +177,7 @@ def _draft(
         n_baseline=m.n_baseline, n_current=m.n_current,
         tolerance=tolerance.spec, reason=m.reason,
     )  # fmt: skip
-    yield _Draft(check, tolerance, m.se, m.min_p, m.p)
+    return _Draft(check, tolerance, m.se, m.min_p, m.p)
 
 
 def _measure(

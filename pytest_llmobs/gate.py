@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_llmobs import baseline as baseline_file
-from pytest_llmobs.compare import Comparison, SloResult, compare, evaluate_slos
+from pytest_llmobs.compare import Comparison, SloResult, compare
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.rules import Rules
 
@@ -43,13 +43,14 @@ class RunResult:
         """error (fails closed) > regression > fail (an SLO, or inconclusive when asked) > pass."""
         if self.errors or self.baseline.status == "error":
             return "error"
-        gating = self.comparison is not None and self.baseline.status == "loaded"
-        if gating and self.comparison is not None and self.comparison.regressions:
+        # only a comparison with a loaded baseline gates (an update run just shows it)
+        gating = self.comparison if self.baseline.status == "loaded" else None
+        if gating is not None and gating.regressions:
             return "regression"
         if any(s.status == "fail" for s in self.slos):
             return "fail"
-        if gating and self.fail_on_inconclusive and self.comparison is not None:
-            return "fail" if self.comparison.inconclusive else "pass"
+        if gating is not None and self.fail_on_inconclusive and gating.inconclusive:
+            return "fail"
         return "pass"
 
 
@@ -61,7 +62,7 @@ def judge(
 ) -> tuple[Comparison | None, BaselineState]:
     """Compare series with the baseline at path, failing closed on a bad file.
 
-    SLOs need no baseline: judge them with `slo_results`.
+    SLOs need no baseline: `compare.evaluate_slos` judges them.
 
     Returns:
         The comparison (None without a usable baseline) and the baseline's state.
@@ -110,8 +111,3 @@ def promote(
     return BaselineState(
         path, "updated", f"baseline written to {path} ({len(series)} series, {count} spans)"
     )
-
-
-def slo_results(series: Sequence[SeriesStats], rules: Rules | None) -> tuple[SloResult, ...]:
-    """This run's values against the absolute SLOs."""
-    return tuple(evaluate_slos(series, rules or Rules()))

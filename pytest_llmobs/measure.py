@@ -11,7 +11,6 @@ import numpy as np
 from pytest_llmobs import stats
 from pytest_llmobs.model import Floats, SeriesStats, per_case
 
-Z_95 = 1.959964  # two-sided 95% normal quantile
 MIN_PAIRS = 10  # test cases present in both runs before the comparison is paired
 TAIL_FROM = 0.9  # percentiles from here on are tails: they need enough spans to be judged
 
@@ -68,7 +67,7 @@ def latency(
         diffs = stats.log_ratios(pairs[0], pairs[1])
         se, n, centre = _se_of_mean(diffs), len(diffs), float(np.mean(diffs))
         if intervals and math.isfinite(se):
-            ci = (math.expm1(centre - Z_95 * se), math.expm1(centre + Z_95 * se))
+            ci = (math.expm1(centre - stats.Z_95 * se), math.expm1(centre + stats.Z_95 * se))
         min_p = stats.wilcoxon_min_p(n)
         return Measurement(
             before, now, n, n, stats.wilcoxon(diffs), "wilcoxon", True, se, min_p, ci
@@ -130,7 +129,7 @@ def quality(attr: str, cur: SeriesStats, base: SeriesStats, intervals: bool) -> 
         p, test, paired = stats.mann_whitney(c, b), "mann-whitney-u", False
         min_p = stats.mann_whitney_min_p(len(c), len(b))
         n_cur, n_base = now.count, before.count
-    ci = (change - Z_95 * se, change + Z_95 * se) if intervals else None
+    ci = (change - stats.Z_95 * se, change + stats.Z_95 * se) if intervals else None
     return Measurement(before.mean, now.mean, n_base, n_cur, p, test, paired, se, min_p, ci)
 
 

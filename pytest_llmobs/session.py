@@ -15,6 +15,7 @@ import pytest
 from pytest_llmobs import __version__, gate, transport, xdist
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.compare import evaluate_slos
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.junit import write_junit_xml
@@ -159,7 +160,7 @@ class LlmobsSession:
             state = gate.promote(series, path, metadata, refused)
         return gate.RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
-            gate.slo_results(series, rules), self.settings.fail_on_inconclusive,
+            tuple(evaluate_slos(series, rules)), self.settings.fail_on_inconclusive,
         )  # fmt: skip
 
 

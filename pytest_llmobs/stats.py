@@ -14,6 +14,7 @@ from scipy import special, stats
 from pytest_llmobs.model import Floats
 
 Z_POWER_80 = 0.8416212335729143  # standard normal quantile of 0.8
+Z_95 = 1.959964  # two-sided 95% normal quantile
 _TINY_MS = 1e-6  # latencies are logged; a zero-length span counts as one nanosecond
 
 
@@ -169,9 +170,9 @@ def log_quantile_se(samples: Floats, q: float) -> float:
     n = len(samples)
     if n < 2:
         return math.inf
-    logs = np.sort(np.log(np.maximum(samples, _TINY_MS)))
+    logs = np.sort(np.log(_log_safe(samples)))
     centre = q * (n - 1)
-    half = 1.959964 * math.sqrt(n * q * (1 - q))
+    half = Z_95 * math.sqrt(n * q * (1 - q))
     low, high = math.floor(centre - half), math.ceil(centre + half)
     k = math.floor(centre)
     at = float(logs[k] + (logs[min(k + 1, n - 1)] - logs[k]) * (centre - k))
@@ -181,7 +182,7 @@ def log_quantile_se(samples: Floats, q: float) -> float:
         width = max(at - float(logs[max(low, 0)]), float(logs[min(high, n - 1)]) - at)
     else:
         width = (float(logs[high]) - float(logs[low])) / 2
-    return width / 1.959964 or math.inf
+    return width / Z_95 or math.inf
 
 
 def log_ratio(current: float, baseline: float) -> float:
@@ -190,7 +191,7 @@ def log_ratio(current: float, baseline: float) -> float:
 
 def log_ratios(current: Floats, baseline: Floats) -> Floats:
     """Per-pair log ratios of latencies."""
-    result: Floats = np.log(np.maximum(current, _TINY_MS)) - np.log(np.maximum(baseline, _TINY_MS))
+    result: Floats = np.log(_log_safe(current)) - np.log(_log_safe(baseline))
     return result
 
 
@@ -209,11 +210,11 @@ def bootstrap_ratio_ci(
     if len(current) == 0 or len(baseline) == 0:
         return (math.nan, math.nan)
     rng = np.random.default_rng(seed)
-    log_ratio = np.log(_log_safe(np.quantile(current, q)) / _log_safe(np.quantile(baseline, q)))
+    centre = log_ratio(float(np.quantile(current, q)), float(np.quantile(baseline, q)))
     spread = _bootstrap_log_quantiles(rng, current, q, resamples)
     spread -= _bootstrap_log_quantiles(rng, baseline, q, resamples)
     low, high = np.quantile(spread, [0.025, 0.975])
-    return float(np.exp(log_ratio + low)), float(np.exp(log_ratio + high))
+    return math.exp(centre + float(low)), math.exp(centre + float(high))
 
 
 def _bootstrap_log_quantiles(
@@ -242,7 +243,7 @@ def newcombe_ci(
     return d - math.hypot(p1 - l1, u0 - p0), d + math.hypot(u1 - p1, p0 - l0)
 
 
-def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+def _wilson(k: int, n: int, z: float = Z_95) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
