@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import read_report
+from tests.integration.suites import make_suite
 
 
 @pytest.fixture(autouse=True)
@@ -26,3 +27,13 @@ def run_llmobs(pytester: pytest.Pytester) -> Any:
         return result, read_report(pytester)
 
     return run
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester, run_llmobs: Any) -> None:
+    """The generated suite, with its baseline recorded."""
+    make_suite(pytester)
+    result, report = run_llmobs("--llmobs-update-baseline")
+    assert result.ret == 0
+    assert report["baseline"]["status"] == "updated"
+    assert (pytester.path / ".llmobs" / "baseline.json").is_file()

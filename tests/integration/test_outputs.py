@@ -11,13 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import verdicts
-from tests.integration.test_gate import make_suite
-
-
-@pytest.fixture
-def recorded(pytester: pytest.Pytester, run_llmobs: Any) -> None:
-    make_suite(pytester)
-    assert run_llmobs("--llmobs-update-baseline")[0].ret == 0
+from tests.integration.suites import make_suite
 
 
 def suites(path: Path) -> dict[str, ET.Element]:

@@ -41,13 +41,13 @@ def make_suite(
 
 
 @pytest.fixture
-def recorded(pytester: pytest.Pytester, run_llmobs: Any) -> None:
+def recorded_seed_0(pytester: pytest.Pytester, run_llmobs: Any) -> None:
     make_suite(pytester, seed=0)
     result, _ = run_llmobs("--llmobs-update-baseline")
     assert result.ret == 0
 
 
-@pytest.mark.usefixtures("recorded")
+@pytest.mark.usefixtures("recorded_seed_0")
 def test_a_a_runs_stay_green_across_noise_seeds(pytester: pytest.Pytester, run_llmobs: Any) -> None:
     for seed in (1, 2, 3):
         make_suite(pytester, seed=seed)
@@ -57,7 +57,7 @@ def test_a_a_runs_stay_green_across_noise_seeds(pytester: pytest.Pytester, run_l
         assert "regression" not in verdicts(report).values()
 
 
-@pytest.mark.usefixtures("recorded")
+@pytest.mark.usefixtures("recorded_seed_0")
 def test_a_1_3x_slowdown_of_one_span_is_caught_there_only(
     pytester: pytest.Pytester, run_llmobs: Any
 ) -> None:
@@ -76,7 +76,7 @@ def test_a_1_3x_slowdown_of_one_span_is_caught_there_only(
     assert p50["mde"] < 0.3
 
 
-@pytest.mark.usefixtures("recorded")
+@pytest.mark.usefixtures("recorded_seed_0")
 def test_a_quality_shift_of_0_08_is_caught_on_its_series(
     pytester: pytest.Pytester, run_llmobs: Any
 ) -> None:
@@ -88,7 +88,7 @@ def test_a_quality_shift_of_0_08_is_caught_on_its_series(
     assert regressions == {("judge", "quality.overall_score")}
 
 
-@pytest.mark.usefixtures("recorded")
+@pytest.mark.usefixtures("recorded_seed_0")
 def test_p99_on_60_spans_is_inconclusive_and_can_fail_the_run(
     pytester: pytest.Pytester, run_llmobs: Any
 ) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import counts, verdicts
-from tests.integration.test_gate import make_suite
+from tests.integration.suites import make_suite
 
 
 @pytest.mark.parametrize("dist", ["load", "loadfile", "loadscope"])
