@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pytest_llmobs import baseline as baseline_file
 from pytest_llmobs.compare import Comparison, SloResult, compare
-from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.model import CaptureSummary, SeriesStats
 from pytest_llmobs.rules import Rules
 
 BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated"]
@@ -37,6 +37,7 @@ class RunResult:
     errors: tuple[str, ...] = ()  # what makes the gate fail closed, besides the baseline
     slos: tuple[SloResult, ...] = ()
     fail_on_inconclusive: bool = False
+    capture: CaptureSummary | None = None
 
     @property
     def verdict(self) -> RunVerdict:

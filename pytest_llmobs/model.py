@@ -12,6 +12,8 @@ import numpy.typing as npt
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 TEST_GROUP = "test"  # the grouping key of the series a marked test's spans form on their own
+Scalar = str | bool | int | float
+AttrValue = Scalar | tuple[Scalar, ...]  # what an OpenTelemetry attribute can hold
 
 
 @dataclass(frozen=True, order=True)
@@ -30,13 +32,27 @@ class SeriesKey:
 
 
 @dataclass(frozen=True)
+class SpanEvent:
+    """An event a span recorded, kept with the span's detail."""
+
+    row: int  # the span's row in its table
+    name: str
+    time_ns: int
+    attributes: Mapping[str, AttrValue]
+
+
+@dataclass(frozen=True)
 class SpanTable:
     """Captured spans in columnar form: row i of every column is one span.
 
     Names and test ids are interned: `name_idx` and `test_idx` index into `names` and
     `tests`. `tests[0]` is always "" (spans started outside any test). Ids are unsigned
     64-bit; a trace id is split into its high and low halves. `numeric` maps an attribute
-    name to the rows that carry it and their values.
+    name to the rows that carry it and their values; every span's numbers are there.
+
+    Detail (every other attribute and the events) is kept for the spans whose row is true
+    in `detailed` only: a sample of traces, and every trace with an error or an outlier.
+    `detail` maps an attribute name to the rows that carry it and their values.
     """
 
     names: tuple[str, ...]
@@ -51,9 +67,36 @@ class SpanTable:
     span_id: npt.NDArray[np.uint64]
     parent_id: npt.NDArray[np.uint64]
     numeric: Mapping[str, tuple[Ints, Floats]] = field(default_factory=dict)
+    detailed: npt.NDArray[np.bool_] | None = None  # None: every span's detail is kept
+    detail: Mapping[str, tuple[Ints, tuple[AttrValue, ...]]] = field(default_factory=dict)
+    events: tuple[SpanEvent, ...] = ()
+
+    @property
+    def has_detail(self) -> npt.NDArray[np.bool_]:
+        """Which rows kept their detail."""
+        if self.detailed is None:
+            return np.ones(len(self), dtype=np.bool_)
+        return self.detailed
 
     def __len__(self) -> int:
         return len(self.name_idx)
+
+
+@dataclass(frozen=True)
+class CaptureSummary:
+    """How much was captured, and how many traces kept their detail."""
+
+    spans: int
+    traces: int
+    traces_with_detail: int
+    sample_rate: float
+
+    @classmethod
+    def of(cls, table: SpanTable, sample_rate: float) -> CaptureSummary:
+        traces = np.unique(np.stack((table.trace_hi, table.trace_lo)), axis=1)
+        kept = table.has_detail
+        detailed = np.unique(np.stack((table.trace_hi[kept], table.trace_lo[kept])), axis=1)
+        return cls(len(table), traces.shape[1], detailed.shape[1], sample_rate)
 
 
 @dataclass(frozen=True)

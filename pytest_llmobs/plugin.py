@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 session_key: pytest.StashKey[LlmobsSession] = pytest.StashKey()
 
 
+_METAVARS = {"path": "PATH", "names": "NAMES", "float": "NUMBER", "rate": "RATE", "int": "N"}
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """At start-up: every setting as a command line flag and an ini key."""
     group = parser.getgroup("llmobs", "LLM observability regression gate")
@@ -23,7 +26,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
             parser.addini(option.ini, option.help, type="bool", default=None)
         else:
-            metavar = {"path": "PATH", "names": "NAMES", "float": "NUMBER", "int": "N"}[option.kind]
+            metavar = {
+                "path": "PATH",
+                "names": "NAMES",
+                "float": "NUMBER",
+                "rate": "RATE",
+                "int": "N",
+            }[option.kind]
             group.addoption(option.flag, default=None, metavar=metavar, help=option.help)
             parser.addini(option.ini, option.help, type="string", default=None)
 

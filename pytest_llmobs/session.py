@@ -16,6 +16,7 @@ from pytest_llmobs import __version__, gate, transport, xdist
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.compare import evaluate_slos
+from pytest_llmobs.model import CaptureSummary
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.junit import write_junit_xml
@@ -32,7 +33,7 @@ class LlmobsSession:
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
-        self.recorder = SpanRecorder(settings.quality_attributes)
+        self.recorder = SpanRecorder(settings.quality_attributes, settings.sample_rate)
         self.installer = CaptureInstaller(self.recorder)
         self.result: gate.RunResult | None = None
         self.report_errors: list[str] = []
@@ -161,6 +162,7 @@ class LlmobsSession:
         return gate.RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
             tuple(evaluate_slos(series, rules)), self.settings.fail_on_inconclusive,
+            CaptureSummary.of(table, self.settings.sample_rate),
         )  # fmt: skip
 
 

@@ -20,7 +20,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
 PYPROJECT_TABLE = "[tool.llmobs]"
 
-Kind = Literal["bool", "path", "names", "float", "int"]
+Kind = Literal["bool", "path", "names", "float", "rate", "int"]
 
 
 class ConfigError(Exception):
@@ -71,6 +71,12 @@ OPTIONS = (
         "Family-wise false alarm rate of the gate across all checks of a run (default: 0.01)",
     ),
     Option(
+        "sample_rate",
+        "rate",
+        "Share of traces (0 to 1) whose attributes and events are kept beside the metrics;"
+        " traces with an error or an outlier always are (default: 1.0)",
+    ),
+    Option(
         "fail_on_inconclusive",
         "bool",
         "Fail the gate when a check is inconclusive (too few spans to judge)",
@@ -96,6 +102,7 @@ class Settings:
     exit_code: int = 1
     quality_attributes: tuple[str, ...] = ()
     alpha: float = 0.01
+    sample_rate: float = 1.0
     fail_on_inconclusive: bool = False
     rules: Rules = field(default_factory=Rules)
 
@@ -182,13 +189,16 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
         if isinstance(raw, bool) or not text.isdigit() or not 1 <= int(text) <= 255:
             raise ConfigError(f"{where}: expected a whole number from 1 to 255")
         return int(text)
-    if option.kind == "float":
+    if option.kind in ("float", "rate"):
         try:
             number = float(raw)
         except (TypeError, ValueError):
             number = math.nan
+        if option.kind == "rate" and not isinstance(raw, bool) and 0 <= number <= 1:
+            return number
         if isinstance(raw, bool) or not 0 < number < 1:
-            raise ConfigError(f"{where}: expected a number between 0 and 1")
+            bounds = "from 0 to 1" if option.kind == "rate" else "between 0 and 1"
+            raise ConfigError(f"{where}: expected a number {bounds}")
         return number
     if option.kind == "path":
         if not isinstance(raw, (str, Path)) or not str(raw).strip():

@@ -9,7 +9,6 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
 
 from pytest_llmobs.model import Floats
 
@@ -52,6 +51,8 @@ def mann_whitney(current: Floats, baseline: Floats) -> Sided:
     if np.ptp(pooled) == 0:
         return NO_EVIDENCE
     if min(n1, n2) <= EXACT_UP_TO:
+        from scipy import stats
+
         greater, less = (
             float(stats.mannwhitneyu(current, baseline, alternative=a).pvalue)
             for a in ("greater", "less")
@@ -142,8 +143,11 @@ def fisher(current_errors: int, current_n: int, baseline_errors: int, baseline_n
     return min(1.0, float(pmf[at:].sum())), min(1.0, float(pmf[: at + 1].sum()))
 
 
+_lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
+
+
 def _log_comb(n: Any, k: Any) -> Any:
-    return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
+    return _lgamma(n + 1) - _lgamma(k + 1) - _lgamma(n - k + 1)
 
 
 def fisher_min_p(current_n: int, baseline_n: int) -> float:

@@ -1,7 +1,8 @@
 """SpanTables as plain payloads (str, int, bytes, lists, dicts) and merged back into one.
 
 pytest-xdist ships worker output through execnet, which takes only plain Python types:
-numeric columns travel as raw little-endian bytes, which is fast and exact.
+numeric columns travel as raw little-endian bytes, which is fast and exact; attribute
+values and events (detail) as lists of plain values.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from pytest_llmobs.model import SpanTable
+from pytest_llmobs.model import AttrValue, SpanEvent, SpanTable
 
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2
 _COLUMNS = {
     "name_idx": "<i8",
     "test_idx": "<i8",
@@ -45,6 +46,12 @@ def to_payload(table: SpanTable) -> dict[str, Any]:
             key: [rows.astype("<i8").tobytes(), values.astype("<f8").tobytes()]
             for key, (rows, values) in table.numeric.items()
         },
+        "detailed": table.has_detail.astype("|b1").tobytes(),
+        "detail": {
+            key: [rows.astype("<i8").tobytes(), list(values)]
+            for key, (rows, values) in table.detail.items()
+        },
+        "events": [[e.row, e.name, e.time_ns, dict(e.attributes)] for e in table.events],
     }
 
 
@@ -68,10 +75,21 @@ def from_payload(payload: Any) -> SpanTable:
             )
             for key, (rows, values) in payload["numeric"].items()
         }
+        detail = {
+            str(key): (np.frombuffer(rows, dtype="<i8").astype(np.int64), tuple(values))
+            for key, (rows, values) in payload["detail"].items()
+        }
+        events = tuple(
+            SpanEvent(int(row), str(name), int(time_ns), dict(attributes))
+            for row, name, time_ns, attributes in payload["events"]
+        )
         table = SpanTable(
             names=tuple(str(n) for n in payload["names"]),
             tests=tuple(str(t) for t in payload["tests"]),
             numeric=numeric,
+            detailed=np.frombuffer(payload["detailed"], dtype="|b1").astype(np.bool_),
+            detail=detail,
+            events=events,
             **columns,
         )
     except PayloadError:
@@ -88,19 +106,28 @@ def _check(table: SpanTable) -> None:
         raise PayloadError("columns of different lengths")
     if n and (table.name_idx.max() >= len(table.names) or table.test_idx.max() >= len(table.tests)):
         raise PayloadError("an index points past its name list")
-    for rows, values in table.numeric.values():
-        if len(rows) != len(values) or (len(rows) and rows.max() >= n):
+    if table.detailed is not None and len(table.detailed) != n:
+        raise PayloadError("columns of different lengths")
+    attributes = [*table.numeric.values(), *table.detail.values()]
+    for rows, values in attributes:
+        if len(rows) != len(values) or (len(rows) and (rows.max() >= n or rows.min() < 0)):
             raise PayloadError("attribute rows do not match the spans")
+    if any(not 0 <= e.row < n for e in table.events):
+        raise PayloadError("event rows do not match the spans")
 
 
 def merge(tables: Sequence[SpanTable]) -> SpanTable:
     """One table holding the spans of all, names and test ids re-interned."""
+    if len(tables) == 1:
+        return tables[0]  # a serial run: no copy of a million spans
     names = tuple(dict.fromkeys(n for t in tables for n in t.names))
     tests = tuple(dict.fromkeys(("", *(x for t in tables for x in t.tests))))
     name_pos = {n: i for i, n in enumerate(names)}
     test_pos = {x: i for i, x in enumerate(tests)}
     columns: dict[str, list[Any]] = {name: [] for name in _COLUMNS}
     numeric: dict[str, tuple[list[Any], list[Any]]] = {}
+    detail: dict[str, tuple[list[Any], list[AttrValue]]] = {}
+    events: list[SpanEvent] = []
     offset = 0
     for t in tables:
         name_map = np.array([name_pos[n] for n in t.names] or [0], dtype=np.int64)
@@ -113,6 +140,11 @@ def merge(tables: Sequence[SpanTable]) -> SpanTable:
             parts = numeric.setdefault(key, ([], []))
             parts[0].append(rows + offset)
             parts[1].append(values)
+        for key, (rows, found) in t.detail.items():
+            row_parts, value_parts = detail.setdefault(key, ([], []))
+            row_parts.append(rows + offset)
+            value_parts.extend(found)
+        events.extend(SpanEvent(e.row + offset, e.name, e.time_ns, e.attributes) for e in t.events)
         offset += len(t)
     merged = {
         name: np.concatenate(parts or [np.empty(0)]).astype(_COLUMNS[name][1:])
@@ -125,5 +157,8 @@ def merge(tables: Sequence[SpanTable]) -> SpanTable:
             k: (np.concatenate(r).astype(np.int64), np.concatenate(v).astype(np.float64))
             for k, (r, v) in numeric.items()
         },
+        detailed=np.concatenate([t.has_detail for t in tables] or [np.empty(0, dtype=np.bool_)]),
+        detail={k: (np.concatenate(r).astype(np.int64), tuple(v)) for k, (r, v) in detail.items()},
+        events=tuple(events),
         **merged,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pytest_llmobs.baseline import (
 )
 from pytest_llmobs.compare import VERDICT_ORDER, Check, Comparison, SloResult
 from pytest_llmobs.gate import BaselineState, RunResult
-from pytest_llmobs.model import SeriesKey
+from pytest_llmobs.model import CaptureSummary, SeriesKey
 
 
 def _series_fields(key: SeriesKey) -> dict[str, Any]:
@@ -81,6 +82,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "warnings": list(result.warnings),
         "errors": list(result.errors),
         "fail_on_inconclusive": result.fail_on_inconclusive,
+        "capture": dataclasses.asdict(result.capture) if result.capture is not None else None,
     }
 
 
@@ -119,9 +121,21 @@ def result_from_json(path: Path) -> RunResult:
             tuple(str(e) for e in doc.get("errors", [])),
             slos,
             bool(doc.get("fail_on_inconclusive", False)),
+            _capture(doc.get("capture")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise BaselineError(f"{path}: not a readable run report ({exc!r})") from None
+
+
+def _capture(entry: Any) -> CaptureSummary | None:
+    if entry is None:
+        return None
+    return CaptureSummary(
+        int(entry["spans"]),
+        int(entry["traces"]),
+        int(entry["traces_with_detail"]),
+        float(entry["sample_rate"]),
+    )
 
 
 def _key(entry: dict[str, Any]) -> SeriesKey:

@@ -26,6 +26,12 @@ def summary_lines(result: RunResult) -> list[str]:
     else:
         lines.append("no spans were captured")
     lines.extend(_slo_lines(result))
+    capture = result.capture
+    if capture is not None and capture.sample_rate < 1:
+        lines.append(
+            f"detail kept for {capture.traces_with_detail} of {capture.traces} traces"
+            f" (sample rate {capture.sample_rate:g}, plus errors and outliers)"
+        )
     lines.append(result.baseline.message)
     lines.extend(f"error: {e}" for e in result.errors)
     lines.extend(f"warning: {w}" for w in result.warnings)

@@ -71,7 +71,9 @@ def test_a_1_3x_slowdown_of_one_span_is_caught_there_only(
     [p50] = [c for c in report["checks"] if c["series"] == "llm_inference"
              and c["metric"] == "latency.p50"]  # fmt: skip
     assert (p50["test"], p50["paired"], p50["n_current"]) == ("wilcoxon", True, 60)
-    assert p50["ci_low"] < p50["relative_change"] < p50["ci_high"]
+    # The paired interval is of the typical per-case change, not of the ratio of the two
+    # medians (`relative_change`); the sleep inside the span is 1.3x, its overhead is not.
+    assert 0.15 < p50["ci_low"] < p50["ci_high"] < 0.35
     assert p50["p_value"] < 0.01
     assert p50["mde"] < 0.3
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,7 +12,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.capture import SETTLE_AT, WORST_KEPT, SpanRecorder
+from pytest_llmobs.model import SpanTable
 
 
 @pytest.fixture
@@ -117,11 +119,141 @@ def test_app_processor_still_receives_spans_and_stop_ends_capture(
     assert recorder.snapshot().names == ("one",)
 
 
-def test_a_broken_span_is_skipped_not_raised(recorder: SpanRecorder) -> None:
+def test_a_broken_span_is_skipped_not_raised(
+    recorder: SpanRecorder, provider: TracerProvider
+) -> None:
     class Broken:
         @property
-        def context(self) -> object:
+        def _context(self) -> object:
             raise RuntimeError("boom")
 
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("before"):
+        pass
     recorder.on_end(Broken())  # type: ignore[arg-type]
-    assert recorder.skipped == {"internal error (RuntimeError)": 1}
+    with tracer.start_as_current_span("after"):
+        pass
+    table = recorder.snapshot()
+    assert [table.names[i] for i in table.name_idx] == ["before", "after"]
+    assert recorder.skipped == {"unreadable span (AttributeError)": 1}
+
+
+def test_a_span_ending_before_it_started_is_skipped(
+    recorder: SpanRecorder, provider: TracerProvider
+) -> None:
+    tracer = provider.get_tracer("t")
+    tracer.start_span("backwards", start_time=5_000).end(end_time=1_000)
+    tracer.start_span("zero", start_time=5_000).end(end_time=5_000)
+    table = recorder.snapshot()
+    assert table.names[table.name_idx[0]] == "zero"
+    assert list(table.duration_ns) == [0]
+    assert recorder.skipped == {"span ending before it started": 1}
+
+
+def test_a_test_with_more_spans_than_a_batch_keeps_them_all(
+    recorder: SpanRecorder, provider: TracerProvider
+) -> None:
+    tracer = provider.get_tracer("t")
+    recorder.mark_test("test_big")
+    for i in range(SETTLE_AT * 2 + 7):
+        with tracer.start_as_current_span("many") as span:
+            span.set_attribute("score", i)
+    assert len(recorder) >= SETTLE_AT  # converted while the test still ran
+    recorder.mark_test(None)
+    table = recorder.snapshot()
+    assert len(table) == SETTLE_AT * 2 + 7
+    assert set(table.test_idx.tolist()) == {1}
+    rows, values = table.numeric["score"]
+    assert values.tolist() == [float(i) for i in range(SETTLE_AT * 2 + 7)]
+    assert rows.tolist() == list(range(SETTLE_AT * 2 + 7))
+
+
+def test_keeps_string_attributes_and_events_as_detail(
+    recorder: SpanRecorder, provider: TracerProvider
+) -> None:
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("llm") as span:
+        span.set_attribute("score", 0.5)
+        span.set_attribute("gen_ai.request.model", "gpt-x")
+        span.set_attribute("tags", ["a", "b"])
+        span.add_event("retry", {"attempt": 2}, timestamp=123)
+    table = recorder.snapshot()
+    assert table.detail["gen_ai.request.model"] == (np.array([0]), ("gpt-x",))
+    assert table.detail["tags"][1] == (("a", "b"),)
+    assert "score" not in table.detail  # a numeric attribute lives in `numeric` only
+    assert [(e.row, e.name, e.time_ns, dict(e.attributes)) for e in table.events] == [
+        (0, "retry", 123, {"attempt": 2})
+    ]
+    assert table.has_detail.tolist() == [True]
+
+
+def traces(
+    tracer: Any,
+    count: int,
+    slow: set[int],
+    failing: set[int],
+    low: set[int],
+    first: int = 0,
+    normal_ms: int | None = None,
+) -> None:
+    """`count` traces of a root with one child; some slow, failing or with a low score."""
+    for i in range(first, first + count):
+        with tracer.start_as_current_span("root", start_time=0, end_on_exit=False) as root:
+            child = tracer.start_span("child", start_time=0)
+            child.set_attribute("prompt", f"prompt {i}")
+            child.set_attribute("score", 0.1 if i in low else 0.9)
+            if i in failing:
+                child.set_status(Status(StatusCode.ERROR))
+            ms = 50 if i in slow else normal_ms or 1 + i % 3
+            child.end(end_time=1_000_000 * ms)
+            root.set_attribute("request", str(i))
+            root.end(end_time=2_000_000)
+
+
+def kept_prompts(table: SpanTable) -> set[str]:
+    rows, values = table.detail.get("prompt", (np.empty(0), ()))
+    assert table.has_detail[rows].all()
+    return {str(v) for v in values}
+
+
+def test_sample_rate_zero_keeps_detail_of_errors_and_outliers_only() -> None:
+    recorder = SpanRecorder(["score"], sample_rate=0.0)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(recorder)
+    tracer = provider.get_tracer("t")
+    recorder.mark_test("test_warmup")
+    traces(tracer, WORST_KEPT, slow=set(), failing=set(), low=set(), first=1000, normal_ms=3)
+    recorder.mark_test(None)
+    recorder.mark_test("test_main")
+    traces(tracer, 300, slow={40}, failing={70, 71}, low={200})
+    recorder.mark_test(None)
+    table = recorder.snapshot()
+    assert len(table) == 2 * (300 + WORST_KEPT)  # metrics use every span
+    assert len(table.numeric["score"][0]) == 300 + WORST_KEPT
+    warmup = {f"prompt {i}" for i in range(1000, 1000 + WORST_KEPT)}
+    assert warmup <= kept_prompts(table)  # the first spans of a series are its slowest so far
+    main = kept_prompts(table) - warmup
+    assert main == {f"prompt {i}" for i in (40, 70, 71, 200)}
+    # the whole trace keeps its detail: each kept prompt's root keeps its request id
+    requests = set(table.detail["request"][1])
+    assert {"40", "70", "71", "200"} <= requests
+    assert table.has_detail.sum() == 2 * len(kept_prompts(table))
+
+
+def test_sample_rate_keeps_about_that_share_of_traces_deterministically() -> None:
+    def run() -> tuple[int, set[str]]:
+        recorder = SpanRecorder([], sample_rate=0.25)
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(recorder)
+        recorder.mark_test("test_x")
+        traces(provider.get_tracer("t"), 2000, slow=set(), failing=set(), low=set())
+        recorder.mark_test(None)
+        table = recorder.snapshot()
+        sampled = table.trace_lo < np.uint64(2**62)
+        kept = table.has_detail
+        assert kept[sampled].all()  # every sampled trace, plus the outliers
+        return int(sampled.sum()), kept_prompts(table)
+
+    sampled, prompts = run()
+    assert 2 * 2000 * 0.2 < sampled < 2 * 2000 * 0.3
+    assert len(prompts) < 2000 * 0.3 + 4 * WORST_KEPT

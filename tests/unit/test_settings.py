@@ -116,3 +116,16 @@ def test_cli_alpha_wins_over_pyproject(tmp_path: Path) -> None:
     path.write_text("[tool.llmobs]\nalpha = 0.05\n")
     cli = Source("command line", {"alpha": "0.001"}, tmp_path)
     assert resolve([cli, load_pyproject(path)], tmp_path).rules.alpha == 0.001
+
+
+@pytest.mark.parametrize("value", ["0", "1", "0.25", 0.5])
+def test_sample_rate_takes_zero_to_one(value: object) -> None:
+    settings = resolve([Source("command line", {"sample_rate": value}, ROOT)], ROOT)
+    assert settings.sample_rate == float(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "nan", "all", True])
+def test_sample_rate_outside_zero_to_one_is_refused(value: object) -> None:
+    with pytest.raises(ConfigError, match="expected a number from 0 to 1") as info:
+        resolve([Source("command line", {"sample_rate": value}, ROOT)], ROOT)
+    assert "(command line)" in str(info.value)

@@ -12,7 +12,7 @@ from pytest_llmobs import transport
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.model import SpanTable
 
-PLAIN = (str, int, bytes, list, dict)
+PLAIN = (str, int, float, bool, bytes, list, tuple, dict)  # what execnet can ship
 
 
 def record(names: list[str], test: str, score: float) -> SpanTable:
@@ -23,6 +23,9 @@ def record(names: list[str], test: str, score: float) -> SpanTable:
     for name in names:
         with provider.get_tracer("t").start_as_current_span(name) as span:
             span.set_attribute("score", score)
+            span.set_attribute("model", f"m-{name}")
+            span.set_attribute("temperature", np.float64(0.25))  # a float subclass
+            span.add_event("retry", {"attempt": 2, "tags": ["a", "b"]})
     recorder.mark_test(None)
     return recorder.snapshot()
 
@@ -30,7 +33,7 @@ def record(names: list[str], test: str, score: float) -> SpanTable:
 def only_plain(value: object) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and only_plain(v) for k, v in value.items())
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return all(only_plain(v) for v in value)
     return type(value) in PLAIN
 
@@ -45,6 +48,11 @@ def test_payload_is_plain_and_round_trips() -> None:
     for column in ("name_idx", "test_idx", "start_ns", "duration_ns", "error", "span_id"):
         np.testing.assert_array_equal(getattr(back, column), getattr(table, column))
     np.testing.assert_array_equal(back.numeric["score"][1], [0.5, 0.5, 0.5])
+    assert back.detail["model"][1] == ("m-a", "m-b", "m-a")
+    assert back.events == table.events
+    assert {type(v) for v in table.detail["temperature"][1]} == {float}
+    assert back.events[0].attributes == {"attempt": 2, "tags": ("a", "b")}
+    assert back.has_detail.all()
 
 
 def test_merge_reinterns_names_tests_and_attribute_rows() -> None:
@@ -58,6 +66,10 @@ def test_merge_reinterns_names_tests_and_attribute_rows() -> None:
     rows, values = merged.numeric["score"]
     assert list(rows) == [0, 1, 2, 3, 4]
     assert list(values) == [0.25, 0.25, 0.75, 0.75, 0.75]
+    rows, models = merged.detail["model"]
+    assert [merged.names[merged.name_idx[r]] for r in rows] == ["a", "b", "b", "c", "c"]
+    assert models == ("m-a", "m-b", "m-b", "m-c", "m-c")
+    assert [e.row for e in merged.events] == [0, 1, 2, 3, 4]
 
 
 def test_merge_of_nothing_is_empty() -> None:
