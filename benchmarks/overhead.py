@@ -114,17 +114,27 @@ def test_spans(case):
 """
 
 
+# The child's own peak RSS (VmHWM): getrusage would count the forking parent's pages too.
+PROBE = """
+from pathlib import Path
+
+def pytest_unconfigure(config):
+    status = Path("/proc/self/status").read_text()
+    peak = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
+    Path("peak_rss_kb").write_text(peak.split()[1])
+"""
+
+
 def run_suite(folder: Path, llmobs: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS bytes of one pytest run in a fresh process."""
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *llmobs]
+    """Wall seconds and peak RSS bytes of one pytest run in a fresh process (Linux)."""
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "rss_probe"]
     env = {**os.environ, "GITHUB_STEP_SUMMARY": ""}
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=folder, stdout=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
+    done = subprocess.run([*command, *llmobs], cwd=folder, stdout=subprocess.DEVNULL, env=env)
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    if done.returncode != 0:
         raise SystemExit(f"the suite in {folder} failed with {llmobs}")
-    return elapsed, usage.ru_maxrss * 1024
+    return elapsed, int((folder / "peak_rss_kb").read_text()) * 1024
 
 
 def suite_costs(tests: int, per_test: int, rounds: int) -> None:
@@ -138,6 +148,7 @@ def suite_costs(tests: int, per_test: int, rounds: int) -> None:
             (folder / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
             suite = SUITE.format(tests=count, per_test=per_test)
             (folder / "test_suite.py").write_text(textwrap.dedent(suite))
+            (folder / "rss_probe.py").write_text(PROBE)
             run_suite(folder, ["--llmobs", "--llmobs-update-baseline"])
             folders[size] = folder
         for _ in range(rounds):
@@ -166,7 +177,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30, help="rounds of the per-span part")
     parser.add_argument("--tests", type=int, default=200, help="tests of the suite")
     parser.add_argument("--per-test", type=int, default=PER_TEST, help="spans a test")
-    parser.add_argument("--suite-rounds", type=int, default=3, help="runs of each suite")
+    parser.add_argument("--suite-rounds", type=int, default=5, help="runs of each suite")
     args = parser.parse_args()
     span_costs(args.spans, args.rounds)
     suite_costs(args.tests, args.per_test, args.suite_rounds)
