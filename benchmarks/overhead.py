@@ -2,9 +2,11 @@
 
 Run: python benchmarks/overhead.py [--spans N] [--rounds R] [--tests T] [--per-test S]
 
-1. Per span: a bare SDK span (two attributes, no processor), the same with the naive
+1. Per span: a bare SDK span (two attributes, no processor), the same with a processor
+   that does nothing and one that only reads the span's fields (the floors for any
+   capture), with the naive
    `SimpleSpanProcessor(InMemorySpanExporter())`, and with this plugin's SpanRecorder
-   (a test boundary every 500 spans, as in a suite, so its conversion is included).
+   (a test boundary every 500 spans, as in a suite).
    Cases run interleaved; each reports its best round. Also bytes retained per span.
 2. A generated suite of T tests x S spans, run with and without `--llmobs` (the run
    with it compares against a baseline recorded first), interleaved: wall time and
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,11 +29,11 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.capture import _READ, SpanRecorder
 
 PER_TEST = 500
 
@@ -56,8 +59,21 @@ def span_loop(processor: SpanProcessor | None, n: int) -> Callable[[], None]:
     return run
 
 
+class NoOpProcessor(SpanProcessor):
+    """The floor: what any Python span processor costs before it does anything."""
+
+
+class ReadOnlyProcessor(SpanProcessor):
+    """The next floor: a processor that only reads the fields a capture must keep."""
+
+    def on_end(self, span: ReadableSpan) -> None:
+        _READ(span)
+
+
 CASES: dict[str, Callable[[], SpanProcessor | None]] = {
     "bare SDK span": lambda: None,
+    "a span processor that does nothing": NoOpProcessor,
+    "one that only reads the span's fields": ReadOnlyProcessor,
     "SimpleSpanProcessor(InMemorySpanExporter())": lambda: SimpleSpanProcessor(
         InMemorySpanExporter()
     ),
@@ -66,18 +82,22 @@ CASES: dict[str, Callable[[], SpanProcessor | None]] = {
 
 
 def span_costs(n: int, rounds: int) -> None:
-    best = dict.fromkeys(CASES, float("inf"))
-    for _ in range(rounds):
-        for name, factory in CASES.items():
-            run = span_loop(factory(), n)
+    times: dict[str, list[float]] = {name: [] for name in CASES}
+    names = list(CASES)
+    for i in range(rounds):
+        for name in names[i % len(names) :] + names[: i % len(names)]:  # rotate the order
+            run = span_loop(CASES[name](), n)
             start = time.perf_counter()
             run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    bare = best["bare SDK span"]
-    print(f"per span: {n} spans a round, best of {rounds} interleaved rounds")
+            times[name].append(time.perf_counter() - start)
+    print(f"per span: {n} spans a round, {rounds} interleaved rounds")
+    print("  ratio = median over rounds of (case / bare SDK span in the same round)")
     for name, factory in CASES.items():
+        ratio = statistics.median(
+            t / bare for t, bare in zip(times[name], times["bare SDK span"], strict=True)
+        )
         print(
-            f"  {name:45} {best[name] / n * 1e6:6.2f} us  {best[name] / bare:5.2f}x"
+            f"  {name:45} best {min(times[name]) / n * 1e6:6.2f} us  ratio {ratio:5.2f}x"
             f"  {retained_bytes(factory, n):6.0f} B retained"
         )
 
@@ -88,8 +108,6 @@ def retained_bytes(factory: Callable[[], SpanProcessor | None], n: int) -> float
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     run()
-    if isinstance(processor, SpanRecorder):
-        processor.settle()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     return (after - before) / n
@@ -139,7 +157,8 @@ def run_suite(folder: Path, llmobs: list[str]) -> tuple[float, int]:
 
 def suite_costs(tests: int, per_test: int, rounds: int) -> None:
     sizes = {"large": tests, "small": max(1, tests // 10)}
-    results: dict[tuple[str, bool], tuple[float, int]] = {}
+    runs: dict[tuple[str, bool], list[tuple[float, int]]] = {}
+    flags = ["--llmobs", "--llmobs-quality-attributes", "overall_score"]
     with tempfile.TemporaryDirectory() as tmp:
         folders = {}
         for size, count in sizes.items():
@@ -154,19 +173,20 @@ def suite_costs(tests: int, per_test: int, rounds: int) -> None:
         for _ in range(rounds):
             for size, folder in folders.items():
                 for llmobs in (False, True):
-                    flags = ["--llmobs", "--llmobs-quality-attributes", "overall_score"]
-                    wall, rss = run_suite(folder, flags if llmobs else [])
-                    old = results.get((size, llmobs), (float("inf"), 1 << 62))
-                    results[(size, llmobs)] = (min(old[0], wall), min(old[1], rss))
-    print(f"\nspan-only suite, best of {rounds} interleaved runs each")
+                    result = run_suite(folder, flags if llmobs else [])
+                    runs.setdefault((size, llmobs), []).append(result)
+    print(f"\nspan-only suite, {rounds} interleaved pairs of runs; ratio = median of pairs")
+    extra = {}
     for size, count in sizes.items():
-        (off_s, off_rss), (on_s, on_rss) = results[(size, False)], results[(size, True)]
+        off, on = runs[(size, False)], runs[(size, True)]
+        ratio = statistics.median(b[0] / a[0] for a, b in zip(off, on, strict=True))
+        off_rss, on_rss = min(r for _, r in off), min(r for _, r in on)
+        extra[size] = on_rss - off_rss
         print(
-            f"  {count} tests x {per_test} spans: {off_s:5.2f} s -> {on_s:5.2f} s"
-            f" ({on_s / off_s:4.2f}x);  peak RSS {off_rss / 2**20:6.1f} -> {on_rss / 2**20:6.1f} MB"
-            f" (+{(on_rss - off_rss) / 2**20:.1f} MB)"
+            f"  {count} tests x {per_test} spans: best {min(t for t, _ in off):5.2f} s without,"
+            f" {min(t for t, _ in on):5.2f} s with --llmobs, ratio {ratio:4.2f}x;"
+            f" peak RSS {off_rss / 2**20:5.1f} -> {on_rss / 2**20:5.1f} MB"
         )
-    extra = {size: results[(size, True)][1] - results[(size, False)][1] for size in sizes}
     spans = (sizes["large"] - sizes["small"]) * per_test
     print(f"  peak memory per captured span: {(extra['large'] - extra['small']) / spans:.0f} B")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,7 +68,7 @@ class SpanTable:
     parent_id: npt.NDArray[np.uint64]
     numeric: Mapping[str, tuple[Ints, Floats]] = field(default_factory=dict)
     detailed: npt.NDArray[np.bool_] | None = None  # None: every span's detail is kept
-    detail: Mapping[str, tuple[Ints, tuple[AttrValue, ...]]] = field(default_factory=dict)
+    detail: Mapping[str, tuple[Ints, Sequence[AttrValue]]] = field(default_factory=dict)
     events: tuple[SpanEvent, ...] = ()
 
     @property
@@ -93,10 +93,22 @@ class CaptureSummary:
 
     @classmethod
     def of(cls, table: SpanTable, sample_rate: float) -> CaptureSummary:
-        traces = np.unique(np.stack((table.trace_hi, table.trace_lo)), axis=1)
         kept = table.has_detail
-        detailed = np.unique(np.stack((table.trace_hi[kept], table.trace_lo[kept])), axis=1)
-        return cls(len(table), traces.shape[1], detailed.shape[1], sample_rate)
+        return cls(
+            len(table),
+            _distinct_pairs(table.trace_hi, table.trace_lo),
+            _distinct_pairs(table.trace_hi[kept], table.trace_lo[kept]),
+            sample_rate,
+        )
+
+
+def _distinct_pairs(high: npt.NDArray[np.uint64], low: npt.NDArray[np.uint64]) -> int:
+    """How many distinct (high, low) pairs (trace ids) there are."""
+    if len(low) == 0:
+        return 0
+    order = np.lexsort((low, high))
+    high, low = high[order], low[order]
+    return 1 + int(((high[1:] != high[:-1]) | (low[1:] != low[:-1])).sum())
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def _check(table: SpanTable) -> None:
         raise PayloadError("columns of different lengths")
     attributes = [*table.numeric.values(), *table.detail.values()]
     for rows, values in attributes:
-        if len(rows) != len(values) or (len(rows) and (rows.max() >= n or rows.min() < 0)):
+        if len(rows) != len(values) or (len(rows) and (rows.max() >= n or rows.min() < 0)):  # type: ignore[arg-type]
             raise PayloadError("attribute rows do not match the spans")
     if any(not 0 <= e.row < n for e in table.events):
         raise PayloadError("event rows do not match the spans")

@@ -48,7 +48,7 @@ def test_payload_is_plain_and_round_trips() -> None:
     for column in ("name_idx", "test_idx", "start_ns", "duration_ns", "error", "span_id"):
         np.testing.assert_array_equal(getattr(back, column), getattr(table, column))
     np.testing.assert_array_equal(back.numeric["score"][1], [0.5, 0.5, 0.5])
-    assert back.detail["model"][1] == ("m-a", "m-b", "m-a")
+    assert list(back.detail["model"][1]) == ["m-a", "m-b", "m-a"]
     assert back.events == table.events
     assert {type(v) for v in table.detail["temperature"][1]} == {float}
     assert back.events[0].attributes == {"attempt": 2, "tags": ("a", "b")}
