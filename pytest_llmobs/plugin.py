@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -47,9 +48,11 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = _settings(config)
     if not settings.enabled:
         return
+    # Only if the SDK is loaded already can a provider exist that must be searched for.
+    sdk_loaded = "opentelemetry.sdk.trace" in sys.modules
     from pytest_llmobs.session import LlmobsSession
 
-    llmobs = LlmobsSession(config, settings)
+    llmobs = LlmobsSession(config, settings, find_existing=sdk_loaded)
     config.stash[session_key] = llmobs
     config.pluginmanager.register(llmobs, "llmobs-session")
     llmobs.start()

@@ -30,11 +30,13 @@ from pytest_llmobs.settings import Settings
 class LlmobsSession:
     """Captures spans during the session and turns them into a verdict at its end."""
 
-    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+    def __init__(
+        self, config: pytest.Config, settings: Settings, find_existing: bool = True
+    ) -> None:
         self.config = config
         self.settings = settings
         self.recorder = SpanRecorder(settings.quality_attributes, settings.sample_rate)
-        self.installer = CaptureInstaller(self.recorder)
+        self.installer = CaptureInstaller(self.recorder, find_existing)
         self.result: gate.RunResult | None = None
         self.report_errors: list[str] = []
         self.written: list[Path] = []
