@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from pytest_llmobs.grouping import group_codes, inherit, parent_rows, values_of
 from pytest_llmobs.model import (
     TEST_GROUP,
     Floats,
@@ -17,6 +18,7 @@ from pytest_llmobs.model import (
     SeriesStats,
     SpanTable,
 )
+from pytest_llmobs.semconv import ALIASES
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
@@ -40,6 +42,8 @@ def aggregate(
     table: SpanTable,
     quality_attributes: Sequence[str] = (),
     own_series: Mapping[str, str] | None = None,
+    group_by: Sequence[str] = (),
+    aliases: Mapping[str, Sequence[str]] = ALIASES,
 ) -> list[SeriesStats]:
     """Per-series count, errors, latency and quality, ordered by series label.
 
@@ -48,11 +52,14 @@ def aggregate(
         quality_attributes: attribute names whose values are quality scores.
         own_series: test ids whose spans form series of their own (marked tests), with
             the label of that series' group: spans are keyed by name and `test=<label>`.
+        group_by: attributes whose values split a span name's series; a span without
+            one takes its nearest ancestor's value. Read under any name in `aliases`.
+        aliases: attribute names and their other names (see semconv).
 
     Returns:
         One SeriesStats per series that occurs in the table.
     """
-    keys, series_idx = _series_keys(table, own_series or {})
+    keys, series_idx = _series_keys(table, own_series or {}, group_by, aliases)
     n_series = len(keys)
     latency_ms = table.duration_ns.astype(np.float64) / 1e6
     latencies = _split(latency_ms, series_idx, n_series)
@@ -92,26 +99,45 @@ def aggregate(
     return sorted(result, key=lambda s: s.key)
 
 
-def _series_keys(table: SpanTable, own_series: Mapping[str, str]) -> tuple[list[SeriesKey], Ints]:
-    """The series keys, and the series index of each span."""
-    keys = [SeriesKey(name) for name in table.names]
+def _series_keys(
+    table: SpanTable,
+    own_series: Mapping[str, str],
+    group_by: Sequence[str],
+    aliases: Mapping[str, Sequence[str]],
+) -> tuple[list[SeriesKey], Ints]:
+    """The series keys, and the series index of each span.
+
+    A span's series is its name, the values of the grouping attributes it has (or
+    inherits), and for a marked test's span `test=<label>`.
+    """
     labels = [own_series.get(test) for test in table.tests]
-    if not any(labels):
-        return keys, table.name_idx
-    # a span of a marked test belongs to the series (its name, test=<label>)
-    index: dict[SeriesKey, int] = {}
-    series_idx = table.name_idx.copy()
-    for test_i, label in enumerate(labels):
-        if label is None:
-            continue
-        in_test = table.test_idx == test_i
-        for name_i in np.unique(table.name_idx[in_test]).tolist():
-            key = SeriesKey(table.names[name_i], ((TEST_GROUP, label),))
-            if key not in index:
-                index[key] = len(keys)
-                keys.append(key)
-            series_idx[in_test & (table.name_idx == name_i)] = index[key]
-    return keys, series_idx
+    if not group_by and not any(labels):
+        return [SeriesKey(name) for name in table.names], table.name_idx
+    columns = [table.name_idx]
+    meanings: list[tuple[str, list[str | None]]] = []
+    parents = parent_rows(table) if group_by else None
+    for attribute in group_by:
+        assert parents is not None
+        codes, values = group_codes(inherit(values_of(table, attribute, aliases), parents))
+        columns.append(codes)
+        meanings.append((attribute, values))
+    if any(labels):
+        label_codes, label_values = group_codes(np.array(labels, dtype=object))
+        columns.append(label_codes[table.test_idx])
+        meanings.append((TEST_GROUP, label_values))
+    combos, series_idx = np.unique(np.stack(columns, axis=1), axis=0, return_inverse=True)
+    keys = [
+        SeriesKey(
+            table.names[combo[0]],
+            tuple(
+                (attribute, str(values[code]))
+                for (attribute, values), code in zip(meanings, combo[1:], strict=True)
+                if code
+            ),
+        )
+        for combo in combos.tolist()
+    ]
+    return keys, series_idx.reshape(-1).astype(np.int64)
 
 
 def _split(values: Any, groups: Ints, n_groups: int) -> list[Any]:

@@ -46,13 +46,19 @@ class SpanRecorder(SpanProcessor):
     attributes into column entries at once, and keeps no object of the SDK's alive:
     holding spans (or even a tuple a span) until later made every garbage collection of
     the test process slower, which cost more than the conversion. Numbers of
-    `numeric_attributes` are kept for every span; every other attribute and the events
-    (detail) for a `sample_rate` share of traces and for every trace with an error or an
-    outlier, decided when a test starts or ends. Nothing here raises into the app's
+    `numeric_attributes` and the values of `always_kept` (grouping) attributes are kept
+    for every span; every other attribute and the events (detail) for a `sample_rate`
+    share of traces and for every trace with an error or an outlier, decided when a
+    test starts or ends. Nothing here raises into the app's
     thread: a span it cannot read is counted in `skipped`.
     """
 
-    def __init__(self, numeric_attributes: Sequence[str] = (), sample_rate: float = 1.0) -> None:
+    def __init__(
+        self,
+        numeric_attributes: Sequence[str] = (),
+        sample_rate: float = 1.0,
+        always_kept: Iterable[str] = (),
+    ) -> None:
         self._active = True
         self._lock = threading.Lock()
         self._numeric_keys = tuple(numeric_attributes)
@@ -64,6 +70,7 @@ class SpanRecorder(SpanProcessor):
             k: (array("q"), array("d")) for k in self._numeric_keys
         }
         self._detail: dict[str, tuple[array[int], list[AttrValue]]] = {}
+        self._always_kept = frozenset(always_kept)  # grouping attributes: every span's value
         self._events: list[SpanEvent] = []
         self._detailed = bytearray()  # per span: 1 while its detail is kept
         self._sampler = _DetailSampler(sample_rate) if sample_rate < 1 else None
@@ -168,6 +175,8 @@ class SpanRecorder(SpanProcessor):
         keep = sampler.keep(spans, numbers)
         self._detailed[first:] = keep.astype(np.uint8).tobytes()
         for key, (rows, found) in self._detail.items():
+            if key in self._always_kept:
+                continue
             start = marks.detail.get(key, 0)
             mine = keep[np.array(rows[start:], dtype=np.int64) - first].tolist()
             rows[start:] = array("q", compress(rows[start:], mine))

@@ -24,6 +24,7 @@ from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rule_config import marker_rules, with_test_rules
 from pytest_llmobs.rules import RuleError
+from pytest_llmobs.semconv import all_names
 from pytest_llmobs.settings import Settings
 
 
@@ -35,7 +36,9 @@ class LlmobsSession:
     ) -> None:
         self.config = config
         self.settings = settings
-        self.recorder = SpanRecorder(settings.quality_attributes, settings.sample_rate)
+        self.recorder = SpanRecorder(
+            settings.quality_attributes, settings.sample_rate, all_names(settings.group_by)
+        )
         self.installer = CaptureInstaller(self.recorder, find_existing)
         self.result: gate.RunResult | None = None
         self.report_errors: list[str] = []
@@ -142,7 +145,8 @@ class LlmobsSession:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
-        series = tuple(aggregate(table, self.settings.quality_attributes, marked.tests))
+        quality, group_by = self.settings.quality_attributes, self.settings.group_by
+        series = tuple(aggregate(table, quality, marked.tests, group_by))
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]

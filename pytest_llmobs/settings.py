@@ -66,6 +66,12 @@ OPTIONS = (
         "Span attributes that hold quality scores, higher is better (space-separated)",
     ),
     Option(
+        "group_by",
+        "names",
+        "Span attributes whose values split series, e.g. gen_ai.request.model or a cohort"
+        " such as user_tier (space-separated); a span without one takes its ancestor's",
+    ),
+    Option(
         "alpha",
         "float",
         "Family-wise false alarm rate of the gate across all checks of a run (default: 0.01)",
@@ -101,6 +107,7 @@ class Settings:
     markdown: Path | None = None
     exit_code: int = 1
     quality_attributes: tuple[str, ...] = ()
+    group_by: tuple[str, ...] = ()
     alpha: float = 0.01
     sample_rate: float = 1.0
     fail_on_inconclusive: bool = False

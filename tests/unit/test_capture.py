@@ -259,3 +259,19 @@ def test_sample_rate_keeps_about_that_share_of_traces_deterministically() -> Non
     sampled, prompts = run()
     assert 2 * 2000 * 0.2 < sampled < 2 * 2000 * 0.3
     assert len(prompts) < 2000 * 0.3 + 4 * WORST_KEPT
+
+
+def test_grouping_attributes_are_kept_for_every_span_at_any_sample_rate() -> None:
+    recorder = SpanRecorder([], sample_rate=0.0, always_kept=["user_tier"])
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(recorder)
+    tracer = provider.get_tracer("t")
+    recorder.mark_test("test_x")
+    for i in range(50):
+        with tracer.start_as_current_span("request") as span:
+            span.set_attribute("user_tier", "gold" if i % 2 else "free")
+            span.set_attribute("prompt", f"prompt {i}")
+    recorder.mark_test(None)
+    table = recorder.snapshot()
+    assert len(table.detail["user_tier"][1]) == 50
+    assert len(table.detail["prompt"][1]) < 50  # detail is sampled; grouping values are not

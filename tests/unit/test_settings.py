@@ -129,3 +129,13 @@ def test_sample_rate_outside_zero_to_one_is_refused(value: object) -> None:
     with pytest.raises(ConfigError, match="expected a number from 0 to 1") as info:
         resolve([Source("command line", {"sample_rate": value}, ROOT)], ROOT)
     assert "(command line)" in str(info.value)
+
+
+def test_group_by_takes_names_from_any_source(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llmobs]\ngroup_by = ["gen_ai.request.model", "user_tier"]\n'
+    )
+    settings = resolve([load_pyproject(tmp_path / "pyproject.toml")], tmp_path)
+    assert settings.group_by == ("gen_ai.request.model", "user_tier")
+    ini = resolve([Source("ini file", {"group_by": "domain  user_tier"}, ROOT)], ROOT)
+    assert ini.group_by == ("domain", "user_tier")

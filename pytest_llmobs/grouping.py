@@ -1,0 +1,91 @@
+"""Split series by attribute values (model, cohort), reading them up the span tree.
+
+A cohort is usually set once, on a request's root span, while the latency and the
+quality scores live on its children: a span without the attribute takes the value of
+its nearest ancestor in the same trace that has it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from pytest_llmobs.model import Ints, SpanTable
+from pytest_llmobs.semconv import ALIASES, names_for
+
+MAX_DEPTH = 1000  # a parent chain longer than this is taken as a loop of bad ids
+
+
+def parent_rows(table: SpanTable) -> Ints:
+    """Each span's parent row in the table, or -1 where the parent was not captured."""
+    own = _ids(table.trace_hi, table.trace_lo, table.span_id)
+    order = np.argsort(own, kind="stable")
+    ordered = own[order]
+    wanted = _ids(table.trace_hi, table.trace_lo, table.parent_id)
+    at = np.minimum(np.searchsorted(ordered, wanted), max(len(ordered) - 1, 0))
+    if len(ordered) == 0:
+        return np.full(len(table), -1, dtype=np.int64)
+    found = (ordered[at] == wanted) & (table.parent_id != 0)
+    return np.where(found, order[at], -1).astype(np.int64)
+
+
+def values_of(
+    table: SpanTable, attribute: str, aliases: Mapping[str, Sequence[str]] = ALIASES
+) -> npt.NDArray[np.object_]:
+    """Each span's value of the attribute as text (None without one), under any of its
+    names; the attribute's canonical name wins over its aliases."""
+    values = np.full(len(table), None, dtype=object)
+    for name in reversed(names_for(attribute, aliases)):  # the first name is written last
+        if name in table.detail:
+            rows, found = table.detail[name]
+            values[rows] = [_text(v) for v in found]
+        if name in table.numeric:
+            rows, numbers = table.numeric[name]
+            values[rows] = [_text(float(v)) for v in numbers]
+    return values
+
+
+def inherit(values: npt.NDArray[np.object_], parents: Ints) -> npt.NDArray[np.object_]:
+    """Values with each missing one taken from the nearest ancestor that has one."""
+    values = values.copy()
+    has = np.array([v is not None for v in values], dtype=np.bool_)
+    up = parents.copy()
+    for _ in range(MAX_DEPTH):
+        todo = np.flatnonzero(~has & (up >= 0))
+        if len(todo) == 0:
+            break
+        ancestors = up[todo]
+        got = has[ancestors]
+        values[todo[got]] = values[ancestors[got]]
+        has[todo[got]] = True
+        up[todo[~got]] = parents[ancestors[~got]]
+    return values
+
+
+def group_codes(values: npt.NDArray[np.object_]) -> tuple[Ints, list[str | None]]:
+    """Values as small integers (0 for none), and the value of each code."""
+    index: dict[object, int] = {None: 0}
+    codes = np.fromiter(
+        (index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values)
+    )
+    return codes, list(index)  # type: ignore[arg-type]
+
+
+def _ids(
+    high: npt.NDArray[np.uint64], low: npt.NDArray[np.uint64], span: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.void]:
+    """(trace id, span id) as one sortable 24-byte key per span."""
+    stacked = np.ascontiguousarray(np.stack([high, low, span], axis=1).astype(np.uint64))
+    return stacked.view(np.dtype((np.void, 24))).ravel()
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, tuple):
+        return ",".join(_text(v) for v in value)
+    return str(value)

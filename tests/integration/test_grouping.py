@@ -1,0 +1,63 @@
+"""llmobs_group_by: a cohort set on the root span splits its children's series, in a real run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+SUITE = """
+import time
+import pytest
+from opentelemetry import trace
+
+tracer = trace.get_tracer("cohorts")
+FREE_SLOWDOWN = {slowdown}
+
+@pytest.mark.parametrize("i", range(60))
+def test_request(i):
+    tier = "free" if i % 2 else "gold"
+    with tracer.start_as_current_span("request") as root:
+        root.set_attribute("user_tier", tier)  # set once, on the root only
+        with tracer.start_as_current_span("llm_inference"):
+            factor = FREE_SLOWDOWN if tier == "free" else 1.0
+            time.sleep((8 + i % 5) / 1000 * factor)
+"""
+
+
+def write_suite(pytester: pytest.Pytester, slowdown: float) -> None:
+    pytester.makepyfile(test_cohorts=SUITE.format(slowdown=slowdown))
+    pytester.makeini("[pytest]\nllmobs_group_by = user_tier\n")
+
+
+def regressions(report: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(c["series"], c["metric"]) for c in report["checks"] if c["verdict"] == "regression"}
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_slowdown_in_one_cohort_fails_that_cohort_only(
+    pytester: pytest.Pytester, run_llmobs: Any, workers: list[str]
+) -> None:
+    write_suite(pytester, slowdown=1.0)
+    result, report = run_llmobs("--llmobs-update-baseline", *workers)
+    assert result.ret == 0
+    counts = {s["key"]: s["count"] for s in report["series"]}
+    assert counts == {
+        "llm_inference[user_tier=free]": 30,
+        "llm_inference[user_tier=gold]": 30,
+        "request[user_tier=free]": 30,
+        "request[user_tier=gold]": 30,
+    }
+    [series] = [s for s in report["series"] if s["key"] == "llm_inference[user_tier=gold]"]
+    assert (series["name"], series["group"]) == ("llm_inference", {"user_tier": "gold"})
+
+    write_suite(pytester, slowdown=1.6)
+    result, report = run_llmobs(*workers)
+    assert result.ret == 1
+    found = regressions(report)
+    assert ("llm_inference[user_tier=free]", "latency.p50") in found
+    assert not {series for series, _ in found} & {
+        "llm_inference[user_tier=gold]",
+        "request[user_tier=gold]",
+    }
+    result.stdout.fnmatch_lines(["llm_infer*tier=free[]] latency.p50*REGRESSION"])  # elided

@@ -1,0 +1,106 @@
+"""Grouping keys: attribute values split series, inherited down the span tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from pytest_llmobs.aggregate import aggregate
+from pytest_llmobs.grouping import inherit, parent_rows, values_of
+from pytest_llmobs.model import SpanTable
+
+# (name, trace, span id, parent id, duration ms, attributes)
+Span = tuple[str, int, int, int, float, dict[str, Any]]
+
+
+def spans(rows: list[Span]) -> SpanTable:
+    names = tuple(dict.fromkeys(r[0] for r in rows))
+    detail: dict[str, tuple[list[int], list[Any]]] = {}
+    for i, row in enumerate(rows):
+        for key, value in row[5].items():
+            detail.setdefault(key, ([], []))[0].append(i)
+            detail[key][1].append(value)
+    u64 = np.uint64
+    return SpanTable(
+        names=names,
+        tests=("",),
+        name_idx=np.array([names.index(r[0]) for r in rows], dtype=np.int64),
+        test_idx=np.zeros(len(rows), dtype=np.int64),
+        start_ns=np.zeros(len(rows), dtype=np.int64),
+        duration_ns=np.array([r[4] * 1e6 for r in rows], dtype=np.int64),
+        error=np.zeros(len(rows), dtype=np.bool_),
+        trace_hi=np.zeros(len(rows), dtype=u64),
+        trace_lo=np.array([r[1] for r in rows], dtype=u64),
+        span_id=np.array([r[2] for r in rows], dtype=u64),
+        parent_id=np.array([r[3] for r in rows], dtype=u64),
+        detail={k: (np.array(r, dtype=np.int64), v) for k, (r, v) in detail.items()},
+    )
+
+
+TREE: list[Span] = [
+    ("request", 1, 1, 0, 30, {"user_tier": "gold"}),  # 0: root with the cohort
+    ("llm", 1, 2, 1, 20, {}),  # 1: child: inherits gold
+    ("tool", 1, 3, 2, 5, {}),  # 2: grandchild: inherits gold
+    ("llm", 1, 4, 1, 9, {"user_tier": "silver"}),  # 3: its own value wins
+    ("tool", 1, 5, 4, 4, {}),  # 4: inherits silver from its parent, not gold
+    ("llm", 2, 2, 1, 8, {}),  # 5: same span ids, another trace without a cohort
+    ("llm", 3, 6, 99, 7, {}),  # 6: parent never captured
+    ("llm", 4, 7, 8, 6, {}),  # 7: a loop of bad ids
+    ("llm", 4, 8, 7, 6, {}),  # 8
+]
+
+
+def test_parent_rows_match_within_the_trace_only() -> None:
+    assert parent_rows(spans(TREE)).tolist() == [-1, 0, 1, 0, 3, -1, -1, 8, 7]
+
+
+def test_values_are_inherited_from_the_nearest_ancestor() -> None:
+    table = spans(TREE)
+    values = inherit(values_of(table, "user_tier"), parent_rows(table))
+    assert values.tolist() == ["gold", "gold", "gold", "silver", "silver", None, None, None, None]
+
+
+def test_aggregate_splits_series_by_group_and_keeps_the_name() -> None:
+    result = aggregate(spans(TREE), group_by=["user_tier"])
+    counts = {s.key.label: s.count for s in result}
+    assert counts == {
+        "llm": 4,
+        "llm[user_tier=gold]": 1,
+        "llm[user_tier=silver]": 1,
+        "request[user_tier=gold]": 1,
+        "tool[user_tier=gold]": 1,
+        "tool[user_tier=silver]": 1,
+    }
+    assert {s.key.name for s in result} == {"request", "llm", "tool"}
+
+
+def test_a_group_attribute_is_read_under_its_aliases_and_named_as_configured() -> None:
+    table = spans(
+        [
+            ("chat", 1, 1, 0, 10, {"llm.model_name": "m-1"}),  # OpenInference
+            ("chat", 2, 1, 0, 12, {"gen_ai.request.model": "m-2"}),
+            ("chat", 3, 1, 0, 14, {"gen_ai.request.model": "m-2", "llm.model_name": "x"}),
+        ]
+    )
+    result = aggregate(table, group_by=["gen_ai.request.model"])
+    assert {s.key.label: s.count for s in result} == {
+        "chat[gen_ai.request.model=m-1]": 1,
+        "chat[gen_ai.request.model=m-2]": 2,  # the canonical name wins over the alias
+    }
+
+
+def test_two_grouping_attributes_and_odd_values() -> None:
+    table = spans(
+        [
+            ("chat", 1, 1, 0, 10, {"model": "a", "cached": True}),
+            ("chat", 2, 1, 0, 10, {"model": "a", "cached": False}),
+            ("chat", 3, 1, 0, 10, {"model": "a|b <x>", "cached": True}),
+        ]
+    )
+    labels = sorted(s.key.label for s in aggregate(table, group_by=["model", "cached"]))
+    assert labels == [
+        "chat[model=a,cached=false]",
+        "chat[model=a,cached=true]",
+        "chat[model=a|b <x>,cached=true]",
+    ]
