@@ -18,7 +18,7 @@ from pytest_llmobs.model import (
     SeriesStats,
     SpanTable,
 )
-from pytest_llmobs.semconv import ALIASES
+from pytest_llmobs.semconv import ALIASES, names_for
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
@@ -49,7 +49,8 @@ def aggregate(
 
     Args:
         table: the captured spans.
-        quality_attributes: attribute names whose values are quality scores.
+        quality_attributes: numeric attributes to average per series (quality scores,
+            token counts), each read under any of its names in `aliases`.
         own_series: test ids whose spans form series of their own (marked tests), with
             the label of that series' group: spans are keyed by name and `test=<label>`.
         group_by: attributes whose values split a span name's series; a span without
@@ -67,7 +68,7 @@ def aggregate(
     errors = np.bincount(series_idx, weights=table.error, minlength=n_series)
     quality: dict[str, tuple[list[Floats], list[Ints]]] = {}
     for attr in quality_attributes:
-        rows, values = table.numeric.get(attr, (np.empty(0, np.int64), np.empty(0)))
+        rows, values = _numeric_column(table, attr, aliases)
         owner = series_idx[rows]
         quality[attr] = (
             _split(values, owner, n_series),
@@ -138,6 +139,22 @@ def _series_keys(
         for combo in combos.tolist()
     ]
     return keys, series_idx.reshape(-1).astype(np.int64)
+
+
+def _numeric_column(
+    table: SpanTable, attribute: str, aliases: Mapping[str, Sequence[str]]
+) -> tuple[Ints, Floats]:
+    """The rows carrying a numeric attribute under any of its names, and its values;
+    where a span has several, the canonical name's value wins, then the aliases'."""
+    parts = [table.numeric[n] for n in names_for(attribute, aliases) if n in table.numeric]
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    if len(parts) == 1:
+        return parts[0]
+    rows = np.concatenate([r for r, _ in parts])
+    values = np.concatenate([v for _, v in parts])
+    _, first = np.unique(rows, return_index=True)  # first occurrence: the preferred name
+    return rows[first], values[first]
 
 
 def _split(values: Any, groups: Ints, n_groups: int) -> list[Any]:

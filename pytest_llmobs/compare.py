@@ -15,6 +15,7 @@ from typing import Literal
 from pytest_llmobs import measure, stats
 from pytest_llmobs.model import TEST_GROUP, SeriesKey, SeriesStats
 from pytest_llmobs.rules import Rules, Tolerance
+from pytest_llmobs.semconv import attribute_of, metric_of
 
 Verdict = Literal["pass", "regression", "improvement", "inconclusive", "new", "missing"]
 # Checks are listed in this order: what needs attention first.
@@ -116,7 +117,7 @@ def compare(
     found = {a for s in (*current, *baseline) for a in s.quality}
     attributes = list(dict.fromkeys([*quality_attributes, *sorted(found)]))
     metrics = [f"latency.{p}" for p in LATENCY_METRICS] + ["error_rate"]
-    metrics += [f"quality.{a}" for a in attributes]
+    metrics += [metric_of(a) for a in attributes]
     drafts: list[_Draft] = []
     for key in sorted(now.keys() | before.keys()):
         for metric in metrics:
@@ -188,7 +189,7 @@ def _measure(
         return measure.latency(key.label, cur, base, rest, intervals)
     if family == "error_rate":
         return measure.error_rate(cur, base, intervals)
-    return measure.quality(rest, cur, base, intervals)
+    return measure.quality(attribute_of(metric), cur, base, intervals)
 
 
 def _value(series: SeriesStats | None, metric: str) -> float | None:
@@ -199,7 +200,7 @@ def _value(series: SeriesStats | None, metric: str) -> float | None:
         return float(getattr(series.latency, rest))
     if family == "error_rate":
         return series.error_rate
-    summary = series.quality.get(rest)
+    summary = series.quality.get(attribute_of(metric))
     return summary.mean if summary is not None else None
 
 

@@ -109,7 +109,8 @@ def marker_rules(args: tuple[Any, ...], kwargs: Mapping[str, Any], test: str) ->
         given.update(arg)
     for key, value in kwargs.items():
         family, _, rest = key.partition("_")
-        given[f"{family}.{rest}" if family in ("latency", "quality") and rest else key] = value
+        dotted = family in ("latency", "quality", "tokens") and rest
+        given[f"{family}.{rest}" if dotted else key] = value
     specs = {}
     for metric, spec in given.items():
         try:

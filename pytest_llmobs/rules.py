@@ -74,12 +74,13 @@ def check_metric_key(key: str) -> None:
     ok = (
         key == "error_rate"
         or (family == "latency" and rest in (*LATENCY_PERCENTILES, "*"))
+        or (family == "tokens" and rest in ("input", "output", "*"))
         or (family == "quality" and rest != "")
     )
     if not ok:
         raise ValueError(
             "unknown metric (use latency.p50/p90/p95/p99, latency.*, error_rate, "
-            "quality.<attribute> or quality.*)"
+            "tokens.input, tokens.output, tokens.*, quality.<attribute> or quality.*)"
         )
 
 
@@ -147,6 +148,7 @@ DEFAULT_RULES: Mapping[str, Tolerance | None] = {
     "latency.*": parse_tolerance("latency.*", "+10% and +1ms"),
     "error_rate": parse_tolerance("error_rate", "+2pp"),
     "quality.*": parse_tolerance("quality.*", "-0.05"),
+    "tokens.*": parse_tolerance("tokens.*", "+10%"),
 }
 
 

@@ -28,6 +28,26 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+# gated token metrics and the (canonical) attribute each is the per-span mean of
+TOKEN_METRICS: Mapping[str, str] = {
+    "tokens.input": "gen_ai.usage.input_tokens",
+    "tokens.output": "gen_ai.usage.output_tokens",
+}
+_TOKEN_ATTRIBUTES = {attribute: metric for metric, attribute in TOKEN_METRICS.items()}
+
+
+def metric_of(attribute: str) -> str:
+    """The gated metric of a numeric attribute: `tokens.*` for token counts, else quality."""
+    return _TOKEN_ATTRIBUTES.get(attribute, f"quality.{attribute}")
+
+
+def attribute_of(metric: str) -> str:
+    """The attribute a `tokens.*` or `quality.*` metric is the mean of."""
+    if metric in TOKEN_METRICS:
+        return TOKEN_METRICS[metric]
+    return metric.partition(".")[2]
+
+
 class AliasError(ValueError):
     """Configured aliases do not make sense; the message says which."""
 

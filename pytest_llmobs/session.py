@@ -24,7 +24,7 @@ from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rule_config import marker_rules, with_test_rules
 from pytest_llmobs.rules import RuleError
-from pytest_llmobs.semconv import all_names
+from pytest_llmobs.semconv import TOKEN_METRICS, all_names
 from pytest_llmobs.settings import Settings
 
 
@@ -36,8 +36,9 @@ class LlmobsSession:
     ) -> None:
         self.config = config
         self.settings = settings
+        numeric = all_names((*settings.quality_attributes, *TOKEN_METRICS.values()))
         self.recorder = SpanRecorder(
-            settings.quality_attributes, settings.sample_rate, all_names(settings.group_by)
+            sorted(numeric), settings.sample_rate, all_names(settings.group_by)
         )
         self.installer = CaptureInstaller(self.recorder, find_existing)
         self.result: gate.RunResult | None = None
@@ -145,8 +146,8 @@ class LlmobsSession:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
-        quality, group_by = self.settings.quality_attributes, self.settings.group_by
-        series = tuple(aggregate(table, quality, marked.tests, group_by))
+        numeric = (*self.settings.quality_attributes, *TOKEN_METRICS.values())
+        series = tuple(aggregate(table, numeric, marked.tests, self.settings.group_by))
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]

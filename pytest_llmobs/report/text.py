@@ -28,6 +28,8 @@ def value(metric: str, value: float | None) -> str:
         return f"{value:.1f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
     if metric == "error_rate":
         return f"{value:.1%}"
+    if metric.startswith("tokens"):
+        return f"{value:.1f} tok"
     return f"{value:.3f}"
 
 
@@ -38,6 +40,8 @@ def change(check: Check) -> str:
         return f"{check.relative:+.1%}" if check.relative is not None else f"{check.change:+.1f}ms"
     if check.metric == "error_rate":
         return f"{check.change * 100:+.1f}pp"
+    if check.metric.startswith("tokens"):
+        return f"{check.relative:+.1%}" if check.relative is not None else f"{check.change:+.1f}"
     return f"{check.change:+.3f}"
 
 
@@ -75,4 +79,6 @@ def pct(value: float) -> str:
 def signed(metric: str) -> Callable[[float], str]:
     if metric == "error_rate":
         return lambda v: f"{v * 100:+.1f}pp"
+    if metric.startswith("tokens"):
+        return lambda v: f"{v:+.1f}"
     return lambda v: f"{v:+.3f}"
