@@ -18,7 +18,7 @@ from pytest_llmobs.model import (
     SeriesStats,
     SpanTable,
 )
-from pytest_llmobs.semconv import ALIASES, names_for
+from pytest_llmobs.semconv import ALIASES, CACHE_ATTRIBUTE, names_for
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
@@ -62,9 +62,13 @@ def aggregate(
     """
     keys, series_idx = _series_keys(table, own_series or {}, group_by, aliases)
     n_series = len(keys)
-    latency_ms = table.duration_ns.astype(np.float64) / 1e6
-    latencies = _split(latency_ms, series_idx, n_series)
-    latency_cases = _split(table.test_idx, series_idx, n_series)
+    counts = np.bincount(series_idx, minlength=n_series)
+    cached = np.isin(values_of(table, CACHE_ATTRIBUTE, aliases), ("true", "1"))
+    hits = np.bincount(series_idx[cached], minlength=n_series)
+    timed = np.flatnonzero(~cached)  # a cache hit's latency says nothing of the model
+    latency_ms = table.duration_ns[timed].astype(np.float64) / 1e6
+    latencies = _split(latency_ms, series_idx[timed], n_series)
+    latency_cases = _split(table.test_idx[timed], series_idx[timed], n_series)
     errors = np.bincount(series_idx, weights=table.error, minlength=n_series)
     quality: dict[str, tuple[list[Floats], list[Ints]]] = {}
     for attr in quality_attributes:
@@ -77,13 +81,13 @@ def aggregate(
     result = []
     for idx, key in enumerate(keys):
         samples = latencies[idx]
-        if len(samples) == 0:
+        if counts[idx] == 0:
             continue
         scores = {a: q[0][idx] for a, q in quality.items() if len(q[0][idx])}
         result.append(
             SeriesStats(
                 key=key,
-                count=len(samples),
+                count=int(counts[idx]),
                 errors=int(errors[idx]),
                 latency=summarize_latency(samples),
                 quality={
@@ -95,6 +99,7 @@ def aggregate(
                 cases=table.tests,
                 latency_case=latency_cases[idx],
                 quality_case={a: quality[a][1][idx] for a in scores},
+                cache_hits=int(hits[idx]),
             )
         )
     return sorted(result, key=lambda s: s.key)
@@ -130,10 +135,12 @@ def _series_keys(
     keys = [
         SeriesKey(
             table.names[combo[0]],
-            tuple(
-                (attribute, str(values[code]))
-                for (attribute, values), code in zip(meanings, combo[1:], strict=True)
-                if code
+            tuple(  # sorted by attribute, as a baseline stores them
+                sorted(
+                    (attribute, str(values[code]))
+                    for (attribute, values), code in zip(meanings, combo[1:], strict=True)
+                    if code
+                )
             ),
         )
         for combo in combos.tolist()

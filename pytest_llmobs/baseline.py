@@ -44,6 +44,7 @@ def series_to_json(stats: SeriesStats) -> dict[str, Any]:
         "key": stats.key.label,
         "group": dict(stats.key.group),
         "count": stats.count,
+        "cache_hits": stats.cache_hits,
         "errors": stats.errors,
         "error_rate": round(stats.error_rate, 6),
         "latency_ms": {k: round(v, 4) for k, v in asdict(stats.latency).items()},
@@ -208,6 +209,9 @@ def _series(path: Path, item: Any, where: str) -> SeriesStats:
             )
             for attr, q in _objects(path, quality, f"{where}.quality").items()
         },
+        cache_hits=int(
+            _number(path, item, "cache_hits", where, integer=True) if "cache_hits" in item else 0
+        ),
         **samples,
     )
 

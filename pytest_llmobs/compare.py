@@ -197,6 +197,8 @@ def _value(series: SeriesStats | None, metric: str) -> float | None:
         return None
     family, _, rest = metric.partition(".")
     if family == "latency":
+        if series.cache_hits >= series.count:
+            return None  # every span came from a cache: there is no latency to judge
         return float(getattr(series.latency, rest))
     if family == "error_rate":
         return series.error_rate

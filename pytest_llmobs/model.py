@@ -150,6 +150,7 @@ class SeriesStats:
     cases: tuple[str, ...] = ()
     latency_case: Ints | None = None
     quality_case: Mapping[str, Ints] = field(default_factory=dict)
+    cache_hits: int = 0  # spans answered from a cache: counted, but not in the latency
 
     @property
     def error_rate(self) -> float:

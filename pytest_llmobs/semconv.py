@@ -28,6 +28,8 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+CACHE_ATTRIBUTE = "gen_ai.response.cached"  # true on a span answered from a cache
+
 # gated token metrics and the (canonical) attribute each is the per-span mean of
 TOKEN_METRICS: Mapping[str, str] = {
     "tokens.input": "gen_ai.usage.input_tokens",

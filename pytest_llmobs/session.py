@@ -24,7 +24,7 @@ from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rule_config import marker_rules, with_test_rules
 from pytest_llmobs.rules import RuleError
-from pytest_llmobs.semconv import TOKEN_METRICS, all_names
+from pytest_llmobs.semconv import CACHE_ATTRIBUTE, TOKEN_METRICS, all_names
 from pytest_llmobs.settings import Settings
 
 
@@ -38,7 +38,9 @@ class LlmobsSession:
         self.settings = settings
         numeric = all_names((*settings.quality_attributes, *TOKEN_METRICS.values()))
         self.recorder = SpanRecorder(
-            sorted(numeric), settings.sample_rate, all_names(settings.group_by)
+            sorted(numeric),
+            settings.sample_rate,
+            all_names((*settings.group_by, CACHE_ATTRIBUTE)),
         )
         self.installer = CaptureInstaller(self.recorder, find_existing)
         self.result: gate.RunResult | None = None

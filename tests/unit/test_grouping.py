@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from pytest_llmobs.aggregate import aggregate
+from pytest_llmobs.baseline import baseline_document, load
+from pytest_llmobs.compare import compare
 from pytest_llmobs.grouping import inherit, parent_rows, values_of
 from pytest_llmobs.model import SpanTable
 
@@ -100,7 +102,39 @@ def test_two_grouping_attributes_and_odd_values() -> None:
     )
     labels = sorted(s.key.label for s in aggregate(table, group_by=["model", "cached"]))
     assert labels == [
-        "chat[model=a,cached=false]",
-        "chat[model=a,cached=true]",
-        "chat[model=a|b <x>,cached=true]",
+        "chat[cached=false,model=a]",
+        "chat[cached=true,model=a]",
+        "chat[cached=true,model=a|b <x>]",
     ]
+
+
+def test_grouped_series_keys_survive_a_baseline_round_trip(tmp_path: Any) -> None:
+    table = spans([("chat", 1, 1, 0, 10, {"model": "a", "cached": True, "tier": "x"})])
+    series = aggregate(table, group_by=["tier", "model", "cached"])
+    path = tmp_path / "baseline.json"
+    path.write_text(baseline_document(series, {}))
+    assert [s.key for s in load(path).series] == [s.key for s in series]
+
+
+def test_cache_hits_are_counted_but_left_out_of_latency(tmp_path: Any) -> None:
+    table = spans(
+        [
+            ("chat", 1, 1, 0, 100, {}),
+            ("chat", 2, 1, 0, 120, {"gen_ai.response.cached": False}),
+            ("chat", 3, 1, 0, 1, {"gen_ai.response.cached": True}),
+            ("chat", 4, 1, 0, 2, {"llm.response.cached": "true"}),  # an alias
+            ("embed", 5, 1, 0, 3, {"gen_ai.response.cached": True}),
+        ]
+    )
+    by_name = {s.key.name: s for s in aggregate(table)}
+    chat = by_name["chat"]
+    assert (chat.count, chat.cache_hits) == (4, 2)
+    assert sorted(chat.latency_samples.tolist()) == [100.0, 120.0]
+    assert chat.latency.p50 == 110.0
+    path = tmp_path / "baseline.json"
+    path.write_text(baseline_document(list(by_name.values()), {}))
+    loaded = {s.key.name: s for s in load(path).series}
+    assert loaded["chat"].cache_hits == 2
+    # a series served wholly from a cache has no latency to compare
+    comparison = compare([by_name["embed"]], [loaded["embed"]])
+    assert {c.metric for c in comparison.checks} == {"error_rate"}
