@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import operator
 import struct
@@ -78,6 +79,7 @@ class SpanRecorder(SpanProcessor):
         self._timeline_ns = array("q")
         self._timeline_test = array("q")
         self._table: SpanTable | None = None
+        self._test_rows = 0
         self.skipped: Counter[str] = Counter()
 
     def mark_test(self, nodeid: str | None) -> None:
@@ -87,6 +89,46 @@ class SpanRecorder(SpanProcessor):
             idx = 0 if nodeid is None else self._tests.setdefault(nodeid, len(self._tests))
             self._timeline_ns.append(time.time_ns())
             self._timeline_test.append(idx)
+            self._test_rows = len(self)  # spans of this test are recorded from here on
+
+    def test_spans(self) -> list[SpanView]:
+        """The spans that started in the running test and have ended, oldest first."""
+        with self._lock:
+            first, since = self._test_rows, self._timeline_ns[-1] if self._timeline_ns else 0
+            rows = np.frombuffer(bytes(self._rows[first * _BYTES :]), dtype="<u8")
+            rows = rows.reshape(-1, _FIELDS)
+            attributes: list[dict[str, Any]] = [{} for _ in range(len(rows))]
+            columns: list[tuple[str, tuple[Any, Any]]] = [
+                *self._numeric.items(),
+                *self._detail.items(),
+            ]
+            for key, (found_rows, values) in columns:
+                start = bisect.bisect_left(found_rows, first)
+                for row, value in zip(found_rows[start:], values[start:], strict=True):
+                    attributes[row - first][key] = value
+            names = list(self._names)
+            views = [
+                SpanView(
+                    row=first + i,
+                    name=names[int(r[0])],
+                    trace_id=f"{int(r[5]):016x}{int(r[4]):016x}",
+                    span_id=f"{int(r[6]):016x}",
+                    parent_id=f"{int(r[7]):016x}" if r[7] else None,
+                    start_ns=int(r[1]),
+                    duration_ms=int(r[2]) / 1e6,
+                    error=bool(r[3]),
+                    attributes=attributes[i],
+                )
+                for i, r in enumerate(rows)
+            ]
+        return sorted((v for v in views if v.start_ns >= since), key=lambda v: v.start_ns)
+
+    def add_score(self, row: int, name: str, value: float) -> None:
+        """Record a numeric attribute (a quality score) on a recorded span."""
+        with self._lock:
+            rows, values = self._numeric.setdefault(name, (array("q"), array("d")))
+            values.append(value)
+            rows.append(row)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do: the test is found from the start time when the span ends."""
@@ -241,6 +283,21 @@ class SpanRecorder(SpanProcessor):
             },
             events=tuple(self._events),
         )
+
+
+@dataclass(frozen=True)
+class SpanView:
+    """One recorded span as plain data, for assertions in a test."""
+
+    row: int
+    name: str
+    trace_id: str  # 32 hex digits, as OpenTelemetry prints it
+    span_id: str
+    parent_id: str | None
+    start_ns: int
+    duration_ms: float
+    error: bool
+    attributes: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

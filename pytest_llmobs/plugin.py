@@ -11,6 +11,7 @@ import pytest
 from pytest_llmobs.settings import OPTIONS, ConfigError, Settings, Source, load_pyproject, resolve
 
 if TYPE_CHECKING:
+    from pytest_llmobs.fixture import LlmobsFixture
     from pytest_llmobs.session import LlmobsSession
 
 session_key: pytest.StashKey[LlmobsSession] = pytest.StashKey()
@@ -56,6 +57,18 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = llmobs
     config.pluginmanager.register(llmobs, "llmobs-session")
     llmobs.start()
+
+
+@pytest.fixture
+def llmobs(request: pytest.FixtureRequest) -> LlmobsFixture:
+    """The running test's spans, span tree and tokens, and `score()` to record a quality
+    score for it (needs `pytest --llmobs`)."""
+    session = request.config.stash.get(session_key, None)
+    if session is None:
+        pytest.fail("the llmobs fixture needs `pytest --llmobs`", pytrace=False)
+    from pytest_llmobs.fixture import LlmobsFixture
+
+    return LlmobsFixture(session.recorder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -148,7 +148,9 @@ class LlmobsSession:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
-        numeric = (*self.settings.quality_attributes, *TOKEN_METRICS.values())
+        configured = (*self.settings.quality_attributes, *TOKEN_METRICS.values())
+        scored = sorted(table.numeric.keys() - all_names(configured))  # llmobs.score()
+        numeric = (*configured, *scored)
         series = tuple(aggregate(table, numeric, marked.tests, self.settings.group_by))
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
