@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmobs.capture import SpanRecorder, SpanView
-from pytest_llmobs.semconv import TOKEN_METRICS, canonical, normalize
+from pytest_llmobs.semconv import ALIASES, TOKEN_METRICS, canonical, normalize
 
 
 class LlmobsFixture:
@@ -16,20 +17,25 @@ class LlmobsFixture:
     timings. Attribute names may be given under any of their conventions' names.
     """
 
-    def __init__(self, recorder: SpanRecorder) -> None:
+    def __init__(
+        self, recorder: SpanRecorder, aliases: Mapping[str, Sequence[str]] = ALIASES
+    ) -> None:
         self._recorder = recorder
+        self._aliases = aliases
 
     def spans(self, name: str | None = None, **attributes: Any) -> list[SpanView]:
         """Ended spans of this test, oldest first; of one name, with these attribute values.
 
         Example: `llmobs.spans("chat", **{"gen_ai.request.model": "gpt-4o"})`.
         """
-        wanted = {canonical(k): v for k, v in attributes.items()}
+        wanted = {canonical(k, self._aliases): v for k, v in attributes.items()}
         return [
             span
             for span in self._recorder.test_spans()
             if (name is None or span.name == name)
-            and all(normalize(span.attributes).get(k) == v for k, v in wanted.items())
+            and all(
+                normalize(span.attributes, self._aliases).get(k) == v for k, v in wanted.items()
+            )
         ]
 
     def tree(self) -> list[dict[str, Any]]:
@@ -56,7 +62,7 @@ class LlmobsFixture:
         (the request's or the response's model)."""
         total = {"input": 0, "output": 0}
         for span in self._recorder.test_spans():
-            found = normalize(span.attributes)
+            found = normalize(span.attributes, self._aliases)
             models = {found.get("gen_ai.request.model"), found.get("gen_ai.response.model")}
             if model is not None and model not in models:
                 continue

@@ -68,7 +68,7 @@ def llmobs(request: pytest.FixtureRequest) -> LlmobsFixture:
         pytest.fail("the llmobs fixture needs `pytest --llmobs`", pytrace=False)
     from pytest_llmobs.fixture import LlmobsFixture
 
-    return LlmobsFixture(session.recorder)
+    return LlmobsFixture(session.recorder, session.settings.aliases)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

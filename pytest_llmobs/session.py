@@ -36,11 +36,13 @@ class LlmobsSession:
     ) -> None:
         self.config = config
         self.settings = settings
-        numeric = all_names((*settings.quality_attributes, *TOKEN_METRICS.values()))
+        numeric = all_names(
+            (*settings.quality_attributes, *TOKEN_METRICS.values()), settings.aliases
+        )
         self.recorder = SpanRecorder(
             sorted(numeric),
             settings.sample_rate,
-            all_names((*settings.group_by, CACHE_ATTRIBUTE)),
+            all_names((*settings.group_by, CACHE_ATTRIBUTE), settings.aliases),
         )
         self.installer = CaptureInstaller(self.recorder, find_existing)
         self.result: gate.RunResult | None = None
@@ -149,9 +151,10 @@ class LlmobsSession:
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
         configured = (*self.settings.quality_attributes, *TOKEN_METRICS.values())
-        scored = sorted(table.numeric.keys() - all_names(configured))  # llmobs.score()
+        aliases = self.settings.aliases
+        scored = sorted(table.numeric.keys() - all_names(configured, aliases))  # score()
         numeric = (*configured, *scored)
-        series = tuple(aggregate(table, numeric, marked.tests, self.settings.group_by))
+        series = tuple(aggregate(table, numeric, marked.tests, self.settings.group_by, aliases))
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]

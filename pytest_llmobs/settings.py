@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pytest_llmobs.rule_config import rules_from_config
 from pytest_llmobs.rules import RuleError, Rules
+from pytest_llmobs.semconv import AliasError, alias_map
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,7 +92,9 @@ OPTIONS = (
 # Tables only pyproject.toml can hold: tolerance rules, per-series overrides, SLOs.
 RULE_TABLES = frozenset({"rules", "overrides", "slo"})
 PYPROJECT_KEYS = (
-    frozenset(o.name for o in OPTIONS if o.name not in ("enabled", "update_baseline")) | RULE_TABLES
+    frozenset(o.name for o in OPTIONS if o.name not in ("enabled", "update_baseline"))
+    | RULE_TABLES
+    | {"aliases"}  # more names for attributes: {"gen_ai.request.model" = ["model"]}
 )
 
 
@@ -112,6 +115,7 @@ class Settings:
     sample_rate: float = 1.0
     fail_on_inconclusive: bool = False
     rules: Rules = field(default_factory=Rules)
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,27 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         rules = rules_from_config(tables[0].values, tables[0].label, alpha) if tables else None
     except RuleError as exc:
         raise ConfigError(str(exc)) from None
-    return Settings(**values, rules=rules or Rules(alpha=alpha))
+    given = [s for s in sources if "aliases" in s.values]
+    aliases = _aliases(given[0]) if given else alias_map()
+    return Settings(**values, rules=rules or Rules(alpha=alpha), aliases=aliases)
+
+
+def _aliases(source: Source) -> dict[str, tuple[str, ...]]:
+    """The built-in alias map extended by a source's `aliases` table."""
+    table = source.values["aliases"]
+    where = f"aliases ({source.label})"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: expected a table of name = [other names]")
+    extra: dict[str, list[str]] = {}
+    for name, others in table.items():
+        names = [others] if isinstance(others, str) else others
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise ConfigError(f"{where}: {name} = {others!r}: expected a list of names")
+        extra[str(name)] = names
+    try:
+        return alias_map(extra)
+    except AliasError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _convert(option: Option, raw: Any, source: Source) -> Any:

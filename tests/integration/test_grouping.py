@@ -61,3 +61,23 @@ def test_a_slowdown_in_one_cohort_fails_that_cohort_only(
         "request[user_tier=gold]",
     }
     result.stdout.fnmatch_lines(["llm_infer*tier=free[]] latency.p50*REGRESSION"])  # elided
+
+
+def test_configured_aliases_are_read_in_a_real_run(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyprojecttoml(
+        '[tool.llmobs]\ngroup_by = ["cohort"]\n\n[tool.llmobs.aliases]\ncohort = ["tier"]\n'
+    )
+    pytester.makepyfile(
+        test_alias="""
+        from opentelemetry import trace
+
+        def test_one():
+            with trace.get_tracer("t").start_as_current_span("ask") as span:
+                span.set_attribute("tier", "gold")
+        """
+    )
+    result, report = run_llmobs()
+    assert result.ret == 0
+    assert [s["key"] for s in report["series"]] == ["ask[cohort=gold]"]

@@ -139,3 +139,29 @@ def test_group_by_takes_names_from_any_source(tmp_path: Path) -> None:
     assert settings.group_by == ("gen_ai.request.model", "user_tier")
     ini = resolve([Source("ini file", {"group_by": "domain  user_tier"}, ROOT)], ROOT)
     assert ini.group_by == ("domain", "user_tier")
+
+
+def test_aliases_table_extends_the_built_in_names(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llmobs.aliases]\n"gen_ai.request.model" = ["model"]\ncohort = "tier"\n'
+    )
+    settings = resolve([load_pyproject(tmp_path / "pyproject.toml")], tmp_path)
+    assert settings.aliases["gen_ai.request.model"][0] == "model"
+    assert "llm.model_name" in settings.aliases["gen_ai.request.model"]
+    assert settings.aliases["cohort"] == ("tier",)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('aliases = "model"', "expected a table"),
+        ("[tool.llmobs.aliases]\ncohort = [1]", "cohort = \\[1\\]: expected a list of names"),
+        ('[tool.llmobs.aliases]\ncohort = ["gen_ai.system"]', "cannot alias both"),
+    ],
+)
+def test_bad_aliases_name_the_file(tmp_path: Path, table: str, message: str) -> None:
+    text = table if table.startswith("[") else f"[tool.llmobs]\n{table}"
+    (tmp_path / "pyproject.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError, match=message) as info:
+        resolve([load_pyproject(tmp_path / "pyproject.toml")], tmp_path)
+    assert "pyproject.toml" in str(info.value)
