@@ -44,6 +44,7 @@ def aggregate(
     own_series: Mapping[str, str] | None = None,
     group_by: Sequence[str] = (),
     aliases: Mapping[str, Sequence[str]] = ALIASES,
+    derived: Mapping[str, tuple[Ints, Floats]] | None = None,
 ) -> list[SeriesStats]:
     """Per-series count, errors, latency and quality, ordered by series label.
 
@@ -56,6 +57,8 @@ def aggregate(
         group_by: attributes whose values split a span name's series; a span without
             one takes its nearest ancestor's value. Read under any name in `aliases`.
         aliases: attribute names and their other names (see semconv).
+        derived: numeric columns worked out from the spans (rows, values), such as the
+            cost; averaged per series like `quality_attributes`.
 
     Returns:
         One SeriesStats per series that occurs in the table.
@@ -71,8 +74,8 @@ def aggregate(
     latency_cases = _split(table.test_idx[timed], series_idx[timed], n_series)
     errors = np.bincount(series_idx, weights=table.error, minlength=n_series)
     quality: dict[str, tuple[list[Floats], list[Ints]]] = {}
-    for attr in quality_attributes:
-        rows, values = _numeric_column(table, attr, aliases)
+    columns = {a: _numeric_column(table, a, aliases) for a in quality_attributes}
+    for attr, (rows, values) in {**columns, **(derived or {})}.items():
         owner = series_idx[rows]
         quality[attr] = (
             _split(values, owner, n_series),

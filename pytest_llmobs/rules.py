@@ -72,7 +72,7 @@ def check_metric_key(key: str) -> None:
     """Raise ValueError unless key names a metric or a family (`latency.*`, `quality.*`)."""
     family, _, rest = key.partition(".")
     ok = (
-        key == "error_rate"
+        key in ("error_rate", "cost")
         or (family == "latency" and rest in (*LATENCY_PERCENTILES, "*"))
         or (family == "tokens" and rest in ("input", "output", "*"))
         or (family == "quality" and rest != "")
@@ -80,7 +80,7 @@ def check_metric_key(key: str) -> None:
     if not ok:
         raise ValueError(
             "unknown metric (use latency.p50/p90/p95/p99, latency.*, error_rate, "
-            "tokens.input, tokens.output, tokens.*, quality.<attribute> or quality.*)"
+            "tokens.input, tokens.output, tokens.*, cost, quality.<attribute> or quality.*)"
         )
 
 
@@ -149,6 +149,7 @@ DEFAULT_RULES: Mapping[str, Tolerance | None] = {
     "error_rate": parse_tolerance("error_rate", "+2pp"),
     "quality.*": parse_tolerance("quality.*", "-0.05"),
     "tokens.*": parse_tolerance("tokens.*", "+10%"),
+    "cost": parse_tolerance("cost", "+10%"),
 }
 
 

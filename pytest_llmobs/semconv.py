@@ -35,18 +35,23 @@ TOKEN_METRICS: Mapping[str, str] = {
     "tokens.input": "gen_ai.usage.input_tokens",
     "tokens.output": "gen_ai.usage.output_tokens",
 }
+COST_ATTRIBUTE = "llmobs.cost_usd"  # a span's cost, worked out (prices.py); metric `cost`
 _TOKEN_ATTRIBUTES = {attribute: metric for metric, attribute in TOKEN_METRICS.items()}
+_TOKEN_ATTRIBUTES[COST_ATTRIBUTE] = "cost"
 
 
 def metric_of(attribute: str) -> str:
-    """The gated metric of a numeric attribute: `tokens.*` for token counts, else quality."""
+    """The gated metric of a numeric attribute: `tokens.*` for token counts, `cost` for
+    the worked-out cost, else `quality.<attribute>`."""
     return _TOKEN_ATTRIBUTES.get(attribute, f"quality.{attribute}")
 
 
 def attribute_of(metric: str) -> str:
-    """The attribute a `tokens.*` or `quality.*` metric is the mean of."""
+    """The attribute a `tokens.*`, `cost` or `quality.*` metric is the mean of."""
     if metric in TOKEN_METRICS:
         return TOKEN_METRICS[metric]
+    if metric == "cost":
+        return COST_ATTRIBUTE
     return metric.partition(".")[2]
 
 

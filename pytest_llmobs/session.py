@@ -17,6 +17,7 @@ from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.compare import evaluate_slos
 from pytest_llmobs.model import CaptureSummary
+from pytest_llmobs.prices import SPAN_COST, cost_column
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.junit import write_junit_xml
@@ -24,7 +25,7 @@ from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rule_config import marker_rules, with_test_rules
 from pytest_llmobs.rules import RuleError
-from pytest_llmobs.semconv import CACHE_ATTRIBUTE, TOKEN_METRICS, all_names
+from pytest_llmobs.semconv import CACHE_ATTRIBUTE, COST_ATTRIBUTE, TOKEN_METRICS, all_names
 from pytest_llmobs.settings import Settings
 
 
@@ -152,9 +153,13 @@ class LlmobsSession:
         marked = self.marked.merged(self.workers.marked)
         configured = (*self.settings.quality_attributes, *TOKEN_METRICS.values())
         aliases = self.settings.aliases
-        scored = sorted(table.numeric.keys() - all_names(configured, aliases))  # score()
+        known = all_names(configured, aliases) | {SPAN_COST}
+        scored = sorted(table.numeric.keys() - known)  # from llmobs.score()
         numeric = (*configured, *scored)
-        series = tuple(aggregate(table, numeric, marked.tests, self.settings.group_by, aliases))
+        cost = {COST_ATTRIBUTE: cost_column(table, self.settings.prices, aliases)}
+        series = tuple(
+            aggregate(table, numeric, marked.tests, self.settings.group_by, aliases, cost)
+        )
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]

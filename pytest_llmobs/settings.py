@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmobs.prices import PRICES, Price, parse_prices
 from pytest_llmobs.rule_config import rules_from_config
 from pytest_llmobs.rules import RuleError, Rules
 from pytest_llmobs.semconv import AliasError, alias_map
@@ -95,6 +96,7 @@ PYPROJECT_KEYS = (
     frozenset(o.name for o in OPTIONS if o.name not in ("enabled", "update_baseline"))
     | RULE_TABLES
     | {"aliases"}  # more names for attributes: {"gen_ai.request.model" = ["model"]}
+    | {"prices"}  # model = {input = USD per 1M tokens, output = ...}
 )
 
 
@@ -116,6 +118,7 @@ class Settings:
     fail_on_inconclusive: bool = False
     rules: Rules = field(default_factory=Rules)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
+    prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,16 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         raise ConfigError(str(exc)) from None
     given = [s for s in sources if "aliases" in s.values]
     aliases = _aliases(given[0]) if given else alias_map()
-    return Settings(**values, rules=rules or Rules(alpha=alpha), aliases=aliases)
+    priced = [s for s in sources if "prices" in s.values]
+    try:
+        prices = (
+            {**PRICES, **parse_prices(priced[0].values["prices"], f"prices ({priced[0].label})")}
+            if priced
+            else dict(PRICES)
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return Settings(**values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=prices)
 
 
 def _aliases(source: Source) -> dict[str, tuple[str, ...]]:

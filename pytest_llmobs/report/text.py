@@ -30,6 +30,8 @@ def value(metric: str, value: float | None) -> str:
         return f"{value:.1%}"
     if metric.startswith("tokens"):
         return f"{value:.1f} tok"
+    if metric == "cost":
+        return f"${value:.6f}"
     return f"{value:.3f}"
 
 
@@ -40,7 +42,7 @@ def change(check: Check) -> str:
         return f"{check.relative:+.1%}" if check.relative is not None else f"{check.change:+.1f}ms"
     if check.metric == "error_rate":
         return f"{check.change * 100:+.1f}pp"
-    if check.metric.startswith("tokens"):
+    if check.metric.startswith("tokens") or check.metric == "cost":
         return f"{check.relative:+.1%}" if check.relative is not None else f"{check.change:+.1f}"
     return f"{check.change:+.3f}"
 
@@ -81,4 +83,6 @@ def signed(metric: str) -> Callable[[float], str]:
         return lambda v: f"{v * 100:+.1f}pp"
     if metric.startswith("tokens"):
         return lambda v: f"{v:+.1f}"
+    if metric == "cost":
+        return lambda v: f"{v:+.6f}"
     return lambda v: f"{v:+.3f}"

@@ -89,6 +89,7 @@ def test_token_counts_from_a_real_instrumentation_are_gated(
     module, span = INSTRUMENTATIONS[instrumentation]
     pytester.makeconftest(SERVER.format(module=module))
     pytester.makepyfile(test_chat=SUITE)
+    pytester.makepyprojecttoml('[tool.llmobs.prices]\n"gpt-test" = {input = 1.0, output = 4.0}\n')
     monkeypatch.setenv("OUTPUT_SCALE", "1")
 
     result, report = run_llmobs("--llmobs-update-baseline")
@@ -97,6 +98,8 @@ def test_token_counts_from_a_real_instrumentation_are_gated(
     assert chat["count"] == 90
     assert chat["quality"]["gen_ai.usage.output_tokens"]["mean"] == pytest.approx(23, abs=0.5)
     assert chat["quality"]["gen_ai.usage.input_tokens"]["mean"] == pytest.approx(11, abs=0.5)
+    cost = chat["quality"]["llmobs.cost_usd"]["mean"]  # priced in pyproject.toml
+    assert cost == pytest.approx((11 * 1.0 + 23 * 4.0) / 1e6, rel=0.05)
     baseline = json.loads((pytester.path / ".llmobs" / "baseline.json").read_text())
     [stored] = [s for s in baseline["series"] if s["name"] == span]
     per_test = {case: len(v["latency_ms"]) for case, v in stored["cases"].items()}
@@ -107,11 +110,13 @@ def test_token_counts_from_a_real_instrumentation_are_gated(
     assert result.ret == 0, result.stdout.str()
     assert checks(report, span)["tokens.output"] == "pass"
     assert checks(report, span)["tokens.input"] == "pass"
+    assert checks(report, span)["cost"] == "pass"
 
     monkeypatch.setenv("OUTPUT_SCALE", "1.5")  # the model got wordier
     result, report = run_llmobs()
     assert result.ret == 1
     found = checks(report, span)
     assert found["tokens.output"] == "regression"
+    assert found["cost"] == "regression"  # more output tokens cost more
     assert found["tokens.input"] == "pass"
     result.stdout.fnmatch_lines([f"{span}*tokens.output*REGRESSION"])
