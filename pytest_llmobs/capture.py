@@ -20,7 +20,9 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode
 
+from pytest_llmobs.grouping import rows_of
 from pytest_llmobs.model import AttrValue, Ints, SpanEvent, SpanTable
+from pytest_llmobs.semconv import EVALUATION_EVENT, EVALUATION_NAME, EVALUATION_SCORE
 
 # A span is one 64-byte row of little-endian unsigned 64-bit fields, in this order:
 _FIELDS = 8  # name index, start, duration, error, trace id low half, high half, span id, parent
@@ -80,6 +82,7 @@ class SpanRecorder(SpanProcessor):
         self._timeline_test = array("q")
         self._table: SpanTable | None = None
         self._test_rows = 0
+        self._logged: list[tuple[int, int, dict[str, Any]]] = []  # evaluations from logs
         self.skipped: Counter[str] = Counter()
 
     def mark_test(self, nodeid: str | None) -> None:
@@ -179,12 +182,57 @@ class SpanRecorder(SpanProcessor):
                         column[1].append(value if type(value) in _PLAIN else _plain(value))
                 if events:
                     self._events.extend(_events(row, events))
+                    self._evaluations(row, events)
                 if self._sampler is not None and row - self._settled.rows >= SETTLE_AT:
                     self._settle()
             finally:
                 self._lock.release()
         except Exception as exc:  # never let an odd span or our bug reach the app's thread
             self.skipped[f"unreadable span ({type(exc).__name__})"] += 1
+
+    def _evaluations(self, row: int, events: Iterable[Any]) -> None:
+        """Scores of `gen_ai.evaluation.result` events become numbers of the span."""
+        for event in events:
+            if event.name == EVALUATION_EVENT:
+                self._add_evaluation(row, getattr(event.attributes, "_dict", event.attributes))
+
+    def _add_evaluation(self, row: int, attributes: Mapping[str, Any] | None) -> None:
+        attributes = attributes or {}
+        name, value = attributes.get(EVALUATION_NAME), attributes.get(EVALUATION_SCORE)
+        number = _number(value)
+        if not isinstance(name, str) or not name or not -_INF < number < _INF:
+            self.skipped["evaluation result without a name or a finite score"] += 1
+            return
+        rows, values = self._numeric.setdefault(name, (array("q"), array("d")))
+        values.append(number)
+        rows.append(row)
+
+    def add_evaluation_record(
+        self, trace_id: int, span_id: int, attributes: Mapping[str, Any] | None
+    ) -> None:
+        """An evaluation that arrived as a log record, for the span it names."""
+        with self._lock:
+            self._logged.append((trace_id, span_id, dict(attributes or {})))
+
+    def _resolve_logged(self) -> None:
+        """Attach evaluations from log records to their spans (they may end later)."""
+        if not self._logged:
+            return
+        rows = np.frombuffer(bytes(self._rows), dtype="<u8").reshape(-1, _FIELDS)
+        spans = SpanTable(
+            names=(), tests=(), name_idx=rows[:, 0].view(np.int64),
+            test_idx=rows[:, 0].view(np.int64), start_ns=rows[:, 1].view(np.int64),
+            duration_ns=rows[:, 2].view(np.int64), error=rows[:, 3].astype(np.bool_),
+            trace_hi=rows[:, 5], trace_lo=rows[:, 4], span_id=rows[:, 6], parent_id=rows[:, 7],
+        )  # fmt: skip
+        ids = [(t >> 64, t & _MASK64, s) for t, s, _ in self._logged]
+        found = rows_of(spans, *(np.array(c, dtype=np.uint64) for c in zip(*ids, strict=True)))
+        for row, (_, _, attributes) in zip(found.tolist(), self._logged, strict=True):
+            if row < 0:
+                self.skipped["evaluation result for a span that was not captured"] += 1
+            else:
+                self._add_evaluation(row, attributes)
+        self._logged.clear()
 
     def _bad_number(self, key: str) -> None:
         self.skipped[f"non-numeric or non-finite {key!r} attribute"] += 1
@@ -250,6 +298,7 @@ class SpanRecorder(SpanProcessor):
         """
         with self._lock:
             if self._table is None:
+                self._resolve_logged()
                 self._settle()
                 self._active = False
                 self._table = self._build_table()  # it now owns the buffers

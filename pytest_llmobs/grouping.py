@@ -20,15 +20,25 @@ MAX_DEPTH = 1000  # a parent chain longer than this is taken as a loop of bad id
 
 def parent_rows(table: SpanTable) -> Ints:
     """Each span's parent row in the table, or -1 where the parent was not captured."""
+    rows = rows_of(table, table.trace_hi, table.trace_lo, table.parent_id)
+    return np.where(table.parent_id != 0, rows, -1).astype(np.int64)
+
+
+def rows_of(
+    table: SpanTable,
+    trace_hi: npt.NDArray[np.uint64],
+    trace_lo: npt.NDArray[np.uint64],
+    span_id: npt.NDArray[np.uint64],
+) -> Ints:
+    """The row of each (trace id, span id) in the table, or -1 where it is not there."""
+    if len(table) == 0:
+        return np.full(len(span_id), -1, dtype=np.int64)
     own = _ids(table.trace_hi, table.trace_lo, table.span_id)
     order = np.argsort(own, kind="stable")
     ordered = own[order]
-    wanted = _ids(table.trace_hi, table.trace_lo, table.parent_id)
-    at = np.minimum(np.searchsorted(ordered, wanted), max(len(ordered) - 1, 0))
-    if len(ordered) == 0:
-        return np.full(len(table), -1, dtype=np.int64)
-    found = (ordered[at] == wanted) & (table.parent_id != 0)
-    return np.where(found, order[at], -1).astype(np.int64)
+    wanted = _ids(trace_hi, trace_lo, span_id)
+    at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
+    return np.where(ordered[at] == wanted, order[at], -1).astype(np.int64)
 
 
 def values_of(

@@ -39,6 +39,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             parser.addini(option.ini, option.help, type="string", default=None)
 
 
+SDK_LOGS = "opentelemetry.sdk._logs"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """After option parsing: build and register the session object if --llmobs is on."""
     config.addinivalue_line(
@@ -50,7 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not settings.enabled:
         return
     # Only if the SDK is loaded already can a provider exist that must be searched for.
-    sdk_loaded = "opentelemetry.sdk.trace" in sys.modules
+    sdk_loaded = any(
+        m in sys.modules for m in ("opentelemetry.sdk.trace", "opentelemetry.sdk._logs")
+    )
     from pytest_llmobs.session import LlmobsSession
 
     llmobs = LlmobsSession(config, settings, find_existing=sdk_loaded)

@@ -30,6 +30,11 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
 
 CACHE_ATTRIBUTE = "gen_ai.response.cached"  # true on a span answered from a cache
 
+# An evaluation of a span (an LLM judge's score), as a span event or a log record event.
+EVALUATION_EVENT = "gen_ai.evaluation.result"
+EVALUATION_NAME = "gen_ai.evaluation.name"
+EVALUATION_SCORE = "gen_ai.evaluation.score.value"
+
 # gated token metrics and the (canonical) attribute each is the per-span mean of
 TOKEN_METRICS: Mapping[str, str] = {
     "tokens.input": "gen_ai.usage.input_tokens",

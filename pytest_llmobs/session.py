@@ -16,6 +16,7 @@ from pytest_llmobs import __version__, gate, transport, xdist
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.compare import evaluate_slos
+from pytest_llmobs.logs import LogCaptureInstaller
 from pytest_llmobs.model import CaptureSummary
 from pytest_llmobs.prices import SPAN_COST, cost_column
 from pytest_llmobs.providers import CaptureInstaller
@@ -46,6 +47,7 @@ class LlmobsSession:
             all_names((*settings.group_by, CACHE_ATTRIBUTE), settings.aliases),
         )
         self.installer = CaptureInstaller(self.recorder, find_existing)
+        self.log_installer = LogCaptureInstaller(self.recorder, find_existing)
         self.result: gate.RunResult | None = None
         self.report_errors: list[str] = []
         self.written: list[Path] = []
@@ -56,11 +58,13 @@ class LlmobsSession:
 
     def start(self) -> None:
         self.installer.install()
+        self.log_installer.install()
         if self.config.pluginmanager.hasplugin("xdist") and not self.is_worker:
             self.config.pluginmanager.register(self.workers, "llmobs-workers")
 
     def stop(self) -> None:
         self.installer.uninstall()
+        self.log_installer.uninstall()
         if self.config.pluginmanager.is_registered(self.workers):
             self.config.pluginmanager.unregister(self.workers)
 
@@ -83,6 +87,7 @@ class LlmobsSession:
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         """Before each test: spans that start from now on belong to it."""
         self.installer.check_global()
+        self.log_installer.check_global()
         self.recorder.mark_test(nodeid)
 
     @pytest.hookimpl(trylast=True)

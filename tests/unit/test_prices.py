@@ -58,7 +58,7 @@ def table(rows: list[dict[str, Any]]) -> SpanTable:
     )
 
 
-SPANS = [
+SPANS: list[dict[str, Any]] = [
     {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 1000,
      "gen_ai.usage.output_tokens": 100},
     {"gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-mini-2024-07-18",

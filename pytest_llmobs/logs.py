@@ -1,0 +1,95 @@
+"""OpenTelemetry adapter: evaluation results that arrive as log records.
+
+The GenAI conventions define `gen_ai.evaluation.result` as an event, which the SDK
+delivers as a log record carrying the evaluated span's trace and span ids. A log
+record processor on every SDK LoggerProvider hands those to the SpanRecorder, which
+attaches the score to the span when the session ends.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+from typing import Any
+
+from opentelemetry import _logs as logs_api
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
+
+from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.semconv import EVALUATION_EVENT
+
+
+class EvaluationLogProcessor(LogRecordProcessor):
+    """Passes `gen_ai.evaluation.result` log records to the recorder; never raises."""
+
+    def __init__(self, recorder: SpanRecorder) -> None:
+        self.recorder = recorder
+        self.active = True
+
+    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
+        if not self.active:
+            return
+        try:
+            record = log_record.log_record
+            if record.event_name != EVALUATION_EVENT:
+                return
+            attributes = getattr(record.attributes, "_dict", record.attributes)
+            self.recorder.add_evaluation_record(
+                int(record.trace_id or 0), int(record.span_id or 0), attributes
+            )
+        except Exception as exc:  # never let our bug reach the app's thread
+            self.recorder.skipped[f"unreadable evaluation log record ({type(exc).__name__})"] += 1
+
+    def shutdown(self) -> None:
+        """A provider shutting down does not end the capture: the session does."""
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class LogCaptureInstaller:
+    """Puts one EvaluationLogProcessor on every SDK LoggerProvider, old or new."""
+
+    def __init__(self, recorder: SpanRecorder, find_existing: bool = True) -> None:
+        self.processor = EvaluationLogProcessor(recorder)
+        self.find_existing = find_existing
+        self._attached: list[object] = []
+        self._original_init: Any = None
+
+    def install(self) -> None:
+        original = LoggerProvider.__init__
+        attach = self._attach
+
+        @functools.wraps(original)
+        def init(provider: LoggerProvider, *args: Any, **kwargs: Any) -> None:
+            original(provider, *args, **kwargs)
+            attach(provider)
+
+        self._original_init = original
+        LoggerProvider.__init__ = init  # type: ignore[method-assign,assignment]
+        if self.find_existing:
+            for obj in gc.get_objects():
+                if isinstance(obj, LoggerProvider):
+                    self._attach(obj)
+        self.check_global()
+
+    def check_global(self) -> None:
+        """Attach to the global provider if the app set an SDK one since the last look."""
+        provider = logs_api.get_logger_provider()
+        if isinstance(provider, LoggerProvider):
+            self._attach(provider)
+
+    def _attach(self, provider: LoggerProvider) -> None:
+        if any(p is provider for p in self._attached):
+            return
+        try:
+            provider.add_log_record_processor(self.processor)
+        except Exception:  # a provider we cannot observe only loses its evaluations
+            return
+        self._attached.append(provider)
+
+    def uninstall(self) -> None:
+        self.processor.active = False
+        if self._original_init is not None:
+            LoggerProvider.__init__ = self._original_init  # type: ignore[method-assign]
+        self._attached.clear()

@@ -1,0 +1,62 @@
+"""gen_ai.evaluation.result, as a span event or as a log record, becomes a quality metric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+SUITE = """
+from opentelemetry import _logs, trace
+from opentelemetry._logs import LogRecord
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk.trace import TracerProvider
+
+trace.set_tracer_provider(TracerProvider())
+_logs.set_logger_provider(LoggerProvider())  # the app's own log pipeline
+tracer = trace.get_tracer("app")
+logger = _logs.get_logger("judge")
+
+def evaluation(name, score, span_context=None):
+    ids = {}
+    if span_context is not None:
+        ids = {"trace_id": span_context.trace_id, "span_id": span_context.span_id}
+    logger.emit(LogRecord(
+        event_name="gen_ai.evaluation.result",
+        attributes={"gen_ai.evaluation.name": name, "gen_ai.evaluation.score.value": score},
+        **ids,
+    ))
+
+def test_event_on_the_span():
+    with tracer.start_as_current_span("chat") as span:
+        span.add_event("gen_ai.evaluation.result", {
+            "gen_ai.evaluation.name": "relevance", "gen_ai.evaluation.score.value": 0.8})
+
+def test_log_record_inside_the_span():
+    with tracer.start_as_current_span("chat"):
+        evaluation("relevance", 0.6)  # trace and span ids from the current span
+
+def test_log_record_after_the_span_ended():
+    with tracer.start_as_current_span("chat") as span:
+        pass
+    evaluation("faithfulness", 0.9, span.get_span_context())
+
+def test_bad_and_orphan_results_are_counted_not_raised():
+    evaluation("relevance", 0.5, trace.SpanContext(1, 2, False))  # a span never captured
+    with tracer.start_as_current_span("chat") as span:
+        span.add_event("gen_ai.evaluation.result", {"gen_ai.evaluation.name": "relevance"})
+"""
+
+
+def test_evaluation_results_become_quality_of_the_evaluated_span(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile(test_judged=SUITE)
+    result, report = run_llmobs()
+    result.assert_outcomes(passed=4)
+    [chat] = [s for s in report["series"] if s["name"] == "chat"]
+    assert chat["quality"]["relevance"] == {"count": 2, "mean": 0.7}
+    assert chat["quality"]["faithfulness"] == {"count": 1, "mean": 0.9}
+    warnings = "\n".join(report["warnings"])
+    assert "1 span(s) skipped: evaluation result for a span that was not captured" in warnings
+    assert "1 span(s) skipped: evaluation result without a name or a finite score" in warnings
