@@ -1,61 +1,21 @@
 """What a span cost: from the span's own `llm.cost.total`, or its tokens times a price table.
 
-The table is committed with the plugin and versioned; prices change, so users override
-or extend it in `[tool.llmobs.prices]`. A model matches its exact name first, then the
-longest name it starts with ("gpt-4o-mini-2024-07-18" is priced as "gpt-4o-mini").
+The table (price_table.py) is committed with the plugin and versioned; prices change,
+so users override or extend it in `[tool.llmobs.prices]`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from pytest_llmobs.grouping import values_of
 from pytest_llmobs.model import Floats, Ints, SpanTable
+from pytest_llmobs.price_table import PRICES, Price, price_of
 from pytest_llmobs.semconv import ALIASES, TOKEN_METRICS, names_for
 
-PRICE_TABLE_VERSION = "2026-11-01"
 SPAN_COST = "llm.cost.total"  # OpenInference: a cost the instrumentation worked out
-
-
-@dataclass(frozen=True)
-class Price:
-    """US dollars per million tokens."""
-
-    input: float
-    output: float
-
-
-# Public list prices per 1M tokens as of PRICE_TABLE_VERSION (standard tier, no caching).
-PRICES: Mapping[str, Price] = {
-    "gpt-4o": Price(2.50, 10.00),
-    "gpt-4o-mini": Price(0.15, 0.60),
-    "gpt-4.1": Price(2.00, 8.00),
-    "gpt-4.1-mini": Price(0.40, 1.60),
-    "gpt-4.1-nano": Price(0.10, 0.40),
-    "o3": Price(2.00, 8.00),
-    "o3-mini": Price(1.10, 4.40),
-    "o4-mini": Price(1.10, 4.40),
-    "gpt-3.5-turbo": Price(0.50, 1.50),
-    "claude-3-5-sonnet": Price(3.00, 15.00),
-    "claude-3-5-haiku": Price(0.80, 4.00),
-    "claude-3-7-sonnet": Price(3.00, 15.00),
-    "claude-sonnet-4": Price(3.00, 15.00),
-    "claude-opus-4": Price(15.00, 75.00),
-    "gemini-1.5-pro": Price(1.25, 5.00),
-    "gemini-1.5-flash": Price(0.075, 0.30),
-    "gemini-2.0-flash": Price(0.10, 0.40),
-}
-
-
-def price_of(model: str, prices: Mapping[str, Price] = PRICES) -> Price | None:
-    """The price of a model: its exact name, else the longest name it starts with."""
-    if model in prices:
-        return prices[model]
-    matches = [name for name in prices if model.startswith(name)]
-    return prices[max(matches, key=len)] if matches else None
 
 
 def cost_column(
@@ -97,30 +57,3 @@ def cost_column(
         cost[rows] = values
     has = np.flatnonzero(~np.isnan(cost))
     return has.astype(np.int64), cost[has]
-
-
-def parse_prices(table: object, where: str) -> dict[str, Price]:
-    """`[tool.llmobs.prices]`: model = {input = USD per 1M, output = USD per 1M}.
-
-    Raises:
-        ValueError: an entry is not such a table of two non-negative numbers.
-    """
-    if not isinstance(table, dict):
-        raise ValueError(f"{where}: expected a table of model = {{input = ..., output = ...}}")
-    parsed = {}
-    for model, entry in table.items():
-        ok = (
-            isinstance(entry, dict)
-            and set(entry) == {"input", "output"}
-            and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < float("inf")
-                for v in entry.values()
-            )
-        )
-        if not ok:
-            raise ValueError(
-                f"{where}: {model} = {entry!r}: expected {{input = USD per 1M tokens, "
-                "output = USD per 1M tokens}"
-            )
-        parsed[str(model)] = Price(float(entry["input"]), float(entry["output"]))
-    return parsed

@@ -25,6 +25,8 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
     "gen_ai.response.finish_reasons": ("llm.response.finish_reason",),
     "gen_ai.response.cached": ("llm.response.cached",),
     "error.type": ("exception.type",),
+    # what kind of step a span is: LLM, tool, chain... (values differ between conventions)
+    "llmobs.span.kind": ("openinference.span.kind", "traceloop.span.kind"),
 }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_llmobs.prices import PRICES, Price, parse_prices
+from pytest_llmobs.price_table import PRICES, Price, parse_prices
 from pytest_llmobs.rule_config import rules_from_config
 from pytest_llmobs.rules import RuleError, Rules
 from pytest_llmobs.semconv import AliasError, alias_map

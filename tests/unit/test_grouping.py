@@ -11,6 +11,7 @@ from pytest_llmobs.baseline import baseline_document, load
 from pytest_llmobs.compare import compare
 from pytest_llmobs.grouping import inherit, parent_rows, values_of
 from pytest_llmobs.model import SpanTable
+from pytest_llmobs.semconv import alias_map
 
 # (name, trace, span id, parent id, duration ms, attributes)
 Span = tuple[str, int, int, int, float, dict[str, Any]]
@@ -138,3 +139,10 @@ def test_cache_hits_are_counted_but_left_out_of_latency(tmp_path: Any) -> None:
     # a series served wholly from a cache has no latency to compare
     comparison = compare([by_name["embed"]], [loaded["embed"]])
     assert {c.metric for c in comparison.checks} == {"error_rate"}
+
+
+def test_a_cache_attribute_of_your_own_is_read_through_an_alias() -> None:
+    table = spans([("chat", 1, 1, 0, 5, {"my.cache_hit": True}), ("chat", 2, 1, 0, 50, {})])
+    aliases = alias_map({"gen_ai.response.cached": ["my.cache_hit"]})
+    [series] = aggregate(table, aliases=aliases)
+    assert (series.cache_hits, series.latency_samples.tolist()) == (1, [50.0])

@@ -10,7 +10,8 @@ import pytest
 
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.model import SpanTable
-from pytest_llmobs.prices import PRICES, Price, cost_column, parse_prices, price_of
+from pytest_llmobs.price_table import PRICES, Price, parse_prices, price_of
+from pytest_llmobs.prices import cost_column
 from pytest_llmobs.semconv import COST_ATTRIBUTE
 from pytest_llmobs.settings import ConfigError, load_pyproject, resolve
 
