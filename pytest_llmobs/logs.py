@@ -8,14 +8,13 @@ attaches the score to the span when the session ends.
 
 from __future__ import annotations
 
-import functools
-import gc
 from typing import Any
 
 from opentelemetry import _logs as logs_api
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
 
 from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.providers import hook_init
 from pytest_llmobs.semconv import EVALUATION_EVENT
 
 
@@ -57,20 +56,7 @@ class LogCaptureInstaller:
         self._original_init: Any = None
 
     def install(self) -> None:
-        original = LoggerProvider.__init__
-        attach = self._attach
-
-        @functools.wraps(original)
-        def init(provider: LoggerProvider, *args: Any, **kwargs: Any) -> None:
-            original(provider, *args, **kwargs)
-            attach(provider)
-
-        self._original_init = original
-        LoggerProvider.__init__ = init  # type: ignore[method-assign,assignment]
-        if self.find_existing:
-            for obj in gc.get_objects():
-                if isinstance(obj, LoggerProvider):
-                    self._attach(obj)
+        self._original_init = hook_init(LoggerProvider, self._attach, self.find_existing)
         self.check_global()
 
     def check_global(self) -> None:
