@@ -1,0 +1,96 @@
+"""Every kind of bad baseline fails the gate closed with one line naming the file."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.suites import make_suite
+
+
+def valid(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def with_value(value: object) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        doc = valid(path)
+        doc["series"][0]["latency_ms"]["p50"] = value
+        path.write_text(json.dumps(doc).replace('"__NaN__"', "NaN"))
+
+    return write
+
+
+def text(content: str | bytes) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+    return write
+
+
+def version(number: int) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        doc = valid(path)
+        doc["version"] = number
+        path.write_text(json.dumps(doc))
+
+    return write
+
+
+def directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def unreadable(path: Path) -> None:
+    path.chmod(0)
+
+
+BAD: dict[str, tuple[Callable[[Path], None], str]] = {
+    "empty": (text(""), ": empty"),
+    "binary garbage": (text(b"\x89PNG\r\n\x1a\n\x00\xff\xfe"), "not valid"),
+    "truncated JSON": (text('{"schema": "pytest-llmobs/baseline", "ver'), "not valid JSON"),
+    "pytest-benchmark file": (
+        text(json.dumps({"machine_info": {}, "benchmarks": [{"name": "t", "stats": {}}]})),
+        "not a pytest-llmobs file",
+    ),
+    "a JSON array": (text("[1, 2, 3]"), "not a pytest-llmobs file"),
+    "newer schema": (version(99), "schema version 99 needs a newer pytest-llmobs"),
+    "older schema": (version(0), "unknown schema version 0"),
+    "NaN latency": (with_value("__NaN__"), "p50"),
+    "negative latency": (with_value(-5), "p50"),
+    "text latency": (with_value("fast"), "p50"),
+    "a directory": (directory, "cannot read it"),
+}
+if hasattr(os, "geteuid") and os.geteuid() != 0:  # root reads any file
+    BAD["unreadable"] = (unreadable, "cannot read it")
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_baseline_fails_closed_with_one_line(
+    pytester: pytest.Pytester, run_llmobs: Any, case: str
+) -> None:
+    make_suite(pytester)
+    result, _ = run_llmobs("--llmobs-update-baseline")
+    assert result.ret == 0
+    path = pytester.path / ".llmobs" / "baseline.json"
+    spoil, message = BAD[case]
+    spoil(path)
+    result, report = run_llmobs()
+    assert result.ret == 1
+    assert report["verdict"] == "error"
+    assert report["baseline"]["status"] == "error"
+    assert message in report["baseline"]["message"]
+    assert str(path) in report["baseline"]["message"]
+    lines = [line for line in result.stdout.lines if str(path) in line and message in line]
+    assert len(lines) == 1
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
