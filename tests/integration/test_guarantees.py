@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
@@ -73,3 +74,36 @@ def test_ctrl_c_still_writes_the_run_report(pytester: pytest.Pytester) -> None:
     report = (pytester.path / "report.json").read_text()
     assert '"step"' in report  # the spans captured before the interruption
     assert '"verdict"' in report
+
+
+ODD_NAMES = """
+from opentelemetry import trace
+
+NAMES = ["<script>alert(1)</script>", "a|b|c", "tab\\tand\\x01control", "café ✓ ]]>"]
+
+def test_odd_names():
+    tracer = trace.get_tracer("app")
+    for name in NAMES:
+        with tracer.start_as_current_span(name):
+            pass
+"""
+
+
+def test_odd_span_names_are_escaped_in_every_output(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile(test_odd=ODD_NAMES)
+    outputs = ("--llmobs-junitxml", "junit.xml", "--llmobs-markdown", "s.md")
+    result, _ = run_llmobs("--llmobs-update-baseline", *outputs)
+    assert result.ret == 0
+    result, report = run_llmobs(*outputs)
+    assert result.ret == 0
+    assert len(report["series"]) == 4
+    suites = ET.parse(pytester.path / "junit.xml").getroot()  # well-formed XML
+    names = {s.get("name") for s in suites.iter("testsuite")}
+    assert "llmobs <script>alert(1)</script>" in names  # as text, escaped in the file
+    assert "<script>" not in (pytester.path / "junit.xml").read_text()
+    markdown = (pytester.path / "s.md").read_text()
+    assert "<script>" not in markdown
+    assert "a|b|c" not in markdown  # a raw pipe would split a table cell
+    assert "\x01" not in markdown
