@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_llmobs.grouping import group_codes, inherit, parent_rows, values_of
+from pytest_llmobs.grouping import group_codes, inherit, numbers_of, parent_rows, values_of
 from pytest_llmobs.model import (
     TEST_GROUP,
     Floats,
@@ -18,7 +18,7 @@ from pytest_llmobs.model import (
     SeriesStats,
     SpanTable,
 )
-from pytest_llmobs.semconv import ALIASES, CACHE_ATTRIBUTE, names_for
+from pytest_llmobs.semconv import ALIASES, CACHE_ATTRIBUTE
 
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
@@ -74,7 +74,7 @@ def aggregate(
     latency_cases = _split(table.test_idx[timed], series_idx[timed], n_series)
     errors = np.bincount(series_idx, weights=table.error, minlength=n_series)
     quality: dict[str, tuple[list[Floats], list[Ints]]] = {}
-    columns = {a: _numeric_column(table, a, aliases) for a in quality_attributes}
+    columns = {a: numbers_of(table, a, aliases) for a in quality_attributes}
     for attr, (rows, values) in {**columns, **(derived or {})}.items():
         owner = series_idx[rows]
         quality[attr] = (
@@ -149,22 +149,6 @@ def _series_keys(
         for combo in combos.tolist()
     ]
     return keys, series_idx.reshape(-1).astype(np.int64)
-
-
-def _numeric_column(
-    table: SpanTable, attribute: str, aliases: Mapping[str, Sequence[str]]
-) -> tuple[Ints, Floats]:
-    """The rows carrying a numeric attribute under any of its names, and its values;
-    where a span has several, the canonical name's value wins, then the aliases'."""
-    parts = [table.numeric[n] for n in names_for(attribute, aliases) if n in table.numeric]
-    if not parts:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    if len(parts) == 1:
-        return parts[0]
-    rows = np.concatenate([r for r, _ in parts])
-    values = np.concatenate([v for _, v in parts])
-    _, first = np.unique(rows, return_index=True)  # first occurrence: the preferred name
-    return rows[first], values[first]
 
 
 def _split(values: Any, groups: Ints, n_groups: int) -> list[Any]:

@@ -52,8 +52,8 @@ class SpanRecorder(SpanProcessor):
     `numeric_attributes` and the values of `always_kept` (grouping) attributes are kept
     for every span; every other attribute and the events (detail) for a `sample_rate`
     share of traces and for every trace with an error or an outlier, decided when a
-    test starts or ends. Nothing here raises into the app's
-    thread: a span it cannot read is counted in `skipped`.
+    test starts or ends. Nothing here raises into the app's thread: a span it cannot
+    read is counted in `skipped`.
     """
 
     def __init__(
@@ -64,13 +64,12 @@ class SpanRecorder(SpanProcessor):
     ) -> None:
         self._active = True
         self._lock = threading.Lock()
-        self._numeric_keys = tuple(numeric_attributes)
         self._names: dict[str, int] = {}
         self._tests: dict[str, int] = {"": 0}
         self._rows = bytearray()
         # per attribute name: the rows of the spans that carry it, and its values
         self._numeric: dict[str, tuple[array[int], array[float]]] = {
-            k: (array("q"), array("d")) for k in self._numeric_keys
+            k: (array("q"), array("d")) for k in numeric_attributes
         }
         self._detail: dict[str, tuple[array[int], list[AttrValue]]] = {}
         self._always_kept = frozenset(always_kept)  # grouping attributes: every span's value
@@ -98,8 +97,7 @@ class SpanRecorder(SpanProcessor):
         """The spans that started in the running test and have ended, oldest first."""
         with self._lock:
             first, since = self._test_rows, self._timeline_ns[-1] if self._timeline_ns else 0
-            rows = np.frombuffer(bytes(self._rows[first * _BYTES :]), dtype="<u8")
-            rows = rows.reshape(-1, _FIELDS)
+            rows = self._rows_from(first)
             attributes: list[dict[str, Any]] = [{} for _ in range(len(rows))]
             columns: list[tuple[str, tuple[Any, Any]]] = [
                 *self._numeric.items(),
@@ -129,9 +127,7 @@ class SpanRecorder(SpanProcessor):
     def add_score(self, row: int, name: str, value: float) -> None:
         """Record a numeric attribute (a quality score) on a recorded span."""
         with self._lock:
-            rows, values = self._numeric.setdefault(name, (array("q"), array("d")))
-            values.append(value)
-            rows.append(row)
+            self._append_number(name, row, value)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Nothing to do: the test is found from the start time when the span ends."""
@@ -203,8 +199,12 @@ class SpanRecorder(SpanProcessor):
         if not isinstance(name, str) or not name or not -_INF < number < _INF:
             self.skipped["evaluation result without a name or a finite score"] += 1
             return
+        self._append_number(name, row, number)
+
+    def _append_number(self, name: str, row: int, value: float) -> None:
+        """Add a number to a span's numeric attribute (its column is made if new)."""
         rows, values = self._numeric.setdefault(name, (array("q"), array("d")))
-        values.append(number)
+        values.append(value)
         rows.append(row)
 
     def add_evaluation_record(
@@ -218,21 +218,20 @@ class SpanRecorder(SpanProcessor):
         """Attach evaluations from log records to their spans (they may end later)."""
         if not self._logged:
             return
-        rows = np.frombuffer(bytes(self._rows), dtype="<u8").reshape(-1, _FIELDS)
-        spans = SpanTable(
-            names=(), tests=(), name_idx=rows[:, 0].view(np.int64),
-            test_idx=rows[:, 0].view(np.int64), start_ns=rows[:, 1].view(np.int64),
-            duration_ns=rows[:, 2].view(np.int64), error=rows[:, 3].astype(np.bool_),
-            trace_hi=rows[:, 5], trace_lo=rows[:, 4], span_id=rows[:, 6], parent_id=rows[:, 7],
-        )  # fmt: skip
+        rows = self._rows_from(0)
         ids = [(t >> 64, t & _MASK64, s) for t, s, _ in self._logged]
-        found = rows_of(spans, *(np.array(c, dtype=np.uint64) for c in zip(*ids, strict=True)))
+        hi, lo, span = (np.array(c, dtype=np.uint64) for c in zip(*ids, strict=True))
+        found = rows_of((rows[:, 5], rows[:, 4], rows[:, 6]), (hi, lo, span))
         for row, (_, _, attributes) in zip(found.tolist(), self._logged, strict=True):
             if row < 0:
                 self.skipped["evaluation result for a span that was not captured"] += 1
             else:
                 self._add_evaluation(row, attributes)
         self._logged.clear()
+
+    def _rows_from(self, first: int) -> Any:
+        """A copy of the rows from `first` on, one span a row (the buffer stays growable)."""
+        return np.frombuffer(self._rows[first * _BYTES :], dtype="<u8").reshape(-1, _FIELDS)
 
     def _bad_number(self, key: str) -> None:
         self.skipped[f"non-numeric or non-finite {key!r} attribute"] += 1
@@ -254,7 +253,7 @@ class SpanRecorder(SpanProcessor):
         first = marks.rows
         if sampler is None or first == len(self):
             return
-        spans = np.frombuffer(self._rows[first * _BYTES :], dtype="<u8").reshape(-1, _FIELDS)
+        spans = self._rows_from(first)
         numbers = {
             key: (
                 np.array(rows[marks.numbers.get(key, 0) :], dtype=np.int64) - first,

@@ -29,14 +29,14 @@ class LlmobsFixture:
         Example: `llmobs.spans("chat", **{"gen_ai.request.model": "gpt-4o"})`.
         """
         wanted = {canonical(k, self._aliases): v for k, v in attributes.items()}
-        return [
-            span
-            for span in self._recorder.test_spans()
-            if (name is None or span.name == name)
-            and all(
-                normalize(span.attributes, self._aliases).get(k) == v for k, v in wanted.items()
-            )
-        ]
+        found = []
+        for span in self._recorder.test_spans():
+            if name is not None and span.name != name:
+                continue
+            values = normalize(span.attributes, self._aliases)
+            if all(values.get(k) == v for k, v in wanted.items()):
+                found.append(span)
+        return found
 
     def tree(self) -> list[dict[str, Any]]:
         """This test's spans as nested plain data: its root spans, each with `children`."""

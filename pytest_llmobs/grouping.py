@@ -18,27 +18,43 @@ from pytest_llmobs.semconv import ALIASES, names_for
 MAX_DEPTH = 1000  # a parent chain longer than this is taken as a loop of bad ids
 
 
+# A span's identity: its trace id's high and low halves and its span id, as columns.
+SpanIds = tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]
+
+
 def parent_rows(table: SpanTable) -> Ints:
     """Each span's parent row in the table, or -1 where the parent was not captured."""
-    rows = rows_of(table, table.trace_hi, table.trace_lo, table.parent_id)
+    own = (table.trace_hi, table.trace_lo, table.span_id)
+    rows = rows_of(own, (table.trace_hi, table.trace_lo, table.parent_id))
     return np.where(table.parent_id != 0, rows, -1).astype(np.int64)
 
 
-def rows_of(
-    table: SpanTable,
-    trace_hi: npt.NDArray[np.uint64],
-    trace_lo: npt.NDArray[np.uint64],
-    span_id: npt.NDArray[np.uint64],
-) -> Ints:
-    """The row of each (trace id, span id) in the table, or -1 where it is not there."""
-    if len(table) == 0:
-        return np.full(len(span_id), -1, dtype=np.int64)
-    own = _ids(table.trace_hi, table.trace_lo, table.span_id)
-    order = np.argsort(own, kind="stable")
-    ordered = own[order]
-    wanted = _ids(trace_hi, trace_lo, span_id)
-    at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
-    return np.where(ordered[at] == wanted, order[at], -1).astype(np.int64)
+def rows_of(own: SpanIds, wanted: SpanIds) -> Ints:
+    """For each wanted (trace id, span id), its row among `own`, or -1 if absent."""
+    if len(own[0]) == 0:
+        return np.full(len(wanted[0]), -1, dtype=np.int64)
+    keys = _ids(*own)
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    wanted_keys = _ids(*wanted)
+    at = np.minimum(np.searchsorted(ordered, wanted_keys), len(ordered) - 1)
+    return np.where(ordered[at] == wanted_keys, order[at], -1).astype(np.int64)
+
+
+def numbers_of(
+    table: SpanTable, attribute: str, aliases: Mapping[str, Sequence[str]] = ALIASES
+) -> tuple[Ints, npt.NDArray[np.float64]]:
+    """The rows carrying a numeric attribute under any of its names, and its values;
+    where a span has several, the canonical name's value wins, then the aliases'."""
+    parts = [table.numeric[n] for n in names_for(attribute, aliases) if n in table.numeric]
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    if len(parts) == 1:
+        return parts[0]
+    rows = np.concatenate([r for r, _ in parts])
+    values = np.concatenate([v for _, v in parts])
+    _, first = np.unique(rows, return_index=True)  # first occurrence: the preferred name
+    return rows[first], values[first]
 
 
 def values_of(

@@ -28,18 +28,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
             parser.addini(option.ini, option.help, type="bool", default=None)
         else:
-            metavar = {
-                "path": "PATH",
-                "names": "NAMES",
-                "float": "NUMBER",
-                "rate": "RATE",
-                "int": "N",
-            }[option.kind]
+            metavar = _METAVARS[option.kind]
             group.addoption(option.flag, default=None, metavar=metavar, help=option.help)
             parser.addini(option.ini, option.help, type="string", default=None)
-
-
-SDK_LOGS = "opentelemetry.sdk._logs"
 
 
 def pytest_configure(config: pytest.Config) -> None:

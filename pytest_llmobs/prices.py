@@ -10,10 +10,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from pytest_llmobs.grouping import values_of
+from pytest_llmobs.grouping import numbers_of, values_of
 from pytest_llmobs.model import Floats, Ints, SpanTable
 from pytest_llmobs.price_table import PRICES, Price, price_of
-from pytest_llmobs.semconv import ALIASES, TOKEN_METRICS, names_for
+from pytest_llmobs.semconv import ALIASES, TOKEN_METRICS
 
 SPAN_COST = "llm.cost.total"  # OpenInference: a cost the instrumentation worked out
 
@@ -29,29 +29,23 @@ def cost_column(
     model's price (the response's model, else the request's). Spans with no tokens or
     no known price have no cost.
     """
-    n = len(table)
-    cost = np.full(n, np.nan)
+    cost = np.full(len(table), np.nan)
     tokens = {}
     for metric, attribute in TOKEN_METRICS.items():
-        column = np.zeros(n)
-        for name in reversed(names_for(attribute, aliases)):
-            if name in table.numeric:
-                rows, values = table.numeric[name]
-                column[rows] = values
-        tokens[metric] = column
+        tokens[metric] = np.zeros(len(table))
+        rows, values = numbers_of(table, attribute, aliases)
+        tokens[metric][rows] = values
+    used, wrote = tokens["tokens.input"], tokens["tokens.output"]
     responded = values_of(table, "gen_ai.response.model", aliases)
     requested = values_of(table, "gen_ai.request.model", aliases)
-    cache: dict[str, Price | None] = {}
-    for row in np.flatnonzero((tokens["tokens.input"] > 0) | (tokens["tokens.output"] > 0)):
-        model = responded[row] or requested[row]
-        if model is None:
-            continue
-        price = cache[model] if model in cache else cache.setdefault(model, price_of(model, prices))
+    answered = np.array([m is not None for m in responded], dtype=np.bool_)
+    models = np.where(answered, responded, requested)
+    counted = (used > 0) | (wrote > 0)
+    for model in set(models[counted].tolist()) - {None}:
+        price = price_of(model, prices)
         if price is not None:
-            cost[row] = (
-                tokens["tokens.input"][row] * price.input
-                + tokens["tokens.output"][row] * price.output
-            ) / 1e6
+            mine = counted & (models == model)
+            cost[mine] = (used[mine] * price.input + wrote[mine] * price.output) / 1e6
     if SPAN_COST in table.numeric:
         rows, values = table.numeric[SPAN_COST]
         cost[rows] = values

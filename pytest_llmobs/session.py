@@ -38,11 +38,10 @@ class LlmobsSession:
     ) -> None:
         self.config = config
         self.settings = settings
-        numeric = all_names(
-            (*settings.quality_attributes, *TOKEN_METRICS.values()), settings.aliases
-        )
+        # quality scores and token counts; each is captured under any of its names
+        self.numeric = (*settings.quality_attributes, *TOKEN_METRICS.values())
         self.recorder = SpanRecorder(
-            sorted(numeric),
+            sorted(all_names(self.numeric, settings.aliases)),
             settings.sample_rate,
             all_names((*settings.group_by, CACHE_ATTRIBUTE), settings.aliases),
         )
@@ -156,11 +155,10 @@ class LlmobsSession:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
-        configured = (*self.settings.quality_attributes, *TOKEN_METRICS.values())
         aliases = self.settings.aliases
-        known = all_names(configured, aliases) | {SPAN_COST}
-        scored = sorted(table.numeric.keys() - known)  # from llmobs.score()
-        numeric = (*configured, *scored)
+        known = all_names(self.numeric, aliases) | {SPAN_COST}
+        scored = sorted(table.numeric.keys() - known)  # llmobs.score(), evaluation results
+        numeric = (*self.numeric, *scored)
         cost = {COST_ATTRIBUTE: cost_column(table, self.settings.prices, aliases)}
         series = tuple(
             aggregate(table, numeric, marked.tests, self.settings.group_by, aliases, cost)
