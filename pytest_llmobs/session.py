@@ -41,7 +41,7 @@ class LlmobsSession:
         # quality scores and token counts; each is captured under any of its names
         self.numeric = (*settings.quality_attributes, *TOKEN_METRICS.values())
         self.recorder = SpanRecorder(
-            sorted(all_names(self.numeric, settings.aliases)),
+            sorted(all_names(self.numeric, settings.aliases) | {SPAN_COST}),
             settings.sample_rate,
             all_names((*settings.group_by, CACHE_ATTRIBUTE), settings.aliases),
         )
