@@ -1,4 +1,7 @@
-"""Aggregate and compare a million spans across 50 series, timed step by step.
+"""Aggregate, compare and analyse a million spans across 50 series, timed step by step.
+
+Spans come in traces of four: a root and three children, so the analysis (requests,
+breakdowns, structure, attribution) has trees to walk.
 
 Run: python benchmarks/scale.py [SPANS] [SERIES]
 """
@@ -10,7 +13,8 @@ import time
 
 import numpy as np
 
-from pytest_llmobs.aggregate import aggregate
+from pytest_llmobs import analysis
+from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.baseline import baseline_document, load
 from pytest_llmobs.compare import compare
 from pytest_llmobs.model import SpanTable
@@ -19,7 +23,11 @@ from pytest_llmobs.model import SpanTable
 def table(rng: np.random.Generator, spans: int, series: int, tests: int = 500) -> SpanTable:
     """Spans spread over series and test cases, with a quality score on every tenth."""
     name_idx = rng.integers(0, series, spans)
-    ids = rng.integers(1, 2**63, spans, dtype=np.int64).astype(np.uint64)
+    row = np.arange(spans)
+    root = row - row % 4  # traces of four spans: a root and three children
+    trace = rng.integers(1, 2**63, spans // 4 + 1, dtype=np.int64).astype(np.uint64)[row // 4]
+    span_id = (row + 1).astype(np.uint64)
+    parent = np.where(row == root, 0, root + 1).astype(np.uint64)
     scored = np.arange(0, spans, 10)
     return SpanTable(
         names=tuple(f"span_{i}" for i in range(series)),
@@ -29,10 +37,10 @@ def table(rng: np.random.Generator, spans: int, series: int, tests: int = 500) -
         start_ns=np.arange(spans, dtype=np.int64) * 1000,
         duration_ns=(rng.lognormal(np.log(20e6), 0.5, spans)).astype(np.int64),
         error=rng.random(spans) < 0.01,
-        trace_hi=ids,
-        trace_lo=ids,
-        span_id=ids,
-        parent_id=np.zeros(spans, dtype=np.uint64),
+        trace_hi=trace,
+        trace_lo=trace,
+        span_id=span_id,
+        parent_id=parent,
         numeric={"score": (scored, rng.uniform(0.5, 1.0, len(scored)))},
     )
 
@@ -44,8 +52,12 @@ def main() -> None:
     current, base = table(rng, spans, series), table(rng, spans, series)
     timings = {}
     start = time.perf_counter()
-    now = aggregate(current, ["score"])
+    keys = series_index(current, {}, ())
+    now = aggregate(current, ["score"], series=keys)
     timings["aggregate (this run)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    found = analysis.from_spans(current, keys, now, ["score"], analysis.Options())
+    timings["analysis: requests and structure"] = time.perf_counter() - start
     before = aggregate(base, ["score"])
     start = time.perf_counter()
     text = baseline_document(before, {})
@@ -56,14 +68,22 @@ def main() -> None:
     stored = load(path).series
     timings["baseline: load"] = time.perf_counter() - start
     start = time.perf_counter()
-    checks = compare(now, stored).checks
+    comparison = compare(now, stored)
+    checks = comparison.checks
     timings["compare (with intervals)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    found = analysis.with_comparison(found, comparison, now, stored)
+    timings["analysis: attribution and alerts"] = time.perf_counter() - start
     print(f"{spans:,} spans, {series} series, {len(checks)} checks, baseline {len(text):,} bytes")
     for step, seconds in timings.items():
         print(f"  {step:35} {seconds:6.2f} s")
     total = timings["aggregate (this run)"] + timings["baseline: load"]
     total += timings["compare (with intervals)"]
     print(f"  {'aggregate + load + compare':35} {total:6.2f} s")
+    total += timings["analysis: requests and structure"]
+    total += timings["analysis: attribution and alerts"]
+    print(f"  {'... + analysis':35} {total:6.2f} s")
+    print(f"  listed {len(found.slowest)} slow and {len(found.lowest)} low-scored requests")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ def aggregate(
     group_by: Sequence[str] = (),
     aliases: Mapping[str, Sequence[str]] = ALIASES,
     derived: Mapping[str, tuple[Ints, Floats]] | None = None,
+    series: tuple[Sequence[SeriesKey], Ints] | None = None,
 ) -> list[SeriesStats]:
     """Per-series count, errors, latency and quality, ordered by series label.
 
@@ -59,11 +60,12 @@ def aggregate(
         aliases: attribute names and their other names (see semconv).
         derived: numeric columns worked out from the spans (rows, values), such as the
             cost; averaged per series like `quality_attributes`.
+        series: the keys and each span's series index, if `series_index` made them already.
 
     Returns:
         One SeriesStats per series that occurs in the table.
     """
-    keys, series_idx = _series_keys(table, own_series or {}, group_by, aliases)
+    keys, series_idx = series or series_index(table, own_series or {}, group_by, aliases)
     n_series = len(keys)
     counts = np.bincount(series_idx, minlength=n_series)
     cached = np.isin(values_of(table, CACHE_ATTRIBUTE, aliases), ("true", "1"))
@@ -108,11 +110,11 @@ def aggregate(
     return sorted(result, key=lambda s: s.key)
 
 
-def _series_keys(
+def series_index(
     table: SpanTable,
     own_series: Mapping[str, str],
     group_by: Sequence[str],
-    aliases: Mapping[str, Sequence[str]],
+    aliases: Mapping[str, Sequence[str]] = ALIASES,
 ) -> tuple[list[SeriesKey], Ints]:
     """The series keys, and the series index of each span.
 

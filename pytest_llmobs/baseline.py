@@ -20,6 +20,9 @@ BASELINE_SCHEMA = "pytest-llmobs/baseline"
 RUN_SCHEMA = "pytest-llmobs/run"
 SCHEMA_VERSION = 1
 SAMPLE_LIMIT = 1000
+# A file this plugin writes holds at most SAMPLE_LIMIT samples per series and metric
+# (~9 KB); larger files are refused before reading, so loading stays bounded in memory.
+MAX_FILE_BYTES = 128 * 1024 * 1024
 LATENCY_FIELDS = (*tuple(f"p{p:g}" for p in PERCENTILES), "mean", "max")
 
 
@@ -73,33 +76,42 @@ def _kept(
     values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None, cases: tuple[str, ...],
     digits: int,
 ) -> list[tuple[str, list[float]]]:  # fmt: skip
-    """Each case's values, sorted and rounded; bounded to SAMPLE_LIMIT for the series.
-
-    Beyond the limit, each case keeps its share of it (at least one value), as evenly
-    spaced order statistics of its own values: the same run gives the same bytes.
-    """
+    """Each case's values, sorted and rounded; bounded to SAMPLE_LIMIT for the series."""
     if case is None or len(case) != len(values):
         case, cases = np.zeros(len(values), dtype=np.int64), ("",)
     if len(values) == 0:
         return []
+    kept, owner = bounded(values, case)
+    rounded = np.round(kept, digits)
+    starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+    names = [cases[i] for i in owner[starts].tolist()]
+    parts = np.split(rounded, starts[1:])
+    return [(n, part.tolist()) for n, part in zip(names, parts, strict=True)]
+
+
+def bounded(
+    values: np.ndarray[Any, Any], case: np.ndarray[Any, Any]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """The values sorted by (case, value), at most about SAMPLE_LIMIT of them, with their cases.
+
+    Beyond the limit, each case keeps its share of it (at least one value), as evenly
+    spaced order statistics of its own values: the same run gives the same bytes.
+    """
     order = np.lexsort((values, case))
     ordered, owner = values[order], case[order]
+    if len(values) <= SAMPLE_LIMIT:
+        return ordered, owner
     starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
     sizes = np.diff(np.append(starts, len(owner)))
-    keep = sizes
-    if len(values) > SAMPLE_LIMIT:
-        keep = np.minimum(sizes, np.maximum(1, np.round(SAMPLE_LIMIT * sizes / len(values))))
-        keep = keep.astype(np.int64)
+    keep = np.minimum(sizes, np.maximum(1, np.round(SAMPLE_LIMIT * sizes / len(values))))
+    keep = keep.astype(np.int64)
     first = np.repeat(starts, keep)
     size = np.repeat(sizes, keep)
     count = np.repeat(keep, keep)
     rank = np.arange(int(keep.sum())) - np.repeat(np.cumsum(keep) - keep, keep)
     spaced = np.round(rank * (size - 1) / np.maximum(count - 1, 1)).astype(np.int64)
     position = first + np.where(count > 1, spaced, (size - 1) // 2)
-    rounded = np.round(ordered[position], digits)
-    bounds = np.cumsum(keep)[:-1]
-    names = [cases[i] for i in owner[starts].tolist()]
-    return [(n, part.tolist()) for n, part in zip(names, np.split(rounded, bounds), strict=True)]
+    return ordered[position], owner[position]
 
 
 def dumps(value: Any, indent: int = 0) -> str:
@@ -151,6 +163,13 @@ def load(path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)) -> 
         BaselineError: the file exists but is not a usable baseline.
     """
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise BaselineError(
+                f"{path}: {size / 2**20:.0f} MB is more than a baseline may be "
+                f"({MAX_FILE_BYTES // 2**20} MB); record it again with "
+                "`pytest --llmobs --llmobs-update-baseline`, which bounds its samples"
+            )
         raw = path.read_bytes()
     except FileNotFoundError:
         raise
@@ -195,6 +214,9 @@ def _series(path: Path, item: Any, where: str) -> SeriesStats:
     latency = _field(path, item, "latency_ms", dict, where)
     quality = _field(path, item, "quality", dict, where) if "quality" in item else {}
     samples = _case_samples(path, _field(path, item, "cases", dict, where), f"{where}.cases")
+    for attr in quality:  # a summary without samples (edited by hand) compares on none
+        samples["quality_samples"].setdefault(attr, np.empty(0))
+        samples["quality_case"].setdefault(attr, np.empty(0, dtype=np.int64))
     return SeriesStats(
         key=SeriesKey(name, tuple(sorted((str(k), str(v)) for k, v in group.items()))),
         count=int(count),
@@ -228,8 +250,12 @@ def _case_samples(path: Path, cases: dict[str, Any], where: str) -> dict[str, An
             raise BaselineError(f"{path}: {where}[{case!r}].quality must be an object")
         quality.append({a: _numbers(path, scores, a, f"{where}[{case!r}].quality") for a in scores})
     attributes = sorted({a for scores in quality for a in scores})
-    flat_quality = {a: _flatten([q.get(a, np.empty(0)) for q in quality]) for a in attributes}
-    latency_values, latency_case = _flatten(latency)
+    # A file written by hand or by another tool may hold far more samples than this
+    # plugin writes: keep what it would have kept, so comparing stays bounded too.
+    flat_quality = {
+        a: bounded(*_flatten([q.get(a, np.empty(0)) for q in quality])) for a in attributes
+    }
+    latency_values, latency_case = bounded(*_flatten(latency))
     return {
         "latency_samples": latency_values,
         "latency_case": latency_case,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import operator
 import struct
@@ -83,6 +84,9 @@ class SpanRecorder(SpanProcessor):
         self._test_rows = 0
         self._logged: list[tuple[int, int, dict[str, Any]]] = []  # evaluations from logs
         self.skipped: Counter[str] = Counter()
+        self.late = 0  # spans that ended after the capture did: not in the table
+        self._starts = itertools.count()  # next() is atomic: no lock on span start
+        self._dropped = 0  # spans that ended but could not be recorded
 
     def mark_test(self, nodeid: str | None) -> None:
         """Note that a test started (its nodeid) or ended (None) now."""
@@ -130,11 +134,14 @@ class SpanRecorder(SpanProcessor):
             self._append_number(name, row, value)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        """Nothing to do: the test is found from the start time when the span ends."""
+        """Count the span, to tell at the end how many never ended; the test it belongs
+        to is found from its start time when it ends."""
+        next(self._starts)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Record the span; runs in whatever thread ended it."""
         if not self._active:
+            self._count_late()
             return
         try:
             name, start, end, context, parent, status, attributes, events = _READ(span)
@@ -142,8 +149,12 @@ class SpanRecorder(SpanProcessor):
             events = getattr(events, "_dq", events)  # BoundedList wraps a deque
             self._lock.acquire()  # cheaper than `with` on this path
             try:
+                if not self._active:  # the capture ended while this thread waited
+                    self.late += 1
+                    return
                 if not 0 <= start <= end:
                     self.skipped["span ending before it started"] += 1
+                    self._dropped += 1
                     return
                 row = len(self._detailed)
                 name_id = self._names.get(name)
@@ -185,6 +196,7 @@ class SpanRecorder(SpanProcessor):
                 self._lock.release()
         except Exception as exc:  # never let an odd span or our bug reach the app's thread
             self.skipped[f"unreadable span ({type(exc).__name__})"] += 1
+            self._dropped += 1
 
     def _evaluations(self, row: int, events: Iterable[Any]) -> None:
         """Scores of `gen_ai.evaluation.result` events become numbers of the span."""
@@ -279,6 +291,10 @@ class SpanRecorder(SpanProcessor):
             len(self._events),
         )
 
+    def _count_late(self) -> None:
+        with self._lock:
+            self.late += 1
+
     def shutdown(self) -> None:
         """A provider shutting down does not end the capture: the session does."""
 
@@ -300,6 +316,9 @@ class SpanRecorder(SpanProcessor):
                 self._resolve_logged()
                 self._settle()
                 self._active = False
+                unended = next(self._starts) - len(self) - self._dropped
+                if unended > 0:  # started under the capture, not ended before it ended
+                    self.skipped["span not ended when the capture ended"] = unended
                 self._table = self._build_table()  # it now owns the buffers
             return self._table
 

@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from pytest_llmobs import __version__, baseline, gate
+from pytest_llmobs import __version__, analysis, baseline, gate
 from pytest_llmobs.compare import compare, evaluate_slos
+from pytest_llmobs.findings import Findings
 from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
@@ -107,22 +108,32 @@ def _compare(args: argparse.Namespace) -> int:
     state = gate.BaselineState(stored.path, "loaded", f"compared with {stored.path}")
     comparison = compare(run.series, stored.series, settings.quality_attributes, settings.rules)
     slos = tuple(evaluate_slos(run.series, settings.rules))
+    # the requests a run report listed, judged again against this baseline
+    listed = _saved_run(args.run).findings if run.schema == baseline.RUN_SCHEMA else Findings()
+    findings = analysis.with_comparison(
+        listed, comparison, run.series, stored.series, settings.rules.alpha
+    )
     result = gate.RunResult(
         run.series, state, comparison, metadata=run.metadata, slos=slos,
-        fail_on_inconclusive=settings.fail_on_inconclusive,
+        fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
+        fail_on_alert=settings.fail_on_alert,
     )  # fmt: skip
     _print(result)
     _write(args, result)
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
 
 
-def _report(args: argparse.Namespace) -> int:
+def _saved_run(path: Path) -> gate.RunResult:
     try:
-        result = result_from_json(args.run)
+        return result_from_json(path)
     except FileNotFoundError:
-        raise _BadInput(f"{args.run}: no such file") from None
+        raise _BadInput(f"{path}: no such file") from None
     except baseline.BaselineError as exc:
         raise _BadInput(str(exc)) from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    result = _saved_run(args.run)
     _print(result)
     _write(args, result)
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION

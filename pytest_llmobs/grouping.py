@@ -33,12 +33,22 @@ def rows_of(own: SpanIds, wanted: SpanIds) -> Ints:
     """For each wanted (trace id, span id), its row among `own`, or -1 if absent."""
     if len(own[0]) == 0:
         return np.full(len(wanted[0]), -1, dtype=np.int64)
+    high, low, span = own
+    order = np.argsort(span, kind="stable")
+    ordered = span[order]
+    if not np.any(ordered[1:] == ordered[:-1]):
+        # span ids are unique (random 64-bit ids are): find by span id, then check the trace
+        at = np.minimum(np.searchsorted(ordered, wanted[2]), len(ordered) - 1)
+        row = order[at]
+        same = (ordered[at] == wanted[2]) & (high[row] == wanted[0]) & (low[row] == wanted[1])
+        return np.where(same, row, -1).astype(np.int64)
+    # the same span id in several traces (made-up ids): key on (trace id, span id)
     keys = _ids(*own)
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
+    by_key = np.argsort(keys, kind="stable")
+    sorted_keys = keys[by_key]
     wanted_keys = _ids(*wanted)
-    at = np.minimum(np.searchsorted(ordered, wanted_keys), len(ordered) - 1)
-    return np.where(ordered[at] == wanted_keys, order[at], -1).astype(np.int64)
+    at = np.minimum(np.searchsorted(sorted_keys, wanted_keys), len(sorted_keys) - 1)
+    return np.where(sorted_keys[at] == wanted_keys, by_key[at], -1).astype(np.int64)
 
 
 def numbers_of(

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 session_key: pytest.StashKey[LlmobsSession] = pytest.StashKey()
 
 
-_METAVARS = {"path": "PATH", "names": "NAMES", "float": "NUMBER", "rate": "RATE", "int": "N"}
+_METAVARS = {
+    "path": "PATH", "names": "NAMES", "float": "NUMBER", "rate": "RATE", "int": "N",
+    "count": "N", "number": "NUMBER", "severity": "SEVERITY",
+}  # fmt: skip
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,11 +29,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for option in OPTIONS:
         if option.kind == "bool":
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
-            parser.addini(option.ini, option.help, type="bool", default=None)
         else:
             metavar = _METAVARS[option.kind]
             group.addoption(option.flag, default=None, metavar=metavar, help=option.help)
-            parser.addini(option.ini, option.help, type="string", default=None)
+        # read as text and converted with the other sources, so a bad value gets our message
+        parser.addini(option.ini, option.help, type="string", default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,12 +81,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _settings(config: pytest.Config) -> Settings:
     cli = {o.name: getattr(config.option, o.flag[2:].replace("-", "_")) for o in OPTIONS}
-    ini = {o.name: config.getini(o.ini) for o in OPTIONS}
+    ini = {o.name: _ini(config, o.ini) for o in OPTIONS}
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     try:
         sources = [
-            Source("command line", cli, config.invocation_params.dir),
-            Source(f"ini file {config.inipath}", ini, ini_dir),
+            Source("command line", cli, config.invocation_params.dir, "flag"),
+            Source(f"ini file {config.inipath}", ini, ini_dir, "ini"),
         ]
         if not _enabled(sources):
             return Settings()
@@ -95,6 +98,16 @@ def _settings(config: pytest.Config) -> Settings:
 
             write_error_report(config.invocation_params.dir / cli["json"], str(exc))
         raise pytest.UsageError(f"llmobs: {exc}") from None
+
+
+def _ini(config: pytest.Config, name: str) -> object:
+    """An ini value as written; converting it is left to resolve(), which names the source."""
+    try:
+        return config.getini(name)
+    except TypeError:
+        # pytest 9's native [tool.pytest] TOML table keeps a value's own type (true, 0.05),
+        # which getini refuses for a "string" key; take the value as it is
+        return config.inicfg.get(name)
 
 
 def _enabled(sources: list[Source]) -> bool:

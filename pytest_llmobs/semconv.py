@@ -27,7 +27,12 @@ ALIASES: Mapping[str, tuple[str, ...]] = {
     "error.type": ("exception.type",),
     # what kind of step a span is: LLM, tool, chain... (values differ between conventions)
     "llmobs.span.kind": ("openinference.span.kind", "traceloop.span.kind"),
+    # the app's id of a request, set on its root span (or any span of it)
+    "request_id": ("llmobs.request_id", "request.id"),
 }
+
+
+REQUEST_ID = "request_id"
 
 
 CACHE_ATTRIBUTE = "gen_ai.response.cached"  # true on a span answered from a cache

@@ -7,13 +7,14 @@ import os
 import subprocess
 from collections import Counter
 from collections.abc import Generator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_llmobs import __version__, gate, transport, xdist
-from pytest_llmobs.aggregate import aggregate
+from pytest_llmobs import __version__, analysis, gate, transport, xdist
+from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.compare import evaluate_slos
 from pytest_llmobs.logs import LogCaptureInstaller
@@ -26,7 +27,13 @@ from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rule_config import marker_rules, with_test_rules
 from pytest_llmobs.rules import RuleError
-from pytest_llmobs.semconv import CACHE_ATTRIBUTE, COST_ATTRIBUTE, TOKEN_METRICS, all_names
+from pytest_llmobs.semconv import (
+    CACHE_ATTRIBUTE,
+    COST_ATTRIBUTE,
+    REQUEST_ID,
+    TOKEN_METRICS,
+    all_names,
+)
 from pytest_llmobs.settings import Settings
 
 
@@ -43,7 +50,7 @@ class LlmobsSession:
         self.recorder = SpanRecorder(
             sorted(all_names(self.numeric, settings.aliases) | {SPAN_COST}),
             settings.sample_rate,
-            all_names((*settings.group_by, CACHE_ATTRIBUTE), settings.aliases),
+            all_names((*settings.group_by, CACHE_ATTRIBUTE, REQUEST_ID), settings.aliases),
         )
         self.installer = CaptureInstaller(self.recorder, find_existing)
         self.log_installer = LogCaptureInstaller(self.recorder, find_existing)
@@ -114,6 +121,9 @@ class LlmobsSession:
             return
         if self.result is None:
             self.result = self._decide(session, interrupted=True)
+        if self.recorder.late:  # e.g. from threads the tests left running
+            late = f"{self.recorder.late} span(s) ended after the run was judged: not counted"
+            self.result = replace(self.result, warnings=(*self.result.warnings, late))
         self._write_reports(self.result)
         gate_only = self.result.verdict != "pass" and self.tests_failed == 0
         if gate_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
@@ -160,16 +170,19 @@ class LlmobsSession:
         scored = sorted(table.numeric.keys() - known)  # llmobs.score(), evaluation results
         numeric = (*self.numeric, *scored)
         cost = {COST_ATTRIBUTE: cost_column(table, self.settings.prices, aliases)}
+        keys = series_index(table, marked.tests, self.settings.group_by, aliases)
         series = tuple(
-            aggregate(table, numeric, marked.tests, self.settings.group_by, aliases, cost)
+            aggregate(table, numeric, marked.tests, self.settings.group_by, aliases, cost, keys)
         )
+        findings = analysis.from_spans(table, keys, series, numeric, self._analysis_options())
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
         metadata = _metadata(self.config.rootpath)
         path, quality = self.settings.baseline, self.settings.quality_attributes
         rules = with_test_rules(self.settings.rules, marked.rules)
-        comparison, state = gate.judge(series, path, quality, rules)
+        comparison, state, stored = gate.judge(series, path, quality, rules)
+        findings = analysis.with_comparison(findings, comparison, series, stored, rules.alpha)
         # Never judge or record partial data: a worker's missing spans fail the gate.
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
         if self.settings.update_baseline:
@@ -184,8 +197,15 @@ class LlmobsSession:
         return gate.RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
             tuple(evaluate_slos(series, rules)), self.settings.fail_on_inconclusive,
-            CaptureSummary.of(table, self.settings.sample_rate),
+            CaptureSummary.of(table, self.settings.sample_rate), findings,
+            self.settings.fail_on_alert,
         )  # fmt: skip
+
+    def _analysis_options(self) -> analysis.Options:
+        s = self.settings
+        return analysis.Options(
+            s.slowest, s.quality_threshold, s.request_spans, s.redact, dict(s.aliases)
+        )
 
 
 def _metadata(rootdir: Path) -> dict[str, Any]:

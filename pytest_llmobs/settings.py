@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmobs.findings import SEVERITIES, Severity
 from pytest_llmobs.price_table import PRICES, Price, parse_prices
+from pytest_llmobs.redact import RedactError, Redactor, redactor
 from pytest_llmobs.rule_config import rules_from_config
 from pytest_llmobs.rules import RuleError, Rules
 from pytest_llmobs.semconv import AliasError, alias_map
@@ -22,7 +24,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
 PYPROJECT_TABLE = "[tool.llmobs]"
 
-Kind = Literal["bool", "path", "names", "float", "rate", "int"]
+Kind = Literal["bool", "path", "names", "float", "rate", "int", "count", "number", "severity"]
 
 
 class ConfigError(Exception):
@@ -89,6 +91,29 @@ OPTIONS = (
         "bool",
         "Fail the gate when a check is inconclusive (too few spans to judge)",
     ),
+    Option(
+        "slowest",
+        "count",
+        "Requests listed per series (its slowest at or above its p95) and per quality"
+        " attribute (its lowest scores); 0 lists none (default: 5)",
+    ),
+    Option(
+        "quality_threshold",
+        "number",
+        "A quality score below this makes a low-quality request (default: 0.6)",
+    ),
+    Option(
+        "request_spans",
+        "names",
+        "Span names that make a request, such as llm_request (space-separated;"
+        " default: each root span)",
+    ),
+    Option(
+        "fail_on_alert",
+        "severity",
+        "Fail the gate on a contextual alert of this severity or higher: low, medium"
+        " or high (default: alerts inform only)",
+    ),
 )
 # Tables only pyproject.toml can hold: tolerance rules, per-series overrides, SLOs.
 RULE_TABLES = frozenset({"rules", "overrides", "slo"})
@@ -97,6 +122,7 @@ PYPROJECT_KEYS = (
     | RULE_TABLES
     | {"aliases"}  # more names for attributes: {"gen_ai.request.model" = ["model"]}
     | {"prices"}  # model = {input = USD per 1M tokens, output = ...}
+    | {"redact"}  # allow = [attributes a report may show], patterns = [regexes to mask]
 )
 
 
@@ -116,9 +142,14 @@ class Settings:
     alpha: float = 0.01
     sample_rate: float = 1.0
     fail_on_inconclusive: bool = False
+    slowest: int = 5
+    quality_threshold: float = 0.6
+    request_spans: tuple[str, ...] = ()
+    fail_on_alert: Severity | None = None
     rules: Rules = field(default_factory=Rules)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
+    redact: Redactor = field(default_factory=Redactor)
 
 
 @dataclass(frozen=True)
@@ -128,6 +159,11 @@ class Source:
     label: str
     values: Mapping[str, Any]
     base_dir: Path
+    style: Literal["flag", "ini", "key"] = "key"  # how the source names a setting
+
+    def name_of(self, option: Option) -> str:
+        """The setting's name as the user wrote it here: --llmobs-alpha, llmobs_alpha, alpha."""
+        return {"flag": option.flag, "ini": option.ini, "key": option.name}[self.style]
 
 
 def load_pyproject(path: Path) -> Source:
@@ -198,7 +234,32 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return Settings(**values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=prices)
+    given = [s for s in sources if "redact" in s.values]
+    redact = _redactor(given[0] if given else None, values.get("group_by", ()), aliases)
+    return Settings(
+        **values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=prices, redact=redact
+    )
+
+
+def _redactor(
+    source: Source | None, group_by: tuple[str, ...], aliases: Mapping[str, tuple[str, ...]]
+) -> Redactor:
+    """The default redactor, extended by a source's `redact` table; grouping attributes,
+    whose values name series anyway, are always shown."""
+    table: Any = source.values["redact"] if source else {}
+    where = f"redact ({source.label})" if source else "redact"
+    if not isinstance(table, dict) or set(table) - {"allow", "patterns"}:
+        raise ConfigError(f"{where}: expected a table with `allow` and `patterns` lists")
+    lists = {}
+    for key in ("allow", "patterns"):
+        items = table.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+            raise ConfigError(f"{where}: {key} = {items!r}: expected a list of strings")
+        lists[key] = items
+    try:
+        return redactor((*lists["allow"], *group_by), lists["patterns"], aliases)
+    except RedactError as exc:
+        raise ConfigError(f"{where}: patterns: {exc}") from None
 
 
 def _aliases(source: Source) -> dict[str, tuple[str, ...]]:
@@ -220,18 +281,33 @@ def _aliases(source: Source) -> dict[str, tuple[str, ...]]:
 
 
 def _convert(option: Option, raw: Any, source: Source) -> Any:
-    where = f"{option.name} = {raw!r} ({source.label})"
+    given = f"{source.name_of(option)}{' ' if source.style == 'flag' else ' = '}{raw!r}"
+    where = f"{given} ({source.label})"
     if option.kind == "bool":
         if isinstance(raw, bool):
             return raw
         if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
             return raw.strip().lower() in ("true", "1", "yes")
         raise ConfigError(f"{where}: expected true or false")
-    if option.kind == "int":
+    if option.kind in ("int", "count"):
         text = str(raw).strip()
-        if isinstance(raw, bool) or not text.isdigit() or not 1 <= int(text) <= 255:
-            raise ConfigError(f"{where}: expected a whole number from 1 to 255")
+        low, high = (1, 255) if option.kind == "int" else (0, 10_000)
+        if isinstance(raw, bool) or not text.isdigit() or not low <= int(text) <= high:
+            raise ConfigError(f"{where}: expected a whole number from {low} to {high}")
         return int(text)
+    if option.kind == "number":
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            number = math.nan
+        if isinstance(raw, bool) or not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a number")
+        return number
+    if option.kind == "severity":
+        text = str(raw).strip().lower()
+        if text not in SEVERITIES:
+            raise ConfigError(f"{where}: expected one of {', '.join(SEVERITIES)}")
+        return text
     if option.kind in ("float", "rate"):
         try:
             number = float(raw)

@@ -15,6 +15,7 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from pytest_llmobs.baseline import write_atomic
 from pytest_llmobs.compare import Check
+from pytest_llmobs.findings import Findings, fails
 from pytest_llmobs.gate import RunResult
 from pytest_llmobs.report import text
 
@@ -25,11 +26,13 @@ def junit_xml(result: RunResult) -> str:
     """The run's checks, SLOs and fail-closed errors as one JUnit XML document."""
     checks = result.comparison.checks if result.comparison is not None else ()
     suites = [
-        _series_suite(label, list(group))
+        _series_suite(label, list(group), result.findings)
         for label, group in groupby(sorted(checks, key=_label), key=_label)
     ]
     if result.slos:
         suites.append(_slo_suite(result))
+    if result.findings.alerts:
+        suites.append(_alert_suite(result))
     gate_errors = [*result.errors]
     if result.baseline.status == "error":
         gate_errors.insert(0, result.baseline.message)
@@ -49,14 +52,14 @@ def _label(check: Check) -> str:
     return check.series.label
 
 
-def _series_suite(label: str, checks: list[Check]) -> TestSuite:
+def _series_suite(label: str, checks: list[Check], why: Findings) -> TestSuite:
     cases, properties = [], {}
     for check in checks:
         case = TestCase(
             f"{label} {check.metric}", classname=f"llmobs.{label}", elapsed_sec=_CASE_TIME
         )
         if check.verdict == "regression":
-            case.add_failure_info(message=_failure(check), output=text.detail(check))
+            case.add_failure_info(message=_failure(check), output=_why(check, why))
         elif check.verdict == "inconclusive":
             case.add_skipped_info(message=check.reason or "inconclusive")
         cases.append(case)
@@ -70,6 +73,36 @@ def _series_suite(label: str, checks: list[Check]) -> TestSuite:
                 properties[f"{check.metric}.{name}"] = f"{value:.6g}"
         properties[f"{check.metric}.verdict"] = check.verdict
     return TestSuite(f"llmobs {label}", cases, properties=properties)
+
+
+def _why(check: Check, found: Findings) -> str:
+    """The check's statistics, then where the time went and the requests behind it."""
+    lines = [text.detail(check)]
+    if check.metric.startswith("latency"):
+        lines += [text.attribution(a) for a in found.attributions if a.series == check.series]
+        lines += [f"slowest: {text.request(d)}" for d in found.slowest if d.series == check.series]
+    else:
+        lines += [
+            f"lowest: {text.request(d)}"
+            for d in found.lowest
+            if d.series == check.series and d.metric == check.metric
+        ]
+    return "\n".join(lines)
+
+
+def _alert_suite(result: RunResult) -> TestSuite:
+    """A case per alert: a failure when its severity fails the gate, else its message."""
+    cases = []
+    for alert in result.findings.alerts:
+        labels = ", ".join(k.label for k in alert.series)
+        case = TestCase(
+            f"{alert.type} {labels}", classname="llmobs.alerts", elapsed_sec=_CASE_TIME,
+            stdout=text.alert(alert),
+        )  # fmt: skip
+        if fails(alert, result.fail_on_alert):
+            case.add_failure_info(message=text.alert(alert), failure_type=alert.type)
+        cases.append(case)
+    return TestSuite("llmobs alerts", cases)
 
 
 def _failure(check: Check) -> str:

@@ -31,6 +31,7 @@ def markdown(result: RunResult) -> str:
         lines += [_HEADER, _RULE, *(_row(c) for c in notable), ""]
     elif checks:
         lines += ["No regression, nothing inconclusive, nothing new or missing.", ""]
+    lines += _why(result)
     breached = [s for s in result.slos if s.status != "ok"]
     for slo in breached:
         value = text.value(slo.metric, slo.value)
@@ -54,6 +55,27 @@ def append_markdown(path: Path, result: RunResult) -> None:
     """Append the summary (to GitHub's job summary file, say)."""
     with path.open("a", encoding="utf-8") as fh:
         fh.write(markdown(result) + "\n")
+
+
+def _why(result: RunResult) -> list[str]:
+    """Alerts, attributions and the requests behind the regressions."""
+    found, lines = result.findings, []
+    if found.alerts:
+        lines += ["#### Alerts", "", "| severity | alert | what |", "| --- | --- | --- |"]
+        lines += [
+            f"| {a.severity} | {escape(a.type)} | {escape(a.message)} |" for a in found.alerts
+        ]
+        lines.append("")
+    lines += [f"- why: {escape(text.attribution(a))}" for a in found.attributions]
+    if found.attributions:
+        lines.append("")
+    notable = text.notable_requests(result)
+    if notable:
+        lines += ["#### Requests behind the regressions", ""]
+        lines += ["| series | request |", "| --- | --- |"]
+        lines += [f"| {escape(d.series.label)} | {escape(text.request(d))} |" for d in notable]
+        lines.append("")
+    return lines
 
 
 def _row(check: Check) -> str:

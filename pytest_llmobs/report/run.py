@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from pytest_llmobs.baseline import (
     RUN_SCHEMA,
@@ -18,19 +18,27 @@ from pytest_llmobs.baseline import (
     write_atomic,
 )
 from pytest_llmobs.compare import VERDICT_ORDER, Check, Comparison, SloResult
-from pytest_llmobs.gate import BaselineState, RunResult
-from pytest_llmobs.model import CaptureSummary, SeriesKey
-
-
-def _series_fields(key: SeriesKey) -> dict[str, Any]:
-    """How every entry names its series: the full key, the span name, the grouping values."""
-    return {"series": key.label, "name": key.name, "group": dict(key.group)}
+from pytest_llmobs.findings import SEVERITIES
+from pytest_llmobs.gate import BaselineState, BaselineStatus, RunResult
+from pytest_llmobs.model import CaptureSummary
+from pytest_llmobs.report.findings_json import (
+    count,
+    findings_from_json,
+    findings_to_json,
+    flag,
+    key_of,
+    objects,
+    optional_number,
+    series_fields,
+    text,
+    texts,
+)
 
 
 def check_to_json(check: Check) -> dict[str, Any]:
     """One check as plain JSON types."""
     return {
-        **_series_fields(check.series),
+        **series_fields(check.series),
         "metric": check.metric,
         "verdict": check.verdict,
         "baseline": check.baseline,
@@ -54,7 +62,7 @@ def check_to_json(check: Check) -> dict[str, Any]:
 def slo_to_json(slo: SloResult) -> dict[str, Any]:
     """One SLO result as plain JSON types."""
     return {
-        **_series_fields(slo.series),
+        **series_fields(slo.series),
         "metric": slo.metric,
         "value": slo.value,
         "warn": slo.warn,
@@ -83,6 +91,8 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "errors": list(result.errors),
         "fail_on_inconclusive": result.fail_on_inconclusive,
         "capture": dataclasses.asdict(result.capture) if result.capture is not None else None,
+        "fail_on_alert": result.fail_on_alert,
+        **findings_to_json(result.findings),
     }
 
 
@@ -100,7 +110,7 @@ def write_error_report(path: Path, message: str) -> None:
 
 
 def result_from_json(path: Path) -> RunResult:
-    """Read a run report back, checks and all, to render it again.
+    """Read a run report back, checks, findings and all, to render it again.
 
     Raises:
         FileNotFoundError: there is no file at path.
@@ -109,58 +119,76 @@ def result_from_json(path: Path) -> RunResult:
     stored = load(path, schemas=(RUN_SCHEMA,))
     doc = json.loads(path.read_text(encoding="utf-8"))
     try:
-        state = doc["baseline"]
-        checks = tuple(_check(c) for c in doc.get("checks", []))
-        slos = tuple(_slo(s) for s in doc.get("slos", []))
+        state = doc.get("baseline")
+        if not isinstance(state, dict):
+            raise ValueError(f"baseline must be an object, got {state!r:.40}")
+        status = text(state, "status")
+        if status not in get_args(BaselineStatus):
+            raise ValueError(f"baseline.status: unknown status {status!r}")
+        checks = tuple(_check(c) for c in objects(doc, "checks"))
+        fail_on_alert = doc.get("fail_on_alert")
+        if fail_on_alert is not None and fail_on_alert not in SEVERITIES:
+            raise ValueError(f"fail_on_alert: unknown severity {fail_on_alert!r:.40}")
         return RunResult(
             stored.series,
-            BaselineState(Path(state["path"]), state["status"], state.get("message", "")),
+            BaselineState(
+                Path(text(state, "path")), cast(BaselineStatus, status), text(state, "message", "")
+            ),
             Comparison(checks) if checks else None,
-            tuple(str(w) for w in doc.get("warnings", [])),
+            texts(doc, "warnings"),
             stored.metadata,
-            tuple(str(e) for e in doc.get("errors", [])),
-            slos,
-            bool(doc.get("fail_on_inconclusive", False)),
+            texts(doc, "errors"),
+            tuple(_slo(s) for s in objects(doc, "slos")),
+            flag(doc, "fail_on_inconclusive"),
             _capture(doc.get("capture")),
+            findings_from_json(doc),
+            fail_on_alert,
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BaselineError(f"{path}: not a readable run report ({exc!r})") from None
+    except ValueError as exc:
+        raise BaselineError(f"{path}: not a readable run report: {exc}") from None
 
 
 def _capture(entry: Any) -> CaptureSummary | None:
     if entry is None:
         return None
-    return CaptureSummary(
-        int(entry["spans"]),
-        int(entry["traces"]),
-        int(entry["traces_with_detail"]),
-        float(entry["sample_rate"]),
-    )
-
-
-def _key(entry: dict[str, Any]) -> SeriesKey:
-    return SeriesKey(str(entry["name"]), tuple(sorted(entry.get("group", {}).items())))
+    if not isinstance(entry, dict):
+        raise ValueError(f"capture must be an object, got {entry!r:.40}")
+    rate = optional_number(entry, "sample_rate")
+    if rate is None or not 0 <= rate <= 1:
+        raise ValueError(f"capture.sample_rate must be from 0 to 1, got {rate!r}")
+    spans, traces, kept = (count(entry, f) for f in ("spans", "traces", "traces_with_detail"))
+    return CaptureSummary(spans, traces, kept, rate)
 
 
 def _check(entry: dict[str, Any]) -> Check:
-    if entry["verdict"] not in VERDICT_ORDER:
-        raise ValueError(f"unknown verdict {entry['verdict']!r}")
-    get = entry.get
+    verdict = text(entry, "verdict")
+    if verdict not in VERDICT_ORDER:
+        raise ValueError(f"unknown verdict {verdict!r}")
+    test, tolerance = entry.get("test"), entry.get("tolerance")
+
+    def number(name: str) -> float | None:
+        return optional_number(entry, name)
+
     return Check(
-        _key(entry), str(entry["metric"]), entry["verdict"],
-        baseline=get("baseline"), current=get("current"), change=get("change"),
-        relative=get("relative_change"), ci_low=get("ci_low"), ci_high=get("ci_high"),
-        p_value=get("p_value"), p_raw=get("p_raw"), test=get("test"),
-        paired=bool(get("paired", False)), n_baseline=int(get("n_baseline", 0)),
-        n_current=int(get("n_current", 0)), mde=get("mde"), tolerance=get("tolerance"),
-        reason=str(get("reason", "")),
+        key_of(entry), text(entry, "metric"), verdict,
+        baseline=number("baseline"), current=number("current"), change=number("change"),
+        relative=number("relative_change"), ci_low=number("ci_low"),
+        ci_high=number("ci_high"), p_value=number("p_value"), p_raw=number("p_raw"),
+        test=None if test is None else text(entry, "test"), paired=flag(entry, "paired"),
+        n_baseline=count(entry, "n_baseline"), n_current=count(entry, "n_current"),
+        mde=number("mde"), tolerance=None if tolerance is None else text(entry, "tolerance"),
+        reason=text(entry, "reason", ""),
     )  # fmt: skip
 
 
 def _slo(entry: dict[str, Any]) -> SloResult:
-    if entry["status"] not in ("ok", "warn", "fail"):
-        raise ValueError(f"unknown SLO status {entry['status']!r}")
+    status = text(entry, "status")
+    if status not in ("ok", "warn", "fail"):
+        raise ValueError(f"unknown SLO status {status!r}")
+    value = optional_number(entry, "value")
+    if value is None:
+        raise ValueError("slos: value must be a finite number")
     return SloResult(
-        _key(entry), str(entry["metric"]), float(entry["value"]), entry.get("warn"),
-        entry.get("fail"), entry["status"],
+        key_of(entry), text(entry, "metric"), value, optional_number(entry, "warn"),
+        optional_number(entry, "fail"), cast(Literal["ok", "warn", "fail"], status),
     )  # fmt: skip

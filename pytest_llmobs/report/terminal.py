@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_llmobs.compare import Check
 from pytest_llmobs.gate import RunResult
+from pytest_llmobs.report import text
 from pytest_llmobs.report.text import change, detail, p_text, value
 
 WIDTH = 100
@@ -25,6 +26,7 @@ def summary_lines(result: RunResult) -> list[str]:
         lines.append(f"captured {spans} spans in {len(result.series)} series")
     else:
         lines.append("no spans were captured")
+    lines.extend(_why_lines(result))
     lines.extend(_slo_lines(result))
     capture = result.capture
     if capture is not None and capture.sample_rate < 1:
@@ -38,11 +40,32 @@ def summary_lines(result: RunResult) -> list[str]:
     return lines
 
 
+def _why_lines(result: RunResult) -> list[str]:
+    """Alerts, where each latency regression's time went, and the requests behind them."""
+    found = result.findings
+    lines = [fit(f"alert {text.alert(a)}", LONG) for a in found.alerts]
+    lines += [fit(f"why: {text.attribution(a)}", LONG) for a in found.attributions]
+    notable = text.notable_requests(result)
+    shown: dict[tuple[str, str | None], int] = {}
+    for request in notable:
+        group = (request.series.label, request.metric)
+        shown[group] = shown.get(group, 0) + 1
+        if shown[group] > REQUESTS_SHOWN:
+            continue
+        kind = "slowest" if request.metric is None else "lowest"
+        lines.append(fit(f"  {kind} {request.series.label}: {text.request(request)}", LONG))
+    return lines
+
+
 def _row(cells: tuple[str, ...]) -> str:
     series_width = WIDTH - sum(_FIXED) - len(_FIXED)
     widths = (series_width, *_FIXED)
     parts = [fit(cell, width) for cell, width in zip(cells, widths, strict=False)]
     return " ".join(p.ljust(w) for p, w in zip(parts, widths, strict=False)).rstrip()
+
+
+LONG = 400  # characters of an explanation line; span names are cut past it
+REQUESTS_SHOWN = 3  # per series and metric; the run report lists every one
 
 
 def fit(text: str, width: int) -> str:

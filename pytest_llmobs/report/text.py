@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_llmobs.compare import Check
+from pytest_llmobs.findings import Alert, Attribution, RequestDetail
 from pytest_llmobs.gate import RunResult
 
 
@@ -86,3 +87,59 @@ def signed(metric: str) -> Callable[[float], str]:
     if metric == "cost":
         return lambda v: f"{v:+.6f}"
     return lambda v: f"{v:+.3f}"
+
+
+def attribution(found: Attribution) -> str:
+    """ "llm_request +40.0% (+12.0 ms a request), of which llm_inference +38.0% ..."."""
+    base = found.baseline_ms
+
+    def share(change_ms: float) -> str:
+        return f"{change_ms / base:+.1%}" if base > 0 else f"{change_ms:+.1f} ms"
+
+    parts = [f"{key.label} {share(ms)} ({ms:+.1f} ms)" for key, ms in found.parts]
+    parts.append(f"its own time {share(found.self_change_ms)}")
+    return (
+        f"{found.series.label} {share(found.change_ms)} ({found.change_ms:+.1f} ms a request, "
+        f"mean over {found.cases} test cases), of which " + ", ".join(parts)
+    )
+
+
+def request(detail: RequestDetail) -> str:
+    """One slow or low-scored request in a line: where to find it and what it cost."""
+    where = detail.test or "outside any test"
+    if detail.request_id:
+        where += f" (request {detail.request_id})"
+    if detail.metric is not None and detail.score is not None:
+        sizes = [f"{detail.request} took {value('latency', detail.request_ms)}"]
+        if detail.output_tokens is not None:
+            sizes.append(f"{detail.output_tokens:.0f} output tokens")
+        if detail.prompt_chars is not None:
+            sizes.append(f"prompt {detail.prompt_chars} chars")
+        if detail.output_chars is not None:
+            sizes.append(f"output {detail.output_chars} chars")
+        return f"{detail.metric} {detail.score:.3f} in {where}: " + ", ".join(sizes)
+    line = f"{value('latency', detail.duration_ms)} in {where}"
+    if detail.baseline_case_ms is not None:
+        line += f" (baseline median {value('latency', detail.baseline_case_ms)})"
+    if detail.step is not None:
+        own = next((p.self_ms for p in detail.spans if p.name == detail.step and p.critical), None)
+        line += f"; slowest step: {detail.step}"
+        if own is not None:
+            line += f" ({value('latency', own)} of its own)"
+    return line
+
+
+def alert(found: Alert) -> str:
+    return f"[{found.severity}] {found.type}: {found.message}"
+
+
+def notable_requests(result: RunResult) -> list[RequestDetail]:
+    """The requests behind this run's regressions: the slowest spans of each series whose
+    latency regressed, the lowest scores of each quality metric that regressed."""
+    regressions = result.comparison.regressions if result.comparison is not None else ()
+    slower = {c.series for c in regressions if c.metric.startswith("latency")}
+    worse = {(c.series, c.metric) for c in regressions if c.metric.startswith("quality.")}
+    return [
+        *(d for d in result.findings.slowest if d.series in slower),
+        *(d for d in result.findings.lowest if (d.series, d.metric) in worse),
+    ]

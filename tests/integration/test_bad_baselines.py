@@ -53,6 +53,11 @@ def unreadable(path: Path) -> None:
     path.chmod(0)
 
 
+def oversized(path: Path) -> None:
+    with path.open("r+b") as fh:  # sparse: only its size matters, it is never read
+        fh.truncate(129 * 2**20)
+
+
 BAD: dict[str, tuple[Callable[[Path], None], str]] = {
     "empty": (text(""), ": empty"),
     "binary garbage": (text(b"\x89PNG\r\n\x1a\n\x00\xff\xfe"), "not valid"),
@@ -68,6 +73,7 @@ BAD: dict[str, tuple[Callable[[Path], None], str]] = {
     "negative latency": (with_value(-5), "p50"),
     "text latency": (with_value("fast"), "p50"),
     "a directory": (directory, "cannot read it"),
+    "larger than any baseline": (oversized, "129 MB is more than a baseline may be"),
 }
 if hasattr(os, "geteuid") and os.geteuid() != 0:  # root reads any file
     BAD["unreadable"] = (unreadable, "cannot read it")
@@ -90,3 +96,23 @@ def test_bad_baseline_fails_closed_with_one_line(
     lines = [line for line in result.stdout.lines if str(path) in line and message in line]
     assert len(lines) == 1
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.usefixtures("recorded")
+def test_a_baseline_with_millions_of_samples_is_judged(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    path = pytester.path / ".llmobs" / "baseline.json"
+    doc = valid(path)
+    total = 0
+    for series in doc["series"]:  # the same samples, each repeated: the same distribution
+        for entry in series["cases"].values():
+            entry["latency_ms"] = entry["latency_ms"] * 20_000
+            total += len(entry["latency_ms"])
+    assert total > 1_000_000
+    path.write_text(json.dumps(doc))
+    result, report = run_llmobs()
+    assert report["baseline"]["status"] == "loaded"
+    assert report["checks"]
+    assert {c["verdict"] for c in report["checks"]} <= {"pass", "improvement", "inconclusive"}
+    assert result.ret == 0

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_llmobs import baseline
+from pytest_llmobs import baseline, gate
 from pytest_llmobs.model import SeriesStats
 from tests.conftest import make_series
 
@@ -134,3 +134,67 @@ def test_bad_numbers_are_rejected_with_their_place(
 def test_a_directory_is_an_error_not_a_crash(tmp_path: Path) -> None:
     with pytest.raises(baseline.BaselineError, match="cannot read"):
         baseline.load(tmp_path)
+
+
+def huge_document(samples: int, cases: int = 200) -> dict[str, object]:
+    """A valid baseline of one series holding far more samples than this plugin writes."""
+    rng = np.random.default_rng(1)
+    values = np.round(rng.lognormal(3, 0.3, samples), 3)
+    per_case = np.array_split(values, cases)
+    return {
+        "schema": baseline.BASELINE_SCHEMA,
+        "version": baseline.SCHEMA_VERSION,
+        "series": [
+            {
+                "name": "llm",
+                "count": samples,
+                "errors": 0,
+                "latency_ms": dict.fromkeys(baseline.LATENCY_FIELDS, 20.0),
+                "quality": {"q": {"count": samples, "mean": 0.5}},
+                "cases": {
+                    f"t.py::test[{i}]": {"latency_ms": part.tolist(), "quality": {"q": [0.5] * 3}}
+                    for i, part in enumerate(per_case)
+                },
+            }
+        ],
+    }
+
+
+def test_a_baseline_with_millions_of_samples_loads_bounded(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    doc = huge_document(2_000_000)
+    path.write_text(json.dumps(doc))
+    [series] = baseline.load(path).series
+    # kept as this plugin would have written it: every case, about SAMPLE_LIMIT samples
+    assert len(series.cases) == 200
+    assert len(series.latency_samples) == baseline.SAMPLE_LIMIT
+    assert series.latency_case is not None
+    assert set(np.unique(series.latency_case)) == set(range(200))
+    assert len(series.quality_samples["q"]) == 600  # under the limit: all kept
+    every = np.concatenate([c["latency_ms"] for c in doc["series"][0]["cases"].values()])  # type: ignore[index]
+    assert np.median(series.latency_samples) == pytest.approx(np.median(every), rel=0.02)
+    assert series.latency_samples.max() == pytest.approx(every.max(), rel=0.02)
+    assert series.count == 2_000_000
+
+
+def test_a_file_larger_than_any_baseline_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    with path.open("wb") as fh:  # sparse: no disk or time spent, only its size matters
+        fh.truncate(baseline.MAX_FILE_BYTES + 1)
+    with pytest.raises(baseline.BaselineError) as info:
+        baseline.load(path)
+    assert str(info.value).startswith(f"{path}: 128 MB is more than a baseline may be")
+    assert "--llmobs-update-baseline" in str(info.value)
+
+
+def test_a_baseline_too_large_to_read_back_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "baseline.json"
+    write(path)
+    before = path.read_bytes()
+    monkeypatch.setattr(baseline, "MAX_FILE_BYTES", 100)
+    state = gate.promote([make_series("llm", [1.0, 2.0])], path, {})
+    assert state.status == "error"
+    assert state.message.startswith(f"{path}: not written: ")
+    assert path.read_bytes() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,77 @@ def test_bad_input_is_exit_2_with_one_line_naming_the_file(
     assert err.count("\n") == 1
 
 
-def test_bad_usage_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+def bad_config(tmp_path: Path) -> Path:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[tool.llmobs]\nalpha = "often"\n')
+    return path
+
+
+def bad_check(tmp_path: Path) -> Path:
+    run = save_run(tmp_path / "bad.json", [make_series("llm", BASE)])
+    doc = json.loads(run.read_text())
+    doc["checks"] = [{"name": "llm", "metric": "latency.p50", "verdict": "pass", "p_value": "x"}]
+    run.write_text(json.dumps(doc))
+    return run
+
+
+# command -> (what the message must hold, besides the file's name)
+Command = Callable[[Path, str, str], list[str]]  # (tmp folder, run, baseline) -> argv
+BAD_INPUT: dict[str, tuple[Command, str]] = {
+    "config value": (
+        lambda t, run, base: ["compare", run, base, "--config", str(bad_config(t))],
+        "alpha = 'often' ([tool.llmobs] in {t}/pyproject.toml): expected a number",
+    ),
+    "missing config": (
+        lambda t, run, base: ["compare", run, base, "--config", f"{t}/nope.toml"],
+        "{t}/nope.toml: no such file",
+    ),
+    "bad field in a run report": (
+        lambda t, run, base: ["report", str(bad_check(t))],
+        "{t}/bad.json: not a readable run report: p_value must be a finite number or null",
+    ),
+    "baseline is a directory": (
+        lambda t, run, base: ["compare", run, str(t)],
+        "{t}: cannot read it",
+    ),
+    "unwritable output": (
+        lambda t, run, base: ["compare", run, base, "--json", f"{base}/x.json"],
+        "{base}/x.json: cannot write it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUT))
+def test_each_bad_input_is_exit_2_with_one_line(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    run = str(save_run(tmp_path / "run.json", [make_series("llm", BASE)]))
+    command, message = BAD_INPUT[case]
+    assert main(command(tmp_path, run, str(stored))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("llmobs: error: " + message.format(t=tmp_path, base=stored))
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["compare", "only-one.json"],
+        ["judge", "a.json"],
+        ["report"],
+        ["compare", "a", "b", "--nope"],
+    ],
+)
+def test_bad_usage_is_exit_2_with_usage_and_one_error(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
-        main(["compare", "only-one.json"])
+        main(argv)
     assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: llmobs")
+    assert len([line for line in err.splitlines() if ": error: " in line]) == 1
 
 
 def test_baseline_update_promotes_a_saved_run(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.baseline import baseline_document, load
 from pytest_llmobs.compare import compare
-from pytest_llmobs.grouping import inherit, parent_rows, values_of
+from pytest_llmobs.grouping import inherit, parent_rows, rows_of, values_of
 from pytest_llmobs.model import SpanTable
 from pytest_llmobs.semconv import alias_map
 
@@ -146,3 +146,26 @@ def test_a_cache_attribute_of_your_own_is_read_through_an_alias() -> None:
     aliases = alias_map({"gen_ai.response.cached": ["my.cache_hit"]})
     [series] = aggregate(table, aliases=aliases)
     assert (series.cache_hits, series.latency_samples.tolist()) == (1, [50.0])
+
+
+def test_rows_of_finds_each_span_by_trace_and_span_id() -> None:
+    rng = np.random.default_rng(3)
+    for span_ids in (
+        rng.integers(1, 2**63, 500, dtype=np.int64).astype(np.uint64),  # unique: fast path
+        rng.integers(1, 40, 500).astype(np.uint64),  # repeated across traces
+    ):
+        trace = rng.integers(1, 5, 500).astype(np.uint64)
+        zero = np.zeros(500, dtype=np.uint64)
+        own = (zero, trace, span_ids)
+        where: dict[tuple[int, int], int] = {}
+        for i, (t, s) in enumerate(zip(trace, span_ids, strict=True)):
+            where.setdefault((int(t), int(s)), i)  # a pair given twice: its first row
+        wanted_trace = rng.integers(1, 6, 300).astype(np.uint64)  # trace 5 has no spans
+        wanted_span = span_ids[rng.integers(0, 500, 300)]
+        got = rows_of(own, (np.zeros(300, dtype=np.uint64), wanted_trace, wanted_span))
+        expected = [
+            where.get((int(t), int(s)), -1) for t, s in zip(wanted_trace, wanted_span, strict=True)
+        ]
+        assert got.tolist() == expected
+        assert -1 in expected
+        assert any(e >= 0 for e in expected)

@@ -1,0 +1,98 @@
+"""From "p95 went up" to "why": the run's worst requests, where a regression's time went,
+and the alerts its checks raise together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from pytest_llmobs.alerts import find_alerts
+from pytest_llmobs.attribution import attribute
+from pytest_llmobs.breakdown import Spans, lowest, slowest, structure
+from pytest_llmobs.compare import Comparison
+from pytest_llmobs.findings import Findings
+from pytest_llmobs.grouping import parent_rows
+from pytest_llmobs.model import Ints, SeriesKey, SeriesStats, SpanTable
+from pytest_llmobs.redact import Redactor
+from pytest_llmobs.semconv import ALIASES, metric_of
+
+SLOWEST = 5  # requests listed per series, and lowest-scored per quality attribute
+QUALITY_THRESHOLD = 0.6  # a score below this is a low-quality request
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the analysis lists, and how it shows it."""
+
+    count: int = SLOWEST
+    quality_threshold: float = QUALITY_THRESHOLD
+    request_spans: tuple[str, ...] = ()  # span names that make a request; else roots
+    redactor: Redactor = field(default_factory=Redactor)
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(ALIASES))
+
+
+def from_spans(
+    table: SpanTable,
+    series: tuple[Sequence[SeriesKey], Ints],
+    stats: Sequence[SeriesStats],
+    quality_attributes: Sequence[str],
+    options: Options,
+) -> Findings:
+    """The worst requests and the run's structure, from its spans (before any comparison)."""
+    keys, series_idx = series
+    spans = Spans.of(
+        table, parent_rows(table), series_idx, keys, options.request_spans, options.aliases
+    )
+    scored = [a for a in quality_attributes if metric_of(a).startswith("quality.")]
+    return Findings(
+        slowest=slowest(spans, {s.key: s for s in stats}, options.redactor, options.count),
+        lowest=lowest(
+            spans,
+            scored,
+            options.quality_threshold,
+            options.redactor,
+            options.count,
+            options.aliases,
+        ),
+        structure=structure(spans),
+    )
+
+
+def with_comparison(
+    findings: Findings,
+    comparison: Comparison | None,
+    current: Sequence[SeriesStats],
+    baseline: Sequence[SeriesStats],
+    alpha: float = 0.01,
+) -> Findings:
+    """The findings with what the comparison adds: how each request's test case fared in
+    the baseline, the attribution of each latency regression, and the alerts."""
+    before = {s.key: s for s in baseline}
+    now = {s.key: s for s in current}
+    slow = tuple(
+        replace(d, baseline_case_ms=_case_median(before.get(d.series), d.test))
+        for d in findings.slowest
+    )
+    regressed = dict.fromkeys(
+        c.series
+        for c in (comparison.regressions if comparison is not None else ())
+        if c.metric.startswith("latency")
+    )
+    attributions = tuple(
+        a
+        for key in regressed
+        if (a := attribute(key, now, before, findings.structure)) is not None and a.parts
+    )
+    alerts = find_alerts(comparison, findings.structure, slow, findings.lowest, alpha)
+    return replace(findings, slowest=slow, attributions=attributions, alerts=alerts)
+
+
+def _case_median(series: SeriesStats | None, test: str | None) -> float | None:
+    if series is None or test is None or series.latency_case is None:
+        return None
+    if test not in series.cases:
+        return None
+    values = series.latency_samples[series.latency_case == series.cases.index(test)]
+    return float(np.median(values)) if len(values) else None

@@ -1,0 +1,97 @@
+"""Every kind of bad setting stops the run with one line quoting the value and naming its source."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import read_report
+
+PYPROJECT = "[tool.llmobs] in {path}/pyproject.toml"
+INI = "ini file {path}/tox.ini"
+
+# case: (command line flags, tox.ini body, pyproject.toml body, expected text, source)
+BAD: dict[str, tuple[list[str], str, str, str, str]] = {
+    "flag: alpha not a number": (
+        ["--llmobs-alpha", "abc"], "", "", "--llmobs-alpha 'abc'", "(command line)",
+    ),
+    "flag: sample rate above 1": (
+        ["--llmobs-sample-rate", "1.5"], "", "", "--llmobs-sample-rate '1.5'", "(command line)",
+    ),
+    "flag: exit code 0": (
+        ["--llmobs-exit-code", "0"], "", "", "--llmobs-exit-code '0'", "(command line)",
+    ),
+    "ini: alpha of 2": (
+        [], "llmobs_alpha = 2", "", "llmobs_alpha = '2'", f"({INI})",
+    ),
+    "ini: not a boolean": (
+        [], "llmobs_fail_on_inconclusive = maybe", "", "llmobs_fail_on_inconclusive = 'maybe'",
+        f"({INI})",
+    ),
+    "pyproject: alpha as text": (
+        [], "", 'alpha = "often"', "alpha = 'often'", f"({PYPROJECT})",
+    ),
+    "pyproject: names as a number": (
+        [], "", "quality_attributes = 3", "quality_attributes = 3", f"({PYPROJECT})",
+    ),
+    "pyproject: unknown key": (
+        [], "", "alhpa = 0.05", "unknown key 'alhpa'", PYPROJECT,
+    ),
+    "pyproject: rule text": (
+        [], "", '[tool.llmobs.rules]\nlatency_p95 = "+fast"', "'+fast'", PYPROJECT,
+    ),
+    "pyproject: unknown metric": (
+        [], "", '[tool.llmobs.rules]\nlatency_p42 = "+10%"', "latency_p42", PYPROJECT,
+    ),
+    "pyproject: SLO text": (
+        [], "", '[tool.llmobs.slo]\n"llm*" = { latency_p95 = "soon" }', "'soon'", PYPROJECT,
+    ),
+    "pyproject: aliases not a list": (
+        [], "", "[tool.llmobs.aliases]\nmodel = 3", "model = 3", PYPROJECT,
+    ),
+    "pyproject: negative price": (
+        [], "", '[tool.llmobs.prices]\n"gpt-x" = { input = -1, output = 1 }', "gpt-x",
+        PYPROJECT,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_setting_stops_the_run_with_one_line(pytester: pytest.Pytester, case: str) -> None:
+    flags, ini, pyproject, quoted, source = BAD[case]
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    if pyproject:
+        pytester.makepyprojecttoml(f"[tool.llmobs]\n{pyproject}\n")
+    result = pytester.runpytest_subprocess(
+        "--llmobs", "--llmobs-json", "report.json", "-p", "no:cacheprovider", *flags
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    output = result.stdout.lines + result.stderr.lines
+    source = source.format(path=pytester.path)
+    lines = [line for line in output if line.strip()]
+    assert len(lines) == 1, output
+    assert lines[0].startswith("ERROR: llmobs: ")
+    assert quoted in lines[0]
+    assert source in lines[0]
+    report = read_report(pytester)
+    assert report["verdict"] == "error"
+    assert lines[0].removeprefix("ERROR: llmobs: ") in report["errors"]
+
+
+@pytest.mark.skipif(
+    pytest.version_tuple < (9,), reason="[tool.pytest] with TOML types is pytest 9's"
+)
+def test_native_toml_ini_values_are_read_and_checked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    pytester.makepyprojecttoml(
+        "[tool.pytest]\nllmobs = true\nllmobs_alpha = 0.05\nllmobs_fail_on_inconclusive = true\n"
+        'llmobs_quality_attributes = ["score"]\nllmobs_json = "report.json"\n'
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 0
+    assert read_report(pytester)["verdict"] == "pass"
+    pytester.makepyprojecttoml("[tool.pytest]\nllmobs = true\nllmobs_alpha = 5\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: llmobs: llmobs_alpha = 5 (ini file */pyproject.toml): *"])
