@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
-from pytest_llmobs import __version__, analysis, baseline, gate
+from pytest_llmobs import __version__, analysis, baseline, gate, history
 from pytest_llmobs.compare import compare, evaluate_slos
+from pytest_llmobs.distributions import distributions
 from pytest_llmobs.findings import Findings
 from pytest_llmobs.report import terminal, text
+from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
 from pytest_llmobs.report.run import result_from_json, write_run_report
@@ -64,12 +67,27 @@ def _parser() -> argparse.ArgumentParser:
     show = base_commands.add_parser("show", help="Summarise a baseline file")
     show.add_argument("path", type=Path, nargs="?", default=DEFAULT_BASELINE, metavar="PATH")
     show.set_defaults(handler=_show)
+    trend = commands.add_parser("history", help="Show the runs a history file holds")
+    trend.add_argument("path", type=Path, metavar="PATH", help="History file (--llmobs-history)")
+    trend.add_argument("--last", type=_positive, default=20, metavar="N", help="Runs shown")
+    trend.add_argument("--series", metavar="NAME", help="Only series whose key contains NAME")
+    trend.set_defaults(handler=_history)
     return parser
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {value!r}")
+    return int(value)
 
 
 def _outputs(command: argparse.ArgumentParser, json: bool) -> None:
     command.add_argument("--junitxml", type=Path, metavar="PATH", help="Write JUnit XML here")
     command.add_argument("--markdown", type=Path, metavar="PATH", help="Write Markdown here")
+    command.add_argument("--html", type=Path, metavar="PATH", help="Write the dashboard here")
+    command.add_argument(
+        "--history", type=Path, metavar="PATH", help="History file whose runs the dashboard shows"
+    )
     if json:
         command.add_argument("--json", type=Path, metavar="PATH", help="Write the run report")
 
@@ -117,6 +135,7 @@ def _compare(args: argparse.Namespace) -> int:
         run.series, state, comparison, metadata=run.metadata, slos=slos,
         fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
         fail_on_alert=settings.fail_on_alert,
+        distributions=distributions(run.series, stored.series),
     )  # fmt: skip
     _print(result)
     _write(args, result)
@@ -145,10 +164,12 @@ def _print(result: gate.RunResult) -> None:
 
 
 def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
+    runs = _runs(args.history) if args.history is not None else []
     writers: list[tuple[Path | None, Callable[[Path, gate.RunResult], None]]] = [
         (getattr(args, "json", None), write_run_report),
         (args.junitxml, write_junit_xml),
         (args.markdown, write_markdown),
+        (args.html, partial(write_html, history=runs)),
     ]
     for path, write in writers:
         if path is None:
@@ -199,6 +220,37 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  {label:30} {s.count:>7} {s.errors:>7} " + " ".join(f"{v:>10}" for v in values))
         for attr, q in s.quality.items():
             print(f"  {'':30} quality.{attr} mean {q.mean:.3f} over {q.count}")
+    return EXIT_PASS
+
+
+def _runs(path: Path, last: int = 100) -> list[history.Run]:
+    try:
+        return history.load(path, last)
+    except FileNotFoundError:
+        raise _BadInput(f"{path}: no such file") from None
+    except history.HistoryError as exc:
+        raise _BadInput(str(exc)) from None
+
+
+def _history(args: argparse.Namespace) -> int:
+    runs = _runs(args.path, args.last)
+    print(f"{args.path}: {len(runs)} run(s) shown, oldest first")
+    labels = sorted({label for run in runs for label in run.series})
+    if args.series:
+        labels = [label for label in labels if args.series in label]
+    for run in runs:
+        commit = (run.git_commit or "-")[:12]
+        print(f"  {run.created_at or '?':25} {commit:12} {run.verdict}")
+        for label in labels:
+            point = run.series.get(label)
+            if point is None:
+                continue
+            quality = " ".join(f"{a} {m:.3f}" for a, m in sorted(point.quality.items()))
+            print(
+                f"    {terminal.fit(label, 40):40} {point.count:>6} spans  p50 "
+                f"{text.value('latency', point.p50):>9}  p95 {text.value('latency', point.p95):>9}"
+                f"  errors {point.error_rate:.1%}  {quality}".rstrip()
+            )
     return EXIT_PASS
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pytest_llmobs import baseline as baseline_file
 from pytest_llmobs.compare import Comparison, SloResult, compare
+from pytest_llmobs.distributions import Distribution
 from pytest_llmobs.findings import Findings, Severity, fails
 from pytest_llmobs.model import CaptureSummary, SeriesStats
 from pytest_llmobs.rules import Rules
@@ -41,6 +42,7 @@ class RunResult:
     capture: CaptureSummary | None = None
     findings: Findings = field(default_factory=Findings)  # worst requests, attribution, alerts
     fail_on_alert: Severity | None = None
+    distributions: tuple[Distribution, ...] = ()  # histograms beside the baseline's
 
     @property
     def verdict(self) -> RunVerdict:

@@ -6,22 +6,25 @@ import datetime
 import os
 import subprocess
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_llmobs import __version__, analysis, gate, transport, xdist
+from pytest_llmobs import __version__, analysis, gate, history, transport, xdist
 from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.compare import evaluate_slos
+from pytest_llmobs.distributions import distributions
 from pytest_llmobs.logs import LogCaptureInstaller
 from pytest_llmobs.model import CaptureSummary
 from pytest_llmobs.prices import SPAN_COST, cost_column
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal, text
+from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
@@ -119,21 +122,43 @@ class LlmobsSession:
             self.installer.check_global()
             xdist.publish(self.config, self.recorder, self.installer.warnings, self.marked)
             return
+        interrupted = self.result is None
         if self.result is None:
             self.result = self._decide(session, interrupted=True)
         if self.recorder.late:  # e.g. from threads the tests left running
             late = f"{self.recorder.late} span(s) ended after the run was judged: not counted"
             self.result = replace(self.result, warnings=(*self.result.warnings, late))
-        self._write_reports(self.result)
+        runs = self._history(self.result, keep=not interrupted)
+        self._write_reports(self.result, runs)
         gate_only = self.result.verdict != "pass" and self.tests_failed == 0
         if gate_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
             session.exitstatus = self.settings.exit_code
 
-    def _write_reports(self, result: gate.RunResult) -> None:
-        outputs = [
+    def _history(self, result: gate.RunResult, keep: bool) -> list[history.Run]:
+        """Append this run to the history (unless interrupted); the runs for the dashboard."""
+        path = self.settings.history
+        if path is None:
+            return []
+        try:
+            if keep and result.series:
+                meta = result.metadata
+                history.append(
+                    path, str(meta.get("created_at", "")), meta.get("git_commit"),
+                    result.verdict, result.series,
+                )  # fmt: skip
+            return history.load(path)
+        except FileNotFoundError:
+            return []
+        except history.HistoryError as exc:
+            self.report_errors.append(str(exc))
+            return []
+
+    def _write_reports(self, result: gate.RunResult, runs: list[history.Run]) -> None:
+        outputs: list[tuple[Path | None, str, Callable[[Path, gate.RunResult], None]]] = [
             (self.settings.json, "run report", write_run_report),
             (self.settings.junitxml, "JUnit XML", write_junit_xml),
             (self.settings.markdown, "Markdown summary", write_markdown),
+            (self.settings.html, "dashboard", partial(write_html, history=runs)),
         ]
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary:
@@ -182,6 +207,7 @@ class LlmobsSession:
         path, quality = self.settings.baseline, self.settings.quality_attributes
         rules = with_test_rules(self.settings.rules, marked.rules)
         comparison, state, stored = gate.judge(series, path, quality, rules)
+        histograms = distributions(series, stored)
         findings = analysis.with_comparison(findings, comparison, series, stored, rules.alpha)
         # Never judge or record partial data: a worker's missing spans fail the gate.
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
@@ -198,7 +224,7 @@ class LlmobsSession:
             series, state, comparison, tuple(warnings), metadata, errors,
             tuple(evaluate_slos(series, rules)), self.settings.fail_on_inconclusive,
             CaptureSummary.of(table, self.settings.sample_rate), findings,
-            self.settings.fail_on_alert,
+            self.settings.fail_on_alert, histograms,
         )  # fmt: skip
 
     def _analysis_options(self) -> analysis.Options:

@@ -59,6 +59,13 @@ OPTIONS = (
     Option("json", "path", "Write the run report as JSON to this path"),
     Option("junitxml", "path", "Write the gate's checks as JUnit XML to this path"),
     Option("markdown", "path", "Write a Markdown summary (for a PR comment or job summary) here"),
+    Option("html", "path", "Write the dashboard, one self-contained HTML file, here"),
+    Option(
+        "history",
+        "path",
+        "Append this run's summary to this SQLite file, for trends in the dashboard and"
+        " `llmobs history` (default: off)",
+    ),
     Option(
         "exit_code",
         "int",
@@ -136,6 +143,8 @@ class Settings:
     json: Path | None = None
     junitxml: Path | None = None
     markdown: Path | None = None
+    html: Path | None = None
+    history: Path | None = None
     exit_code: int = 1
     quality_attributes: tuple[str, ...] = ()
     group_by: tuple[str, ...] = ()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import asdict
 from typing import Any
 
+from pytest_llmobs.distributions import Distribution
 from pytest_llmobs.findings import (
     SEVERITIES,
     Alert,
@@ -228,3 +230,39 @@ def _attribute(value: Any) -> Any:
     if isinstance(value, list) and all(isinstance(v, (str, bool, int, float)) for v in value):
         return tuple(value)
     raise ValueError(f"attributes: {value!r:.40} is not an attribute value")
+
+
+def distributions_to_json(found: tuple[Distribution, ...]) -> list[dict[str, Any]]:
+    return [
+        {**series_fields(d.series), "metric": d.metric, "edges": list(d.edges),
+         "current": list(d.current), "baseline": list(d.baseline)}
+        for d in found
+    ]  # fmt: skip
+
+
+def distributions_from_json(doc: dict[str, Any]) -> tuple[Distribution, ...]:
+    """Histograms read back; each must have one more edge than counts, in order."""
+    found = []
+    for entry in objects(doc, "distributions"):
+        edges = _numbers(entry, "edges")
+        current, baseline = _counts(entry, "current"), _counts(entry, "baseline")
+        if not len(edges) == len(current) + 1 == len(baseline) + 1:
+            raise ValueError("distributions: edges must be one more than the counts")
+        if any(b < a for a, b in itertools.pairwise(edges)):
+            raise ValueError("distributions: edges must be in order")
+        found.append(Distribution(key_of(entry), text(entry, "metric"), edges, current, baseline))
+    return tuple(found)
+
+
+def _numbers(entry: dict[str, Any], name: str) -> tuple[float, ...]:
+    values = entry.get(name)
+    if not isinstance(values, list):
+        raise ValueError(f"{name} must be a list of numbers")
+    return tuple(number({name: v}, name) for v in values)
+
+
+def _counts(entry: dict[str, Any], name: str) -> tuple[int, ...]:
+    values = entry.get(name)
+    if not isinstance(values, list):
+        raise ValueError(f"{name} must be a list of counts")
+    return tuple(count({name: v}, name) for v in values)

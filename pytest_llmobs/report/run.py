@@ -23,6 +23,8 @@ from pytest_llmobs.gate import BaselineState, BaselineStatus, RunResult
 from pytest_llmobs.model import CaptureSummary
 from pytest_llmobs.report.findings_json import (
     count,
+    distributions_from_json,
+    distributions_to_json,
     findings_from_json,
     findings_to_json,
     flag,
@@ -93,6 +95,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "capture": dataclasses.asdict(result.capture) if result.capture is not None else None,
         "fail_on_alert": result.fail_on_alert,
         **findings_to_json(result.findings),
+        "distributions": distributions_to_json(result.distributions),
     }
 
 
@@ -143,6 +146,7 @@ def result_from_json(path: Path) -> RunResult:
             _capture(doc.get("capture")),
             findings_from_json(doc),
             fail_on_alert,
+            distributions_from_json(doc),
         )
     except ValueError as exc:
         raise BaselineError(f"{path}: not a readable run report: {exc}") from None

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.integration.suites import SUITE, make_suite
 
 
 def valid(path: Path) -> dict[str, Any]:
@@ -56,6 +60,31 @@ def unreadable(path: Path) -> None:
 def oversized(path: Path) -> None:
     with path.open("r+b") as fh:  # sparse: only its size matters, it is never read
         fh.truncate(129 * 2**20)
+
+
+@pytest.fixture(scope="module")
+def recorded_once(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """The generated suite's baseline, recorded once for every case here."""
+    folder = tmp_path_factory.mktemp("recorded")
+    (folder / "test_suite.py").write_text(SUITE.format(slowdown=1.0, quality_drop=0.0,
+                                                       error_every=0))  # fmt: skip
+    (folder / "tox.ini").write_text("[pytest]\nllmobs_quality_attributes = overall_score\n")
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "--llmobs", "--llmobs-update-baseline",
+         "-p", "no:cacheprovider"],
+        cwd=folder, capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    return (folder / ".llmobs" / "baseline.json").read_bytes()
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester, recorded_once: bytes) -> None:
+    """The generated suite with its baseline (a copy of the one recorded once)."""
+    make_suite(pytester)
+    (pytester.path / ".llmobs").mkdir()
+    (pytester.path / ".llmobs" / "baseline.json").write_bytes(recorded_once)
 
 
 BAD: dict[str, tuple[Callable[[Path], None], str]] = {

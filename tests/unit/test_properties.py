@@ -23,11 +23,13 @@ from pytest_llmobs import baseline
 from pytest_llmobs.alerts import find_alerts
 from pytest_llmobs.baseline import dumps
 from pytest_llmobs.compare import Comparison, compare, evaluate_slos
+from pytest_llmobs.distributions import distributions
 from pytest_llmobs.findings import Attribution, Findings, RequestDetail, SpanPart, Structure
 from pytest_llmobs.gate import BaselineState, RunResult
 from pytest_llmobs.model import SeriesKey, SeriesStats
 from pytest_llmobs.redact import MASK, redactor
 from pytest_llmobs.report import terminal
+from pytest_llmobs.report.html import html
 from pytest_llmobs.report.junit import junit_xml
 from pytest_llmobs.report.markdown import markdown
 from pytest_llmobs.report.run import result_from_json, run_report
@@ -144,6 +146,7 @@ def regressed_result(
         tuple(now), BaselineState(Path("b.json"), "loaded", "compared"),
         comparison, ("a warning",), slos=tuple(evaluate_slos(now, rules)),
         findings=findings(now[0].key, now[1].key, comparison), fail_on_alert="high",
+        distributions=distributions(now, base),
     )  # fmt: skip
 
 
@@ -164,6 +167,9 @@ def findings(first: SeriesKey, second: SeriesKey, comparison: Comparison) -> Fin
 
 def render(result: RunResult) -> tuple[list[str], str, str]:
     lines = terminal.summary_lines(result)
+    page = html(result)
+    # span text stays inside the page's JSON: it never ends the script element it is in
+    assert page.count("</script>") == 4
     return lines, markdown(result), junit_xml(result)
 
 
