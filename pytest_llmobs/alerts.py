@@ -9,21 +9,23 @@
 - COHORT_QUALITY_DROP (medium): a quality regression in one cohort of a grouping
   attribute while the other cohorts of the same span held: a problem of that cohort.
 
-A check counts as worse when it regressed, or when it moved the bad way by a significant
-amount (Holm-adjusted p below alpha) while staying within its tolerance: two tolerated
-changes that happen together are the signal these alerts exist for. An A/A run raises
-none, as it has no significant changes.
+A check counts as worse when it regressed, or when it moved the bad way significantly
+(Holm-adjusted p below alpha) and by more than half its tolerance while staying within
+it: two tolerated changes that happen together are the signal these alerts exist for,
+while the small, significant drift of a machine's speed between two runs is not. An A/A
+run raises none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from pytest_llmobs.compare import Check, Comparison
 from pytest_llmobs.findings import SEVERITIES, Alert, RequestDetail, Structure
-from pytest_llmobs.model import SeriesKey
+from pytest_llmobs.model import TEST_GROUP, SeriesKey
 from pytest_llmobs.report.text import change
-from pytest_llmobs.rules import direction_of
+from pytest_llmobs.rules import Rules
 
 LATENCY_AND_QUALITY_DROP = "LATENCY_AND_QUALITY_DROP"
 ERROR_SPIKE_NO_LATENCY = "ERROR_SPIKE_NO_LATENCY"
@@ -36,13 +38,13 @@ def find_alerts(
     structure: Structure,
     slowest: Sequence[RequestDetail] = (),
     lowest: Sequence[RequestDetail] = (),
-    alpha: float = 0.01,
+    rules: Rules | None = None,
 ) -> tuple[Alert, ...]:
     """Every alert the checks support, most severe first."""
     if comparison is None:
         return ()
     checks = comparison.checks
-    worse = [c for c in checks if worsened(c, alpha)]
+    worse = [c for c in checks if worsened(c, rules or Rules())]
     # latency "changed" only beyond its tolerance: two runs on one machine drift a little
     changed = {
         c.series
@@ -57,16 +59,25 @@ def find_alerts(
     return tuple(sorted(alerts, key=lambda a: -SEVERITIES.index(a.severity)))
 
 
-def worsened(check: Check, alpha: float) -> bool:
-    """Regressed, or significantly worse while within its tolerance."""
+def worsened(check: Check, rules: Rules) -> bool:
+    """Regressed, or significantly worse by more than half its tolerance, within it."""
     if check.verdict == "regression":
         return True
-    bad_way = (check.change or 0.0) * direction_of(check.metric) > 0
-    return check.verdict == "pass" and _significant(check, alpha) and bad_way
-
-
-def _significant(check: Check, alpha: float) -> bool:
-    return check.p_value is not None and check.p_value < alpha
+    if check.verdict != "pass" or check.p_value is None or check.p_value >= rules.alpha:
+        return False
+    if check.baseline is None or check.current is None:
+        return False
+    tolerance = rules.tolerance(
+        check.series.name, check.metric, dict(check.series.group).get(TEST_GROUP)
+    )
+    if tolerance is None:
+        return False
+    half = replace(
+        tolerance,
+        relative=None if tolerance.relative is None else tolerance.relative / 2,
+        absolute=None if tolerance.absolute is None else tolerance.absolute / 2,
+    )
+    return half.beyond(check.current, check.baseline) > 0
 
 
 def _of(checks: Sequence[Check], prefix: str) -> list[Check]:
@@ -91,7 +102,7 @@ def _latency_and_quality(
             continue
         where = f"in {request} requests" if request else "in this run"
         message = (
-            f"latency and quality regressed together {where}{_cohort_text(cohort)}: "
+            f"latency and quality got worse together {where}{_cohort_text(cohort)}: "
             f"{_list(slower)}; {_list(worse)}"
         )
         involved = _unique([c.series for c in (*slower, *worse)])

@@ -16,6 +16,7 @@ from pytest_llmobs.findings import Findings
 from pytest_llmobs.grouping import parent_rows
 from pytest_llmobs.model import Ints, SeriesKey, SeriesStats, SpanTable
 from pytest_llmobs.redact import Redactor
+from pytest_llmobs.rules import Rules
 from pytest_llmobs.semconv import ALIASES, metric_of
 
 SLOWEST = 5  # requests listed per series, and lowest-scored per quality attribute
@@ -65,7 +66,7 @@ def with_comparison(
     comparison: Comparison | None,
     current: Sequence[SeriesStats],
     baseline: Sequence[SeriesStats],
-    alpha: float = 0.01,
+    rules: Rules | None = None,
 ) -> Findings:
     """The findings with what the comparison adds: how each request's test case fared in
     the baseline, the attribution of each latency regression, and the alerts."""
@@ -85,7 +86,7 @@ def with_comparison(
         for key in regressed
         if (a := attribute(key, now, before, findings.structure)) is not None and a.parts
     )
-    alerts = find_alerts(comparison, findings.structure, slow, findings.lowest, alpha)
+    alerts = find_alerts(comparison, findings.structure, slow, findings.lowest, rules)
     return replace(findings, slowest=slow, attributions=attributions, alerts=alerts)
 
 

@@ -129,7 +129,7 @@ def _compare(args: argparse.Namespace) -> int:
     # the requests a run report listed, judged again against this baseline
     listed = _saved_run(args.run).findings if run.schema == baseline.RUN_SCHEMA else Findings()
     findings = analysis.with_comparison(
-        listed, comparison, run.series, stored.series, settings.rules.alpha
+        listed, comparison, run.series, stored.series, settings.rules
     )
     result = gate.RunResult(
         run.series, state, comparison, metadata=run.metadata, slos=slos,

@@ -104,9 +104,10 @@ def _ini(config: pytest.Config, name: str) -> object:
     """An ini value as written; converting it is left to resolve(), which names the source."""
     try:
         return config.getini(name)
-    except TypeError:
+    except (TypeError, pytest.UsageError):
         # pytest 9's native [tool.pytest] TOML table keeps a value's own type (true, 0.05),
-        # which getini refuses for a "string" key; take the value as it is
+        # which getini refuses for a "string" key (TypeError in 9.0, UsageError from 9.2);
+        # take the value as it is
         return config.inicfg.get(name)
 
 

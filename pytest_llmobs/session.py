@@ -208,7 +208,7 @@ class LlmobsSession:
         rules = with_test_rules(self.settings.rules, marked.rules)
         comparison, state, stored = gate.judge(series, path, quality, rules)
         histograms = distributions(series, stored)
-        findings = analysis.with_comparison(findings, comparison, series, stored, rules.alpha)
+        findings = analysis.with_comparison(findings, comparison, series, stored, rules)
         # Never judge or record partial data: a worker's missing spans fail the gate.
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
         if self.settings.update_baseline:

@@ -9,6 +9,7 @@ from pytest_llmobs.attribution import attribute
 from pytest_llmobs.compare import Check, Comparison
 from pytest_llmobs.findings import Structure, fails
 from pytest_llmobs.model import SeriesKey
+from pytest_llmobs.rules import Rules, parse_tolerance
 from tests.conftest import make_series
 
 PRO = SeriesKey("judge", (("tier", "pro"),))
@@ -18,7 +19,11 @@ LLM, JUDGE = SeriesKey("llm"), SeriesKey("judge")
 
 def check(key: SeriesKey, metric: str, verdict: str, change: float = 0.0,
           p: float | None = 0.5) -> Check:  # fmt: skip
-    return Check(key, metric, verdict, change=change, relative=change, p_value=p)  # type: ignore[arg-type]
+    """A check moved by change: relative for latency (of 100 ms), absolute otherwise."""
+    before = 100.0 if metric.startswith("latency") else 0.5
+    after = before * (1 + change) if metric.startswith("latency") else before + change
+    return Check(key, metric, verdict, baseline=before, current=after,  # type: ignore[arg-type]
+                 change=after - before, relative=change, p_value=p)  # fmt: skip
 
 
 def types(*checks: Check, structure: Structure | None = None) -> list[str]:
@@ -66,10 +71,17 @@ def test_latency_and_quality_together_in_the_same_request_path() -> None:
 
 
 def test_tolerated_but_significant_changes_count_together() -> None:
-    slower = check(LLM, "latency.p95", "pass", 0.08, 0.001)
-    worse = check(JUDGE, "quality.score", "pass", -0.03, 0.002)
+    slower = check(LLM, "latency.p95", "pass", 0.08, 0.001)  # tolerance +10% and +1ms
+    worse = check(JUDGE, "quality.score", "pass", -0.03, 0.002)  # tolerance -0.05
     assert types(slower, worse) == ["LATENCY_AND_QUALITY_DROP"]
     assert types(slower, check(JUDGE, "quality.score", "pass", -0.03, 0.2)) == []
+    # significant but under half the tolerance: a machine's drift, not a signal
+    drift = check(LLM, "latency.p95", "pass", 0.03, 0.0001)
+    assert types(drift, worse) == []
+    assert types(slower, check(JUDGE, "quality.score", "pass", -0.02, 0.0001)) == []
+    loose = Rules({"latency.*": parse_tolerance("latency.*", "+20%")})
+    found = find_alerts(Comparison((slower, worse)), Structure(), rules=loose)
+    assert found == ()  # +8% is under half of +20%
     better = check(JUDGE, "quality.score", "pass", 0.03, 0.001)  # the good way: no alert
     assert types(slower, better) == []
 
