@@ -6,15 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import numpy as np
-
 from pytest_llmobs.alerts import find_alerts
 from pytest_llmobs.attribution import attribute
 from pytest_llmobs.breakdown import Spans, lowest, slowest, structure
 from pytest_llmobs.compare import Comparison
 from pytest_llmobs.findings import Findings
 from pytest_llmobs.grouping import parent_rows
-from pytest_llmobs.model import Ints, SeriesKey, SeriesStats, SpanTable
+from pytest_llmobs.model import Ints, SeriesKey, SeriesStats, SpanTable, per_case
 from pytest_llmobs.redact import Redactor
 from pytest_llmobs.rules import Rules
 from pytest_llmobs.semconv import ALIASES, metric_of
@@ -72,8 +70,14 @@ def with_comparison(
     the baseline, the attribution of each latency regression, and the alerts."""
     before = {s.key: s for s in baseline}
     now = {s.key: s for s in current}
+    listed = {d.series for d in findings.slowest}
+    medians = {  # each listed series' median per test case in the baseline
+        key: per_case(s.latency_samples, s.latency_case, s.cases, "median")
+        for key, s in before.items()
+        if key in listed
+    }
     slow = tuple(
-        replace(d, baseline_case_ms=_case_median(before.get(d.series), d.test))
+        replace(d, baseline_case_ms=medians.get(d.series, {}).get(d.test) if d.test else None)
         for d in findings.slowest
     )
     regressed = dict.fromkeys(
@@ -88,12 +92,3 @@ def with_comparison(
     )
     alerts = find_alerts(comparison, findings.structure, slow, findings.lowest, rules)
     return replace(findings, slowest=slow, attributions=attributions, alerts=alerts)
-
-
-def _case_median(series: SeriesStats | None, test: str | None) -> float | None:
-    if series is None or test is None or series.latency_case is None:
-        return None
-    if test not in series.cases:
-        return None
-    values = series.latency_samples[series.latency_case == series.cases.index(test)]
-    return float(np.median(values)) if len(values) else None

@@ -10,11 +10,12 @@ parent's change exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import numpy as np
 
 from pytest_llmobs.findings import Attribution, Structure
-from pytest_llmobs.model import Floats, SeriesKey, SeriesStats
+from pytest_llmobs.model import Floats, SeriesKey, SeriesStats, per_case
 
 MIN_CASES = 3  # fewer test cases in common say too little to attribute a change
 
@@ -29,19 +30,20 @@ def attribute(
     test cases in common."""
     if key not in current or key not in baseline:
         return None
-    now_parent, was_parent = _case_stats(current[key]), _case_stats(baseline[key])
-    cases = sorted((now_parent.keys() & was_parent.keys()) - {""})
+    now_mean, was_mean = _latency(current[key], "mean"), _latency(baseline[key], "mean")
+    cases = sorted((now_mean.keys() & was_mean.keys()) - {""})
     if len(cases) < MIN_CASES:
         return None
-    now = np.array([now_parent[c][0] for c in cases])
-    was = np.array([was_parent[c][0] for c in cases])
+    now_requests = _latency(current[key], "count")
+    was_requests = _latency(baseline[key], "count")
     parts = []
     for child in structure.children.get(key, ()):
-        after = _per_request(current.get(child), now_parent, cases)
-        before = _per_request(baseline.get(child), was_parent, cases)
+        after = _per_request(current.get(child), now_requests, cases)
+        before = _per_request(baseline.get(child), was_requests, cases)
         parts.append((child, float(np.mean(after - before))))
     parts.sort(key=lambda p: (-abs(p[1]), p[0]))
-    change = float(np.mean(now - was))
+    was = np.array([was_mean[c] for c in cases])
+    change = float(np.mean(np.array([now_mean[c] for c in cases]) - was))
     return Attribution(
         series=key,
         baseline_ms=float(np.mean(was)),
@@ -52,25 +54,12 @@ def attribute(
     )
 
 
-def _case_stats(series: SeriesStats) -> dict[str, tuple[float, int]]:
-    """Per test case: the mean latency (ms) and the number of timed spans."""
-    case = series.latency_case
-    values = series.latency_samples
-    if case is None or len(case) != len(values) or len(values) == 0:
-        return {}
-    counts = np.bincount(case, minlength=len(series.cases))
-    sums = np.bincount(case, weights=values, minlength=len(series.cases))
-    return {
-        series.cases[i]: (float(sums[i] / counts[i]), int(counts[i]))
-        for i in np.flatnonzero(counts).tolist()
-    }
+def _latency(series: SeriesStats, how: Literal["mean", "sum", "count"]) -> dict[str, float]:
+    """Per test case: the mean, total or number of the series' timed spans' latencies."""
+    return per_case(series.latency_samples, series.latency_case, series.cases, how)
 
 
-def _per_request(
-    child: SeriesStats | None, parent: dict[str, tuple[float, int]], cases: list[str]
-) -> Floats:
+def _per_request(child: SeriesStats | None, requests: dict[str, float], cases: list[str]) -> Floats:
     """The child series' total time per parent span, per case (0 where it has none)."""
-    stats = _case_stats(child) if child is not None else {}
-    return np.array(
-        [stats[c][0] * stats[c][1] / parent[c][1] if c in stats else 0.0 for c in cases]
-    )
+    total = _latency(child, "sum") if child is not None else {}
+    return np.array([total.get(c, 0.0) / requests[c] for c in cases])

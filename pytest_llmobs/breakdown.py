@@ -87,7 +87,8 @@ class Spans:
 def request_roots(table: SpanTable, parents: Ints, request_names: Sequence[str] = ()) -> Ints:
     """Each span's request: its nearest ancestor-or-self named in request_names, else
     its topmost captured ancestor (the root span)."""
-    wanted = [i for i, name in enumerate(table.names) if name in set(request_names)]
+    names = set(request_names)
+    wanted = [i for i, name in enumerate(table.names) if name in names]
     is_request = np.isin(table.name_idx, wanted)
     root = np.arange(len(table), dtype=np.int64)
     done = is_request | (parents < 0)
@@ -120,14 +121,9 @@ def structure(spans: Spans) -> Structure:
 
 def _pairs(first: Ints, second: Ints, second_count: int) -> list[tuple[int, int]]:
     """The distinct (first, second) pairs, as one integer code each: sorting them is fast."""
-    codes = np.unique(first * max(second_count, 1) + second)
-    return list(
-        zip(
-            (codes // max(second_count, 1)).tolist(),
-            (codes % max(second_count, 1)).tolist(),
-            strict=True,
-        )
-    )
+    base = max(second_count, 1)
+    high, low = np.divmod(np.unique(first * base + second), base)
+    return list(zip(high.tolist(), low.tolist(), strict=True))
 
 
 def slowest(

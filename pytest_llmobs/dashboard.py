@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pytest_llmobs.compare import Check, SloResult
-from pytest_llmobs.distributions import Distribution
+from pytest_llmobs.distributions import Distribution, busiest
 from pytest_llmobs.findings import RequestDetail
 from pytest_llmobs.gate import RunResult
 from pytest_llmobs.history import Run
@@ -20,6 +20,7 @@ from pytest_llmobs.semconv import metric_of
 
 WATERFALLS = 5  # slowest requests drawn as waterfalls
 TREND_SERIES = 6  # series drawn across runs: the busiest
+BY_SERIES = 20  # series in the latency-by-series chart: the busiest
 STATUS_ORDER = ("none", "ok", "warn", "fail")
 
 
@@ -46,7 +47,7 @@ def panels(result: RunResult, history: Sequence[Run] = ()) -> dict[str, Any]:
                 "p95": s.latency.p95,
                 "p99": s.latency.p99,
             }
-            for s in _busiest(result.series)
+            for s in busiest(result.series, BY_SERIES)
         ],
         "alerts": [
             {
@@ -119,10 +120,6 @@ def _main_series(result: RunResult) -> SeriesStats | None:
     roots = [s for s in result.series if s.key.name in requests.get(s.key, ())]
     pool = roots or list(result.series)
     return max(pool, key=lambda s: (s.count, s.key.label), default=None)
-
-
-def _busiest(series: Sequence[SeriesStats], limit: int = 20) -> list[SeriesStats]:
-    return sorted(series, key=lambda s: (-s.count, s.key))[:limit]
 
 
 def _histograms(found: Sequence[Distribution], metric: str | None) -> list[dict[str, Any]]:
@@ -213,9 +210,9 @@ def trends(history: Sequence[Run]) -> dict[str, Any] | None:
     for run in history:
         for label, point in run.series.items():
             counts[label] = counts.get(label, 0) + point.count
-    busiest = sorted(counts, key=lambda k: (-counts[k], k))[:TREND_SERIES]
+    shown = sorted(counts, key=lambda k: (-counts[k], k))[:TREND_SERIES]
     series = {}
-    for label in busiest:
+    for label in shown:
         points = [run.series.get(label) for run in history]
         attributes = sorted(
             {a for p in points if p is not None for a in p.quality if _is_quality(a)}

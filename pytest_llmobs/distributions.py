@@ -7,7 +7,7 @@ overlay the baseline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,15 +36,15 @@ def distributions(
 ) -> tuple[Distribution, ...]:
     """Latency of the busiest series, then each quality score and output length."""
     before = {s.key: s for s in baseline}
-    busiest = sorted(current, key=lambda s: (-s.count, s.key))[:MAX_SERIES]
+    shown = busiest(current, MAX_SERIES)
     found = []
-    for series in busiest:
+    for series in shown:
         old = before.get(series.key)
         found.append(
             _histogram(series.key, "latency", series.latency_samples,
                        old.latency_samples if old else None)
         )  # fmt: skip
-    for series in busiest:
+    for series in shown:
         old = before.get(series.key)
         for attribute, samples in sorted(series.quality_samples.items()):
             metric = metric_of(attribute)
@@ -53,6 +53,11 @@ def distributions(
             previous = old.quality_samples.get(attribute) if old else None
             found.append(_histogram(series.key, metric, samples, previous))
     return tuple(h for h in found if h is not None)
+
+
+def busiest(series: Sequence[SeriesStats], limit: int) -> list[SeriesStats]:
+    """The series with the most spans, at most limit of them, busiest first."""
+    return sorted(series, key=lambda s: (-s.count, s.key))[:limit]
 
 
 def _histogram(
@@ -75,7 +80,3 @@ def _histogram(
         tuple(int(c) for c in current),
         tuple(int(c) for c in previous),
     )
-
-
-def by_series(found: Sequence[Distribution]) -> Mapping[tuple[SeriesKey, str], Distribution]:
-    return {(d.series, d.metric): d for d in found}

@@ -158,17 +158,20 @@ class SeriesStats:
 
 
 def per_case(
-    values: Floats, case: Ints | None, cases: tuple[str, ...], how: Literal["median", "mean"]
+    values: Floats,
+    case: Ints | None,
+    cases: tuple[str, ...],
+    how: Literal["median", "mean", "sum", "count"],
 ) -> dict[str, float]:
-    """The median or mean of the values of each test case, keyed by test id."""
+    """The median, mean, sum or number of the values of each test case, keyed by test id."""
     if case is None or len(case) != len(values) or len(case) == 0:
         return {}
-    if how == "mean":
+    if how != "median":
         counts = np.bincount(case, minlength=len(cases))
         present = np.flatnonzero(counts)
         sums = np.bincount(case, weights=values, minlength=len(cases))
-        means = sums[present] / counts[present]
-        return {cases[i]: float(v) for i, v in zip(present.tolist(), means, strict=True)}
+        found = {"mean": sums / np.maximum(counts, 1), "sum": sums, "count": counts}[how]
+        return {cases[i]: float(found[i]) for i in present.tolist()}
     order = np.lexsort((values, case))
     ordered, owner = values[order], case[order]
     starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))

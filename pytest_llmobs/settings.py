@@ -305,11 +305,8 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
             raise ConfigError(f"{where}: expected a whole number from {low} to {high}")
         return int(text)
     if option.kind == "number":
-        try:
-            number = float(raw)
-        except (TypeError, ValueError):
-            number = math.nan
-        if isinstance(raw, bool) or not math.isfinite(number):
+        number = _float(raw)
+        if not math.isfinite(number):
             raise ConfigError(f"{where}: expected a number")
         return number
     if option.kind == "severity":
@@ -318,13 +315,10 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
             raise ConfigError(f"{where}: expected one of {', '.join(SEVERITIES)}")
         return text
     if option.kind in ("float", "rate"):
-        try:
-            number = float(raw)
-        except (TypeError, ValueError):
-            number = math.nan
-        if option.kind == "rate" and not isinstance(raw, bool) and 0 <= number <= 1:
+        number = _float(raw)
+        if option.kind == "rate" and 0 <= number <= 1:
             return number
-        if isinstance(raw, bool) or not 0 < number < 1:
+        if not 0 < number < 1:
             bounds = "from 0 to 1" if option.kind == "rate" else "between 0 and 1"
             raise ConfigError(f"{where}: expected a number {bounds}")
         return number
@@ -338,3 +332,14 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
     ):
         raise ConfigError(f"{where}: expected a list of attribute names")
     return tuple(dict.fromkeys(n.strip() for n in names))
+
+
+def _float(raw: Any) -> float:
+    """The value as a number, or NaN (which every range check refuses) for anything else,
+    true and false included."""
+    if isinstance(raw, bool):
+        return math.nan
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return math.nan

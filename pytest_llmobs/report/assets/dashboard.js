@@ -13,10 +13,10 @@
     if (text !== undefined && text !== null) { node.textContent = String(text); }
     return node;
   }
-  function done(id, points) {
+  function done(id, points, empty) {
     var section = document.getElementById(id);
     section.dataset.points = String(points);
-    if (!points) { section.appendChild(el("p", "empty", "Nothing to show for this run.")); }
+    if (!points) { section.appendChild(el("p", "empty", empty || "Nothing to show for this run.")); }
   }
   function chart(parent, caption, config, height) {
     var box = el("div");
@@ -62,10 +62,8 @@
         table.appendChild(tr);
       });
       section.appendChild(table);
-    } else {
-      section.appendChild(el("p", "empty", "No alert: no correlated change in this run."));
     }
-    document.getElementById("alerts").dataset.points = String(data.alerts.length);
+    done("alerts", data.alerts.length, "No alert: no correlated change in this run.");
   })();
 
   (function comparison() {
@@ -120,11 +118,7 @@
 
   (function cohorts() {
     var section = document.getElementById("cohorts"), c = data.cohorts;
-    if (!c) {
-      section.appendChild(el("p", "empty", "Configure group_by to split series by cohort."));
-      section.dataset.points = "0";
-      return;
-    }
+    if (!c) { return done("cohorts", 0, "Configure group_by to split series by cohort."); }
     var all = [];
     c.rows.forEach(function (r) { Object.keys(r.cells).forEach(function (k) { all.push(r.cells[k]); }); });
     var low = Math.min.apply(null, all.concat([0])), high = Math.max.apply(null, all.concat([1]));
@@ -146,7 +140,7 @@
       table.appendChild(tr);
     });
     section.appendChild(table);
-    section.dataset.points = String(c.rows.length);
+    done("cohorts", c.rows.length);
   })();
 
   (function latencyBySeries() {
@@ -189,11 +183,7 @@
 
   (function trends() {
     var section = document.getElementById("trends"), t = data.trends;
-    if (!t) {
-      section.appendChild(el("p", "empty", "No history: run with --llmobs-history PATH to keep one."));
-      section.dataset.points = "0";
-      return;
-    }
+    if (!t) { return done("trends", 0, "No history: run with --llmobs-history PATH to keep one."); }
     var labels = t.runs.map(function (r, i) {
       return "#" + (i + 1) + (r.git_commit ? " " + r.git_commit.slice(0, 7) : "");
     });
@@ -212,7 +202,7 @@
         options: { scales: { y1: { position: "right", grid: { drawOnChartArea: false } } } } });
     });
     section.appendChild(grid);
-    section.dataset.points = String(t.runs.length);
+    done("trends", t.runs.length);
   })();
 
   document.body.dataset.rendered = "true";
