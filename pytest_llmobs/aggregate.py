@@ -75,6 +75,10 @@ def aggregate(
     latencies = _split(latency_ms, series_idx[timed], n_series)
     latency_cases = _split(table.test_idx[timed], series_idx[timed], n_series)
     errors = np.bincount(series_idx, weights=table.error, minlength=n_series)
+    # the test cases each series had spans in, from the distinct (series, test) pairs
+    pairs = np.unique(series_idx * len(table.tests) + table.test_idx)
+    owner, case = np.divmod(pairs, len(table.tests))
+    present = _split(case, owner, n_series)
     quality: dict[str, tuple[list[Floats], list[Ints]]] = {}
     columns = {a: numbers_of(table, a, aliases) for a in quality_attributes}
     for attr, (rows, values) in {**columns, **(derived or {})}.items():
@@ -105,6 +109,7 @@ def aggregate(
                 latency_case=latency_cases[idx],
                 quality_case={a: quality[a][1][idx] for a in scores},
                 cache_hits=int(hits[idx]),
+                present=present[idx],
             )
         )
     return sorted(result, key=lambda s: s.key)

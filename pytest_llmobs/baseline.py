@@ -15,6 +15,7 @@ import numpy as np
 
 from pytest_llmobs.aggregate import PERCENTILES
 from pytest_llmobs.model import LatencySummary, QualitySummary, SeriesKey, SeriesStats
+from pytest_llmobs.shape import Shape
 
 BASELINE_SCHEMA = "pytest-llmobs/baseline"
 RUN_SCHEMA = "pytest-llmobs/run"
@@ -38,6 +39,8 @@ class SeriesFile:
     schema: str
     series: tuple[SeriesStats, ...]
     metadata: Mapping[str, Any]
+    settings: Shape | None = None  # what shaped its series; None in older files
+    tests: frozenset[str] | None = None  # the test ids that ran; None in older files
 
 
 def series_to_json(stats: SeriesStats) -> dict[str, Any]:
@@ -69,6 +72,9 @@ def _cases_to_json(stats: SeriesStats) -> dict[str, Any]:
         for case, values in _kept(scores, owner, stats.cases, 6):
             entry = cases.setdefault(case, {"latency_ms": []})
             entry.setdefault("quality", {})[attr] = values
+    if stats.present is not None and stats.cases:  # cases of cache hits alone, too
+        for i in stats.present.tolist():
+            cases.setdefault(stats.cases[i], {"latency_ms": []})
     return cases
 
 
@@ -146,14 +152,23 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def baseline_document(series: Sequence[SeriesStats], metadata: Mapping[str, Any]) -> str:
-    """The text of a baseline file."""
-    doc = {
+def baseline_document(
+    series: Sequence[SeriesStats],
+    metadata: Mapping[str, Any],
+    settings: Shape | None = None,
+    tests: Sequence[str] | None = None,
+) -> str:
+    """The text of a baseline file: series, and what shaped them, when known."""
+    doc: dict[str, Any] = {
         "schema": BASELINE_SCHEMA,
         "version": SCHEMA_VERSION,
         "metadata": dict(metadata),
         "series": [series_to_json(s) for s in series],
     }
+    if settings is not None:
+        doc["settings"] = settings.to_json()
+    if tests is not None:
+        doc["tests"] = sorted(tests)
     return dumps(doc) + "\n"
 
 
@@ -201,7 +216,19 @@ def _parse(path: Path, doc: Any, schemas: Sequence[str]) -> SeriesFile:
     series = _field(path, doc, "series", list, "series")
     metadata = doc.get("metadata", {})
     parsed = tuple(_series(path, item, f"series[{i}]") for i, item in enumerate(series))
-    return SeriesFile(path, doc["schema"], parsed, metadata if isinstance(metadata, dict) else {})
+    try:
+        settings = Shape.from_json(doc["settings"]) if "settings" in doc else None
+    except ValueError as exc:
+        raise BaselineError(f"{path}: {exc}") from None
+    tests = doc.get("tests")
+    if tests is not None and (
+        not isinstance(tests, list) or not all(isinstance(t, str) for t in tests)
+    ):
+        raise BaselineError(f"{path}: tests must be a list of test ids, got {tests!r:.40}")
+    return SeriesFile(
+        path, doc["schema"], parsed, metadata if isinstance(metadata, dict) else {},
+        settings, None if tests is None else frozenset(tests),
+    )  # fmt: skip
 
 
 def _series(path: Path, item: Any, where: str) -> SeriesStats:

@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 
 from pytest_llmobs import __version__, analysis, baseline, gate, history
-from pytest_llmobs.compare import compare, evaluate_slos
+from pytest_llmobs.compare import evaluate_slos
 from pytest_llmobs.distributions import distributions
 from pytest_llmobs.findings import Findings
 from pytest_llmobs.report import terminal, text
@@ -123,8 +123,14 @@ def _nearest_pyproject(start: Path) -> Path | None:
 def _compare(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     run, stored = _load(args.run), _load(args.baseline)
-    state = gate.BaselineState(stored.path, "loaded", f"compared with {stored.path}")
-    comparison = compare(run.series, stored.series, settings.quality_attributes, settings.rules)
+    # what shaped the run and which tests ran, as its report recorded them (older reports:
+    # the tests that made spans)
+    tests = run.tests if run.tests is not None else gate.tests_of(run)
+    judged = gate.against(
+        stored, run.series, settings.quality_attributes, settings.rules, run.settings,
+        sorted(tests),
+    )  # fmt: skip
+    comparison = judged.comparison
     slos = tuple(evaluate_slos(run.series, settings.rules))
     # the requests a run report listed, judged again against this baseline
     listed = _saved_run(args.run).findings if run.schema == baseline.RUN_SCHEMA else Findings()
@@ -132,10 +138,11 @@ def _compare(args: argparse.Namespace) -> int:
         listed, comparison, run.series, stored.series, settings.rules
     )
     result = gate.RunResult(
-        run.series, state, comparison, metadata=run.metadata, slos=slos,
+        run.series, judged.state, comparison, judged.notes, metadata=run.metadata, slos=slos,
         fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
         fail_on_alert=settings.fail_on_alert,
-        distributions=distributions(run.series, stored.series),
+        distributions=distributions(run.series, judged.stored),
+        settings=run.settings, tests=tuple(sorted(tests)),
     )  # fmt: skip
     _print(result)
     _write(args, result)
@@ -186,7 +193,8 @@ def _update(args: argparse.Namespace) -> int:
         old = baseline.load(args.baseline).series
     except (FileNotFoundError, baseline.BaselineError):
         old = ()
-    state = gate.promote(run.series, args.baseline, run.metadata)
+    tests = sorted(run.tests) if run.tests is not None else None
+    state = gate.promote(run.series, args.baseline, run.metadata, None, run.settings, tests)
     if state.status == "not-updated":
         raise _BadInput(f"{args.run}: {state.message}")
     if state.status == "error":

@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from pytest_llmobs import measure, stats
+from pytest_llmobs import coverage, measure, stats
+from pytest_llmobs.coverage import Absence, RanTests
 from pytest_llmobs.model import TEST_GROUP, SeriesKey, SeriesStats
 from pytest_llmobs.rules import Rules, Tolerance
 from pytest_llmobs.semconv import attribute_of, metric_of
@@ -34,11 +35,14 @@ LATENCY_METRICS = ("p50", "p95", "p99")
 class Check:
     """One metric of one series, judged.
 
-    `change` is current minus baseline; `relative` is change / baseline. The interval
+    `change` is the estimate the test and the interval are about, in the metric's unit,
+    and `relative` is it over the baseline value: for a paired check the typical
+    per-test-case change, otherwise current minus baseline. A paired check also carries
+    the plain `pooled_change` (current minus baseline) and `pooled_relative`. The interval
     (`ci_low`, `ci_high`, 95%) and `mde` (the change this check detects with 80% power at
     its n) are relative for latency, absolute otherwise. p-values are one-sided, in the
     direction the metric moved: `p_raw` is the test's own, `p_value` Holm-adjusted across
-    the run.
+    the run. A `missing` check's p-values are those of the coverage test (see coverage).
     """
 
     series: SeriesKey
@@ -59,6 +63,8 @@ class Check:
     mde: float | None = None
     tolerance: str | None = None
     reason: str = ""
+    pooled_change: float | None = None
+    pooled_relative: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,9 +81,24 @@ class SloResult:
 
 @dataclass(frozen=True)
 class Comparison:
-    """All checks of a run, most urgent first."""
+    """All checks of a run, most urgent first, and what of the baseline it did not measure.
+
+    `absences` is None when the tests that ran are unknown (saved runs of older versions).
+    """
 
     checks: tuple[Check, ...]
+    absences: tuple[Absence, ...] | None = None
+    unshared: str | None = None  # why no test of this run pairs with the baseline's
+
+    @property
+    def lost(self) -> tuple[Absence, ...]:
+        return tuple(a for a in self.absences or () if a.status == "lost")
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """Sentences saying what of the baseline this run failed to measure."""
+        found = [f"{a.subject}: {a.reason}" for a in self.lost]
+        return (self.unshared, *found) if self.unshared else tuple(found)
 
     @property
     def regressions(self) -> tuple[Check, ...]:
@@ -98,6 +119,7 @@ def compare(
     quality_attributes: Sequence[str] = (),
     rules: Rules | None = None,
     intervals: bool = True,
+    tests: RanTests | None = None,
 ) -> Comparison:
     """Judge every metric of every series in either run.
 
@@ -106,7 +128,9 @@ def compare(
         baseline: the baseline's series.
         quality_attributes: quality attributes to check; those found in either run are added.
         rules: tolerances, SLOs and alpha; the defaults when None.
-        intervals: compute confidence intervals (bootstrap); decisions do not depend on them.
+        intervals: compute confidence intervals; decisions do not depend on them.
+        tests: the test ids that ran in each run; with them, what the baseline holds and
+            this run did not measure is judged too (see coverage).
 
     Returns:
         The checks, regressions first.
@@ -127,9 +151,39 @@ def compare(
             draft = _draft(key, metric, tolerance, now.get(key), before.get(key), intervals)
             if draft is not None:
                 drafts.append(draft)
-    checks = _decide(drafts, rules.alpha)
+    if tests is None:
+        checks, _ = _decide(drafts, rules.alpha, [])
+        return Comparison(tuple(sorted(checks, key=lambda c: VERDICT_ORDER.index(c.verdict))))
+
+    def checked(key: SeriesKey, metric: str) -> bool:
+        return rules.tolerance(key.name, metric, dict(key.group).get(TEST_GROUP)) is not None
+
+    latency = [f"latency.{p}" for p in LATENCY_METRICS]
+    surveyed = coverage.survey(current, baseline, tests, checked, [*latency, "error_rate"])
+    losses = [a.p_raw or 1.0 for a in coverage.tested(surveyed)]
+    checks, adjusted = _decide(drafts, rules.alpha, losses)
+    absences = coverage.settle(surveyed, adjusted, rules.alpha)
+    checks = [_with_absence(c, absences) for c in checks]
     checks.sort(key=lambda c: VERDICT_ORDER.index(c.verdict))
-    return Comparison(tuple(checks))
+    return Comparison(tuple(checks), tuple(absences), coverage.shares_none(tests))
+
+
+def _with_absence(check: Check, absences: Sequence[Absence]) -> Check:
+    """A missing check, explained by the coverage of its series or metric."""
+    if check.verdict != "missing":
+        return check
+    for absence in absences:
+        if absence.series == check.series and absence.metric in (None, check.metric):
+            if absence.metric is None and any(
+                a.series == check.series and a.metric == check.metric for a in absences
+            ):
+                continue  # the metric's own absence explains it better
+            return replace(
+                check, reason=absence.reason, p_value=absence.p_value, p_raw=absence.p_raw,
+                test="mcnemar-exact" if absence.p_raw is not None else None,
+                n_baseline=absence.before, n_current=absence.now,
+            )  # fmt: skip
+    return check
 
 
 @dataclass(frozen=True)
@@ -167,26 +221,27 @@ def _draft(
     if value_now is None or cur is None or base is None:
         check = Check(key, metric, "missing", baseline=value_before, reason="not in this run")
         return _Draft(check, tolerance)
-    m = _measure(key, metric, cur, base, intervals)
-    change = m.current - m.baseline
+    m = _measure(metric, cur, base, intervals)
+    pooled = m.current - m.baseline
     check = Check(
         key, metric, "inconclusive" if m.p is None else "pass",
-        baseline=m.baseline, current=m.current, change=change,
-        relative=change / m.baseline if m.baseline else None,
+        baseline=m.baseline, current=m.current, change=m.change, relative=m.relative,
         ci_low=m.ci[0] if m.ci else None, ci_high=m.ci[1] if m.ci else None,
         test=m.test, paired=m.paired,
         n_baseline=m.n_baseline, n_current=m.n_current,
         tolerance=tolerance.spec, reason=m.reason,
+        pooled_change=pooled if m.paired else None,
+        pooled_relative=pooled / m.baseline if m.paired and m.baseline else None,
     )  # fmt: skip
     return _Draft(check, tolerance, m.se, m.min_p, m.p)
 
 
 def _measure(
-    key: SeriesKey, metric: str, cur: SeriesStats, base: SeriesStats, intervals: bool
+    metric: str, cur: SeriesStats, base: SeriesStats, intervals: bool
 ) -> measure.Measurement:
     family, _, rest = metric.partition(".")
     if family == "latency":
-        return measure.latency(key.label, cur, base, rest, intervals)
+        return measure.latency(cur, base, rest, intervals)
     if family == "error_rate":
         return measure.error_rate(cur, base, intervals)
     return measure.quality(attribute_of(metric), cur, base, intervals)
@@ -206,21 +261,28 @@ def _value(series: SeriesStats | None, metric: str) -> float | None:
     return summary.mean if summary is not None else None
 
 
-def _decide(drafts: list[_Draft], alpha: float) -> list[Check]:
+def _decide(
+    drafts: list[_Draft], alpha: float, losses: Sequence[float]
+) -> tuple[list[Check], list[float]]:
     """Holm-adjust the one-sided p-values of all tested checks, then judge each.
 
     Regressions and improvements are two families, each adjusted on its own: a false
-    regression alarm happens with probability at most alpha across the whole run.
+    regression alarm happens with probability at most alpha across the whole run. The
+    raw p-values of `losses` (coverage tests) join the regressions' family.
+
+    Returns:
+        The checks, and the adjusted p-values of `losses`.
     """
     tested = [d for d in drafts if d.p is not None]
-    worse = stats.holm([d.p_towards(worse=True) for d in tested])
+    worse = stats.holm([*(d.p_towards(worse=True) for d in tested), *losses])
     better = stats.holm([d.p_towards(worse=False) for d in tested])
-    adjusted = {id(d): (w, b) for d, w, b in zip(tested, worse, better, strict=True)}
-    threshold = alpha / max(len(tested), 1)  # Holm's first, strictest step
-    return [
+    adjusted = {id(d): (w, b) for d, w, b in zip(tested, worse, better, strict=False)}
+    threshold = alpha / max(len(tested) + len(losses), 1)  # Holm's first, strictest step
+    checks = [
         _judge(d, adjusted[id(d)], alpha, threshold) if id(d) in adjusted else d.check
         for d in drafts
     ]
+    return checks, worse[len(tested) :]
 
 
 def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold: float) -> Check:
@@ -230,11 +292,12 @@ def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold
     mde = stats.minimum_detectable(draft.se, threshold) if math.isfinite(draft.se) else None
     if mde is not None and check.metric.startswith("latency"):
         mde = math.expm1(mde)  # the test works on log ratios
-    # p-values shown are one-sided, in the direction the metric moved
-    worse = (check.current - check.baseline) * tolerance.direction > 0
+    # p-values shown are one-sided, in the direction the estimate moved
+    change = check.change or 0.0
+    worse = change * tolerance.direction > 0
     p = adjusted[0] if worse else adjusted[1]
     judged = replace(check, p_value=p, p_raw=draft.p_towards(worse), mde=mde)
-    direction = tolerance.beyond(check.current, check.baseline)
+    direction = tolerance.beyond(check.baseline + change, check.baseline)
     if direction == 0:
         return replace(judged, reason=f"within tolerance ({tolerance.spec})")
     beyond = f"beyond tolerance ({tolerance.spec})"

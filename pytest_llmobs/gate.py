@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmobs import __version__
 from pytest_llmobs import baseline as baseline_file
+from pytest_llmobs import shape as shapes
 from pytest_llmobs.compare import Comparison, SloResult, compare
+from pytest_llmobs.coverage import RanTests
 from pytest_llmobs.distributions import Distribution
 from pytest_llmobs.findings import Findings, Severity, fails
 from pytest_llmobs.model import CaptureSummary, SeriesStats
 from pytest_llmobs.rules import Rules
+from pytest_llmobs.shape import Shape
 
 BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated"]
 RunVerdict = Literal["pass", "regression", "fail", "error"]
@@ -43,18 +47,26 @@ class RunResult:
     findings: Findings = field(default_factory=Findings)  # worst requests, attribution, alerts
     fail_on_alert: Severity | None = None
     distributions: tuple[Distribution, ...] = ()  # histograms beside the baseline's
+    ci: bool = False  # CI mode: a missing baseline fails closed
+    ci_source: str = ""  # what turned CI mode on or off
+    settings: Shape | None = None  # what shaped this run's series
+    tests: tuple[str, ...] | None = None  # the test ids that ran; None when not known
 
     @property
     def verdict(self) -> RunVerdict:
-        """error (fails closed) > regression > fail (an SLO, or inconclusive or an alert
-        when asked) > pass."""
+        """error (fails closed) > regression > fail (an SLO, something of the baseline not
+        measured, or inconclusive or an alert when asked) > pass."""
         if self.errors or self.baseline.status == "error":
+            return "error"
+        if self.ci and self.baseline.status == "missing":
             return "error"
         # only a comparison with a loaded baseline gates (an update run just shows it)
         gating = self.comparison if self.baseline.status == "loaded" else None
         if gating is not None and gating.regressions:
             return "regression"
         if any(s.status == "fail" for s in self.slos):
+            return "fail"
+        if gating is not None and gating.failures:
             return "fail"
         if gating is not None and self.fail_on_inconclusive and gating.inconclusive:
             return "fail"
@@ -63,32 +75,105 @@ class RunResult:
         return "pass"
 
 
+@dataclass(frozen=True)
+class Judged:
+    """What `judge` found: the comparison (None without a usable baseline), the baseline's
+    state, its series (none without a usable baseline) and notes for the warnings."""
+
+    comparison: Comparison | None
+    state: BaselineState
+    stored: tuple[SeriesStats, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 def judge(
     series: Sequence[SeriesStats],
     path: Path,
     quality_attributes: Sequence[str] = (),
     rules: Rules | None = None,
-) -> tuple[Comparison | None, BaselineState, tuple[SeriesStats, ...]]:
-    """Compare series with the baseline at path, failing closed on a bad file.
+    shape: Shape | None = None,
+    tests: Sequence[str] | None = None,
+    ci: bool = False,
+) -> Judged:
+    """Compare series with the baseline at path, failing closed on a bad file or on a
+    baseline recorded with settings that shape series otherwise.
 
     SLOs need no baseline: `compare.evaluate_slos` judges them.
 
-    Returns:
-        The comparison (None without a usable baseline), the baseline's state, and its
-        series (none without a usable baseline).
+    Args:
+        series: this run's series.
+        path: the baseline file.
+        quality_attributes: quality attributes to check.
+        rules: tolerances and alpha.
+        shape: what shaped this run's series, checked against the baseline's record.
+        tests: the test ids that ran; with them, what the baseline holds and this run did
+            not measure is judged too.
+        ci: CI mode, which words a missing baseline as the failure it then is.
     """
     try:
         stored = baseline_file.load(path, schemas=(baseline_file.BASELINE_SCHEMA,))
     except FileNotFoundError:
-        message = (
-            f"no baseline at {path}: run `pytest --llmobs --llmobs-update-baseline` "
-            "to record one, then commit it"
-        )
-        return None, BaselineState(path, "missing", message), ()
+        return Judged(None, BaselineState(path, "missing", _no_baseline(path, ci)))
     except baseline_file.BaselineError as exc:
-        return None, BaselineState(path, "error", str(exc)), ()
-    checks = compare(series, stored.series, quality_attributes, rules)
-    return checks, BaselineState(path, "loaded", f"compared with {path}"), stored.series
+        return Judged(None, BaselineState(path, "error", str(exc)))
+    return against(stored, series, quality_attributes, rules, shape, tests)
+
+
+def against(
+    stored: baseline_file.SeriesFile,
+    series: Sequence[SeriesStats],
+    quality_attributes: Sequence[str] = (),
+    rules: Rules | None = None,
+    shape: Shape | None = None,
+    tests: Sequence[str] | None = None,
+) -> Judged:
+    """Judge series against a loaded baseline (see `judge`)."""
+    path = stored.path
+    ran = RanTests(frozenset(tests), tests_of(stored)) if tests is not None else None
+    notes = _notes(stored, shape is not None)
+    if shape is not None and stored.settings is not None:
+        before, now = (ran.before, ran.now) if ran is not None else (frozenset(), frozenset())
+        differ = shapes.differences(stored.settings, shape, before, now)
+        if differ:
+            message = f"{path}: " + "; ".join(differ) + f": {shapes.REMEDY}"
+            return Judged(None, BaselineState(path, "error", message), (), notes)
+    checks = compare(series, stored.series, quality_attributes, rules, tests=ran)
+    state = BaselineState(path, "loaded", f"compared with {path}")
+    return Judged(checks, state, stored.series, notes)
+
+
+def tests_of(stored: baseline_file.SeriesFile) -> frozenset[str]:
+    """The test ids that ran when a baseline or run report was recorded (in older files:
+    those that made spans)."""
+    if stored.tests is not None:
+        return stored.tests
+    return frozenset(c for s in stored.series for c in s.cases) - {""}
+
+
+def _no_baseline(path: Path, ci: bool) -> str:
+    record = "record one with `pytest --llmobs --llmobs-update-baseline` and commit it"
+    if ci:
+        return (
+            f"no baseline at {path}, and CI mode fails without one: {record} "
+            "(on a known-good commit), or point --llmobs-baseline=PATH at it"
+        )
+    return f"no baseline at {path}: {record}"
+
+
+def _notes(stored: baseline_file.SeriesFile, shaped: bool) -> tuple[str, ...]:
+    notes = []
+    if shaped and stored.settings is None:
+        notes.append(
+            f"{stored.path} does not record the settings that shaped it (written by an older "
+            "pytest-llmobs): a change of quality_attributes or group_by cannot be caught; "
+            "re-record it with --llmobs-update-baseline"
+        )
+    version = stored.metadata.get("plugin_version")
+    if isinstance(version, str) and version != __version__:
+        notes.append(
+            f"{stored.path} was recorded with pytest-llmobs {version}, this is {__version__}"
+        )
+    return tuple(notes)
 
 
 def promote(
@@ -96,6 +181,8 @@ def promote(
     path: Path,
     metadata: Mapping[str, Any],
     refused: str | None = None,
+    shape: Shape | None = None,
+    tests: Sequence[str] | None = None,
 ) -> BaselineState:
     """Write series as the new baseline, unless there is a reason not to.
 
@@ -104,6 +191,8 @@ def promote(
         path: the baseline file.
         metadata: plugin version, creation time, git commit.
         refused: why this run must not become the baseline (failed tests, say).
+        shape: what shaped the series, recorded so a run shaped otherwise is caught.
+        tests: the test ids that ran, recorded so coverage can be judged.
 
     Returns:
         The baseline's state: updated, or not-updated with the reason.
@@ -112,7 +201,7 @@ def promote(
         refused = "no spans were captured"
     if refused is not None:
         return BaselineState(path, "not-updated", f"baseline not updated: {refused}")
-    document = baseline_file.baseline_document(series, metadata)
+    document = baseline_file.baseline_document(series, metadata, shape, tests)
     size = len(document.encode("utf-8"))
     if size > baseline_file.MAX_FILE_BYTES:  # it could not be read back
         megabytes, limit = size / 2**20, baseline_file.MAX_FILE_BYTES // 2**20

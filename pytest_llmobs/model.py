@@ -138,6 +138,8 @@ class SeriesStats:
     Summaries describe all spans; the sample arrays may be a bounded subset when they come
     from a stored baseline. `latency_case[i]` (and `quality_case[attr][i]`) index into
     `cases`, the test ids the samples came from; without them, no test pairs the cases.
+    `present` indexes the cases in which the series had any span, cache hits included
+    (None: every one of `cases`).
     """
 
     key: SeriesKey
@@ -151,6 +153,7 @@ class SeriesStats:
     latency_case: Ints | None = None
     quality_case: Mapping[str, Ints] = field(default_factory=dict)
     cache_hits: int = 0  # spans answered from a cache: counted, but not in the latency
+    present: Ints | None = None
 
     @property
     def error_rate(self) -> float:

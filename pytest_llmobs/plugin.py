@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_llmobs.settings import OPTIONS, ConfigError, Settings, Source, load_pyproject, resolve
+from pytest_llmobs import early_parse
+from pytest_llmobs.settings import (
+    OPTIONS,
+    ConfigError,
+    Settings,
+    Source,
+    ci_environment,
+    load_pyproject,
+    resolve,
+)
 
 if TYPE_CHECKING:
     from pytest_llmobs.fixture import LlmobsFixture
@@ -25,7 +35,9 @@ _METAVARS = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """At start-up: every setting as a command line flag and an ini key."""
-    group = parser.getgroup("llmobs", "LLM observability regression gate")
+    group = parser.getgroup(
+        "llmobs", "LLM observability regression gate (give values with =, as --llmobs-json=PATH)"
+    )
     for option in OPTIONS:
         if option.kind == "bool":
             group.addoption(option.flag, action="store_true", default=None, help=option.help)
@@ -84,6 +96,10 @@ def _settings(config: pytest.Config) -> Settings:
     ini = {o.name: _ini(config, o.ini) for o in OPTIONS}
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     try:
+        # before anything else: settings read from the wrong config file must not be used
+        moved = None if hasattr(config, "workerinput") else early_parse.moved_setup(config)
+        if moved is not None:
+            raise ConfigError(moved)
         sources = [
             Source("command line", cli, config.invocation_params.dir, "flag"),
             Source(f"ini file {config.inipath}", ini, ini_dir, "ini"),
@@ -91,6 +107,7 @@ def _settings(config: pytest.Config) -> Settings:
         if not _enabled(sources):
             return Settings()
         sources.append(load_pyproject(_pyproject(config)))
+        sources.append(ci_environment(os.environ, config.invocation_params.dir))
         return resolve(sources, config.rootpath)
     except ConfigError as exc:
         if cli["json"]:  # nothing is lost: the run report says why no test ran

@@ -36,8 +36,10 @@ from pytest_llmobs.semconv import (
     REQUEST_ID,
     TOKEN_METRICS,
     all_names,
+    names_for,
 )
 from pytest_llmobs.settings import Settings
+from pytest_llmobs.shape import Shape
 
 
 class LlmobsSession:
@@ -64,6 +66,7 @@ class LlmobsSession:
         self.is_worker = xdist.is_worker(config)
         self.workers = xdist.WorkerCollector()
         self.marked = xdist.Marks()
+        self.ran: set[str] = set()  # test ids whose call phase ran (under xdist: all workers')
 
     def start(self) -> None:
         self.installer.install()
@@ -103,6 +106,11 @@ class LlmobsSession:
     def pytest_runtest_logfinish(self) -> None:
         """After each test's teardown: later spans belong to no test."""
         self.recorder.mark_test(None)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """After each test phase: remember the tests whose body ran (not skipped before)."""
+        if report.when == "call" and (not report.skipped or hasattr(report, "wasxfail")):
+            self.ran.add(report.nodeid)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -205,9 +213,13 @@ class LlmobsSession:
         warnings = [*self.installer.warnings, *self.workers.warnings]
         warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
         metadata = _metadata(self.config.rootpath)
-        path, quality = self.settings.baseline, self.settings.quality_attributes
-        rules = with_test_rules(self.settings.rules, marked.rules)
-        comparison, state, stored = gate.judge(series, path, quality, rules)
+        s = self.settings
+        rules = with_test_rules(s.rules, marked.rules)
+        shape = self._shape(marked)
+        tests = tuple(sorted(self.ran))
+        judged = gate.judge(series, s.baseline, s.quality_attributes, rules, shape, tests, s.ci)
+        comparison, state, stored = judged.comparison, judged.state, judged.stored
+        warnings += () if s.update_baseline else judged.notes  # of a file being replaced
         histograms = distributions(series, stored)
         findings = analysis.with_comparison(findings, comparison, series, stored, rules)
         # Never judge or record partial data: a worker's missing spans fail the gate.
@@ -220,13 +232,24 @@ class LlmobsSession:
                 refused = "the session was interrupted"
             elif session.testsfailed:
                 refused = f"{session.testsfailed} test(s) failed"
-            state = gate.promote(series, path, metadata, refused)
+            state = gate.promote(series, s.baseline, metadata, refused, shape, tests)
         return gate.RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
-            tuple(evaluate_slos(series, rules)), self.settings.fail_on_inconclusive,
-            CaptureSummary.of(table, self.settings.sample_rate), findings,
-            self.settings.fail_on_alert, histograms,
+            tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
+            CaptureSummary.of(table, s.sample_rate), findings, s.fail_on_alert, histograms,
+            s.ci, s.ci_source, shape, tests,
         )  # fmt: skip
+
+    def _shape(self, marked: xdist.Marks) -> Shape:
+        """What shapes this run's series, as the baseline records it."""
+        s = self.settings
+        return Shape(
+            s.quality_attributes,
+            s.group_by,
+            {a: names_for(a, s.aliases) for a in s.group_by},
+            s.request_spans,
+            tuple(sorted(marked.rules)),
+        )
 
     def _analysis_options(self) -> analysis.Options:
         s = self.settings

@@ -121,6 +121,12 @@ OPTIONS = (
         "Fail the gate on a contextual alert of this severity or higher: low, medium"
         " or high (default: alerts inform only)",
     ),
+    Option(
+        "ci",
+        "bool",
+        "CI mode: fail closed where a local run passes with a hint, e.g. without a baseline"
+        " (default: on when the environment variable CI is set, to anything but 0 or false)",
+    ),
 )
 # Tables only pyproject.toml can hold: tolerance rules, per-series overrides, SLOs.
 RULE_TABLES = frozenset({"rules", "overrides", "slo"})
@@ -155,6 +161,8 @@ class Settings:
     quality_threshold: float = 0.6
     request_spans: tuple[str, ...] = ()
     fail_on_alert: Severity | None = None
+    ci: bool = False
+    ci_source: str = "default"  # what turned CI mode on or off, in the user's words
     rules: Rules = field(default_factory=Rules)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
@@ -168,11 +176,30 @@ class Source:
     label: str
     values: Mapping[str, Any]
     base_dir: Path
-    style: Literal["flag", "ini", "key"] = "key"  # how the source names a setting
+    style: Literal["flag", "ini", "key", "env"] = "key"  # how the source names a setting
 
     def name_of(self, option: Option) -> str:
         """The setting's name as the user wrote it here: --llmobs-alpha, llmobs_alpha, alpha."""
-        return {"flag": option.flag, "ini": option.ini, "key": option.name}[self.style]
+        return {"flag": option.flag, "ini": option.ini}.get(self.style, option.name)
+
+    def origin(self, option: Option, raw: Any) -> str:
+        """Where a value came from, as the user wrote it: `llmobs_ci = 'true' (ini file ...)`."""
+        if self.style == "env":
+            return self.label
+        if self.style == "flag":
+            shown = "" if option.kind == "bool" else f" {raw!r}"
+            return f"{option.flag}{shown} ({self.label})"
+        return f"{self.name_of(option)} = {raw!r} ({self.label})"
+
+
+def ci_environment(environ: Mapping[str, str], base_dir: Path) -> Source:
+    """CI mode's default: on when the environment variable CI is set to anything but
+    empty, 0 or false, as GitHub Actions, GitLab CI, CircleCI, Buildkite and Azure set it."""
+    raw = environ.get("CI")
+    if raw is None:
+        return Source("environment variable CI is not set", {"ci": False}, base_dir, "env")
+    on = raw.strip().lower() not in ("", "0", "false")
+    return Source(f"environment variable CI={raw!r}", {"ci": on}, base_dir, "env")
 
 
 def load_pyproject(path: Path) -> Source:
@@ -226,6 +253,8 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
             if raw is None or raw == "" or raw == []:
                 continue
             values[option.name] = _convert(option, raw, source)
+            if option.name == "ci":
+                values["ci_source"] = source.origin(option, raw)
     alpha = values.get("alpha", Settings.alpha)
     tables = [s for s in sources if RULE_TABLES & set(s.values)]
     try:
@@ -290,8 +319,7 @@ def _aliases(source: Source) -> dict[str, tuple[str, ...]]:
 
 
 def _convert(option: Option, raw: Any, source: Source) -> Any:
-    given = f"{source.name_of(option)}{' ' if source.style == 'flag' else ' = '}{raw!r}"
-    where = f"{given} ({source.label})"
+    where = source.origin(option, raw)
     if option.kind == "bool":
         if isinstance(raw, bool):
             return raw

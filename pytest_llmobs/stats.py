@@ -155,6 +155,15 @@ def fisher_min_p(current_n: int, baseline_n: int) -> float:
     return _one_over_comb(current_n + baseline_n, current_n)
 
 
+def sign_test(k: int, n: int) -> float:
+    """Exact one-sided sign test: P(at least k of n pairs go one way) when each way is a
+    coin toss. On the pairs that changed, it is McNemar's exact test."""
+    if k <= 0:
+        return 1.0
+    ks = np.arange(k, n + 1)
+    return min(1.0, float(np.exp(_log_comb(n, ks) - n * math.log(2)).sum()))
+
+
 def tail_min_samples(q: float, confidence: float = 0.95) -> int:
     """Spans needed before the largest one bounds the q-quantile with this confidence.
 
@@ -197,38 +206,6 @@ def log_ratios(current: Floats, baseline: Floats) -> Floats:
     """Per-pair log ratios of latencies."""
     result: Floats = np.log(_log_safe(current)) - np.log(_log_safe(baseline))
     return result
-
-
-BOOTSTRAP_SIZE = 1000  # resample at most this many spans a side
-
-
-def bootstrap_ratio_ci(
-    current: Floats, baseline: Floats, q: float, seed: int, resamples: int = 400
-) -> tuple[float, float]:
-    """95% percentile-bootstrap interval of quantile(current, q) / quantile(baseline, q).
-
-    Seeded, so the same inputs give the same interval. A side with more than
-    BOOTSTRAP_SIZE spans is resampled at that size and its spread scaled by
-    sqrt(m / n) (the m-out-of-n bootstrap), which keeps a million spans cheap.
-    """
-    if len(current) == 0 or len(baseline) == 0:
-        return (math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    centre = log_ratio(float(np.quantile(current, q)), float(np.quantile(baseline, q)))
-    spread = _bootstrap_log_quantiles(rng, current, q, resamples)
-    spread -= _bootstrap_log_quantiles(rng, baseline, q, resamples)
-    low, high = np.quantile(spread, [0.025, 0.975])
-    return math.exp(centre + float(low)), math.exp(centre + float(high))
-
-
-def _bootstrap_log_quantiles(
-    rng: np.random.Generator, values: Floats, q: float, resamples: int
-) -> Floats:
-    """Bootstrap deviations of the log q-quantile from the sample's own, scaled to n."""
-    m = min(len(values), BOOTSTRAP_SIZE)
-    draws = np.quantile(rng.choice(values, (resamples, m)), q, axis=1)
-    deviations: Floats = np.log(_log_safe(draws)) - np.log(_log_safe(np.quantile(values, q)))
-    return deviations * math.sqrt(m / len(values))
 
 
 def _log_safe(values: Any) -> Any:

@@ -13,6 +13,12 @@ from pytest_llmobs.aggregate import summarize_latency
 from pytest_llmobs.model import QualitySummary, SeriesKey, SeriesStats
 
 
+@pytest.fixture(autouse=True)
+def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    # CI mode defaults to on where CI is set: runs here pin it off, tests of CI mode set it
+    monkeypatch.delenv("CI", raising=False)
+
+
 def make_series(
     name: str,
     latencies: Sequence[float],

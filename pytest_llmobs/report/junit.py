@@ -14,7 +14,7 @@ from pathlib import Path
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from pytest_llmobs.baseline import write_atomic
-from pytest_llmobs.compare import Check
+from pytest_llmobs.compare import Check, Comparison
 from pytest_llmobs.findings import Findings, fails
 from pytest_llmobs.gate import RunResult
 from pytest_llmobs.report import text
@@ -33,8 +33,10 @@ def junit_xml(result: RunResult) -> str:
         suites.append(_slo_suite(result))
     if result.findings.alerts:
         suites.append(_alert_suite(result))
+    if result.comparison is not None and result.comparison.failures:
+        suites.append(_coverage_suite(result.comparison))
     gate_errors = [*result.errors]
-    if result.baseline.status == "error":
+    if result.baseline.status == "error" or (result.ci and result.baseline.status == "missing"):
         gate_errors.insert(0, result.baseline.message)
     if gate_errors:
         case = TestCase("gate", classname="llmobs", elapsed_sec=_CASE_TIME)
@@ -103,6 +105,19 @@ def _alert_suite(result: RunResult) -> TestSuite:
             case.add_failure_info(message=text.alert(alert), failure_type=alert.type)
         cases.append(case)
     return TestSuite("llmobs alerts", cases)
+
+
+def _coverage_suite(comparison: Comparison) -> TestSuite:
+    """A failing case per thing the baseline holds that this run did not measure."""
+    failures = [(f"{a.subject} coverage", f"{a.subject}: {a.reason}") for a in comparison.lost]
+    if comparison.unshared:
+        failures.insert(0, ("test ids shared with the baseline", comparison.unshared))
+    cases = []
+    for name, message in failures:
+        case = TestCase(name, classname="llmobs.coverage", elapsed_sec=_CASE_TIME)
+        case.add_failure_info(message=message, failure_type="llmobs.not_measured")
+        cases.append(case)
+    return TestSuite("llmobs coverage", cases)
 
 
 def _failure(check: Check) -> str:

@@ -31,6 +31,8 @@ def markdown(result: RunResult) -> str:
         lines += [_HEADER, _RULE, *(_row(c) for c in notable), ""]
     elif checks:
         lines += ["No regression, nothing inconclusive, nothing new or missing.", ""]
+    lost = text.coverage(result)
+    lines += [f"- {escape(line)}" for line in lost] + ([""] if lost else [])
     lines += _why(result)
     breached = [s for s in result.slos if s.status != "ok"]
     for slo in breached:

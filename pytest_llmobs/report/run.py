@@ -21,6 +21,7 @@ from pytest_llmobs.compare import VERDICT_ORDER, Check, Comparison, SloResult
 from pytest_llmobs.findings import SEVERITIES
 from pytest_llmobs.gate import BaselineState, BaselineStatus, RunResult
 from pytest_llmobs.model import CaptureSummary
+from pytest_llmobs.report.coverage_json import coverage_from_json, coverage_to_json
 from pytest_llmobs.report.findings_json import (
     count,
     distributions_from_json,
@@ -58,6 +59,8 @@ def check_to_json(check: Check) -> dict[str, Any]:
         "mde": check.mde,
         "tolerance": check.tolerance,
         "reason": check.reason,
+        "pooled_change": check.pooled_change,
+        "pooled_relative_change": check.pooled_relative,
     }
 
 
@@ -96,6 +99,10 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "fail_on_alert": result.fail_on_alert,
         **findings_to_json(result.findings),
         "distributions": distributions_to_json(result.distributions),
+        "ci": {"on": result.ci, "source": result.ci_source},
+        "coverage": coverage_to_json(result.comparison),
+        **({"settings": result.settings.to_json()} if result.settings is not None else {}),
+        **({"tests": list(result.tests)} if result.tests is not None else {}),
     }
 
 
@@ -129,6 +136,10 @@ def result_from_json(path: Path) -> RunResult:
         if status not in get_args(BaselineStatus):
             raise ValueError(f"baseline.status: unknown status {status!r}")
         checks = tuple(_check(c) for c in objects(doc, "checks"))
+        absences, unshared = coverage_from_json(doc)
+        ci = doc.get("ci") or {}
+        if not isinstance(ci, dict):
+            raise ValueError(f"ci must be an object, got {ci!r:.40}")
         fail_on_alert = doc.get("fail_on_alert")
         if fail_on_alert is not None and fail_on_alert not in SEVERITIES:
             raise ValueError(f"fail_on_alert: unknown severity {fail_on_alert!r:.40}")
@@ -137,7 +148,7 @@ def result_from_json(path: Path) -> RunResult:
             BaselineState(
                 Path(text(state, "path")), cast(BaselineStatus, status), text(state, "message", "")
             ),
-            Comparison(checks) if checks else None,
+            Comparison(checks, absences, unshared) if checks or absences else None,
             texts(doc, "warnings"),
             stored.metadata,
             texts(doc, "errors"),
@@ -147,6 +158,10 @@ def result_from_json(path: Path) -> RunResult:
             findings_from_json(doc),
             fail_on_alert,
             distributions_from_json(doc),
+            flag(ci, "on"),
+            text(ci, "source", ""),
+            stored.settings,
+            None if stored.tests is None else tuple(sorted(stored.tests)),
         )
     except ValueError as exc:
         raise BaselineError(f"{path}: not a readable run report: {exc}") from None
@@ -181,7 +196,8 @@ def _check(entry: dict[str, Any]) -> Check:
         test=None if test is None else text(entry, "test"), paired=flag(entry, "paired"),
         n_baseline=count(entry, "n_baseline"), n_current=count(entry, "n_current"),
         mde=number("mde"), tolerance=None if tolerance is None else text(entry, "tolerance"),
-        reason=text(entry, "reason", ""),
+        reason=text(entry, "reason", ""), pooled_change=number("pooled_change"),
+        pooled_relative=number("pooled_relative_change"),
     )  # fmt: skip
 
 

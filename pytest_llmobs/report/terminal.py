@@ -20,12 +20,13 @@ def summary_lines(result: RunResult) -> list[str]:
         for check in result.comparison.checks:
             lines.append(_row(_cells(check)))
             if check.verdict in ("regression", "inconclusive", "improvement"):
-                lines.append(fit("    " + detail(check), WIDTH))
+                lines.append(fit("    " + detail(check), LONG))
     elif result.series:
         spans = sum(s.count for s in result.series)
         lines.append(f"captured {spans} spans in {len(result.series)} series")
     else:
         lines.append("no spans were captured")
+    lines.extend(fit(line, LONG) for line in text.coverage(result))
     lines.extend(_why_lines(result))
     lines.extend(_slo_lines(result))
     capture = result.capture

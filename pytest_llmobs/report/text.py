@@ -10,14 +10,38 @@ from pytest_llmobs.gate import RunResult
 
 
 def title(result: RunResult) -> str:
-    """The summary's headline, verdict first."""
+    """The summary's headline, verdict first, and what put it in CI mode."""
+    mode = f" [CI mode: {result.ci_source}]" if result.ci else ""
     if result.comparison is None:
-        return f"llmobs: {result.verdict.upper()}"
+        return f"llmobs: {result.verdict.upper()}{mode}"
     checks = result.comparison.checks
     bad = len(result.comparison.regressions)
     if bad:
-        return f"llmobs: REGRESSION in {bad} of {len(checks)} checks"
-    return f"llmobs: {result.verdict.upper()} ({len(checks)} checks)"
+        return f"llmobs: REGRESSION in {bad} of {len(checks)} checks{mode}"
+    return f"llmobs: {result.verdict.upper()} ({len(checks)} checks){mode}"
+
+
+def coverage(result: RunResult) -> list[str]:
+    """What of the baseline this run did not measure: each loss (which fails the gate) and
+    each series or metric missing from test cases that ran, then one line for what only
+    tests that did not run produced."""
+    comparison = result.comparison
+    if comparison is None or comparison.absences is None:
+        return []
+    lines = [f"not measured: {comparison.unshared}"] if comparison.unshared else []
+    not_run = []
+    for absence in comparison.absences:
+        if absence.status == "not-run":
+            not_run.append(absence.subject)
+        else:
+            lost = "LOST " if absence.status == "lost" else ""
+            lines.append(f"not measured: {lost}{absence.subject}: {absence.reason}")
+    if not_run:
+        shown = ", ".join(not_run[:5]) + (
+            f" and {len(not_run) - 5} more" if len(not_run) > 5 else ""
+        )
+        lines.append(f"not measured, as their test cases did not run (never fails): {shown}")
+    return lines
 
 
 def value(metric: str, value: float | None) -> str:
@@ -65,6 +89,9 @@ def detail(check: Check) -> str:
     parts = []
     if check.ci_low is not None and check.ci_high is not None:
         parts.append(f"95% CI {fmt(check.ci_low)}..{fmt(check.ci_high)}")
+    pooled = check.pooled_relative if fmt is pct else check.pooled_change
+    if check.paired and pooled is not None:  # the change is per test case; this is overall
+        parts.append(f"overall {fmt(pooled)}")
     parts.append(f"n {check.n_current}/{check.n_baseline}")
     if check.test:
         parts.append(check.test + (" paired" if check.paired else ""))

@@ -36,6 +36,18 @@ def test_example_gate_passes_on_its_committed_baseline(tmp_path: Path) -> None:
     assert min(s["count"] for s in report["series"]) >= 50
 
 
+def test_the_committed_example_baseline_is_current(tmp_path: Path) -> None:
+    # Everything the example measures is in its baseline, and the reverse: re-record it
+    # (`python -m pytest --llmobs examples/ --llmobs-update-baseline`) when this fails.
+    proc, report = run_example(tmp_path)
+    stale = [(c["series"], c["metric"], c["verdict"]) for c in report["checks"]
+             if c["verdict"] in ("new", "missing")]  # fmt: skip
+    assert stale == [], proc.stdout
+    assert report["coverage"]["not_measured"] == []
+    assert report["warnings"] == []  # it records the settings that shaped it
+    assert {"tokens.input", "tokens.output"} <= {c["metric"] for c in report["checks"]}
+
+
 @pytest.mark.parametrize(
     ("env", "metric"),
     [

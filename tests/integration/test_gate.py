@@ -70,7 +70,7 @@ def test_no_baseline_passes_with_the_hint(pytester: pytest.Pytester, run_llmobs:
     assert report["baseline"]["status"] == "missing"
     assert report["checks"] == []
     result.stdout.fnmatch_lines(
-        ["no baseline at *: run `pytest --llmobs --llmobs-update-baseline`*"]
+        ["no baseline at *: record one with `pytest --llmobs --llmobs-update-baseline`*"]
     )
 
 

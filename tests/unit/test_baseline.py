@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import pytest
 
 from pytest_llmobs import baseline, gate
 from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.shape import Shape
 from tests.conftest import make_series
 
 
@@ -198,3 +199,51 @@ def test_a_baseline_too_large_to_read_back_is_not_written(
     assert state.status == "error"
     assert state.message.startswith(f"{path}: not written: ")
     assert path.read_bytes() == before
+
+
+def test_what_shaped_the_series_and_the_tests_that_ran_survive_a_round_trip(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "baseline.json"
+    shape = Shape(("q",), ("user_tier",), {"user_tier": ("user_tier",)}, ("req",), ("t.py::f",))
+    document = baseline.baseline_document(
+        [make_series("s", [1.0])], {}, shape, ["t.py::b", "t.py::a"]
+    )
+    baseline.write_atomic(path, document)
+    loaded = baseline.load(path)
+    assert loaded.settings == shape
+    assert loaded.tests == frozenset({"t.py::a", "t.py::b"})
+    assert json.loads(path.read_text())["tests"] == ["t.py::a", "t.py::b"]  # sorted
+    write(path)  # an older file records neither
+    assert (baseline.load(path).settings, baseline.load(path).tests) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("settings", {"group_by": "x"}, "settings.group_by_names must be an object"),
+        ("settings", [], "settings must be an object"),
+        ("tests", "t.py::a", "tests must be a list of test ids"),
+        ("tests", [1], "tests must be a list of test ids"),
+    ],
+)
+def test_a_bad_record_names_the_file(
+    tmp_path: Path, field: str, value: object, message: str
+) -> None:
+    path = tmp_path / "baseline.json"
+    write(path)
+    doc = json.loads(path.read_text())
+    doc[field] = value
+    path.write_text(json.dumps(doc))
+    with pytest.raises(baseline.BaselineError, match=f"^{path}: {message}"):
+        baseline.load(path)
+
+
+def test_a_case_with_cache_hits_alone_is_still_recorded_as_present(tmp_path: Path) -> None:
+    series = replace(
+        make_series("s", [1.0, 2.0], cases=["t::a", "t::a"]),
+        cases=("t::a", "t::cached"), present=np.array([0, 1]),
+    )  # fmt: skip
+    path = tmp_path / "baseline.json"
+    baseline.write_atomic(path, baseline.baseline_document([series], {}))
+    assert baseline.load(path).series[0].cases == ("t::a", "t::cached")

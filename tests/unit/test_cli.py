@@ -16,6 +16,7 @@ from pytest_llmobs.gate import BaselineState, RunResult
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.report.markdown import markdown
 from pytest_llmobs.report.run import result_from_json, write_run_report
+from pytest_llmobs.shape import Shape
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))
@@ -223,3 +224,48 @@ def test_report_of_a_run_without_baseline_reads_as_the_plugin_printed_it(
         "llmobs: PASS",
         "captured 60 spans in 1 series",
     ]
+
+
+def shaped_run(path: Path, series: list[SeriesStats], shape: Shape, tests: list[str]) -> Path:
+    state = BaselineState(path, "missing")
+    write_run_report(path, RunResult(tuple(series), state, settings=shape, tests=tuple(tests)))
+    return path
+
+
+CASES = [f"t.py::test[{i}]" for i in range(30)]
+
+
+def test_a_promoted_run_keeps_its_shape_and_compare_checks_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    series = [make_series("llm", BASE[:30], cases=CASES)]
+    grouped = Shape(group_by=("user_tier",), group_names={"user_tier": ("user_tier",)})
+    run = shaped_run(tmp_path / "run.json", series, grouped, CASES)
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 0
+    assert baseline.load(target).settings == grouped
+    assert baseline.load(target).tests == frozenset(CASES)
+    ungrouped = shaped_run(tmp_path / "plain.json", series, Shape(), CASES)
+    capsys.readouterr()
+    assert main(["compare", str(ungrouped), str(target)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("llmobs: ERROR")
+    assert "recorded with group_by = [user_tier], this run has none" in out
+
+
+def test_compare_judges_what_a_saved_run_did_not_measure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scored = [make_series("eval", BASE[:30], quality={"score": [0.8] * 30}, cases=CASES)]
+    base = shaped_run(tmp_path / "base.json", scored, Shape(("score",)), CASES)
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(base), "--baseline", str(target)]) == 0
+    unscored = [make_series("eval", BASE[:30], cases=CASES)]
+    run = shaped_run(tmp_path / "run.json", unscored, Shape(("score",)), CASES)
+    out = tmp_path / "judged.json"
+    assert main(["compare", str(run), str(target), "--json", str(out)]) == 1
+    assert "not measured: LOST eval quality.score" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "fail"
+    assert report["coverage"]["not_measured"][0]["status"] == "lost"
+    assert main(["report", str(out)]) == 1  # read back, it still fails

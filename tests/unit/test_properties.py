@@ -280,3 +280,39 @@ def test_no_email_survives_redaction(before: str, email: str, after: str) -> Non
 def test_no_key_survives_redaction(secret: str, prefix: str, suffix: str) -> None:
     shown = redactor(allow=["note"]).text(f"{prefix} {secret} {suffix}")
     assert secret not in shown
+
+
+@st.composite
+def run_pairs(draw: st.DrawFn) -> tuple[SeriesStats, SeriesStats]:
+    """A series in two runs: per-case latencies (paired when enough cases), scores, errors."""
+    cases = draw(st.integers(1, 40))
+    per_case = draw(st.integers(1, 4))
+    names = [f"t.py::test[{i}]" for i in range(cases) for _ in range(per_case)]
+    size = len(names)
+    latency = st.floats(0.001, 5_000, allow_nan=False)
+    score = st.floats(-1, 1, allow_nan=False)
+
+    def series() -> SeriesStats:
+        return make_series(
+            "s", draw(st.lists(latency, min_size=size, max_size=size)),
+            errors=draw(st.integers(0, size)),
+            quality={"q": draw(st.lists(score, min_size=size, max_size=size))},
+            cases=names,
+        )  # fmt: skip
+
+    return series(), series()
+
+
+@given(run_pairs())
+def test_every_estimate_lies_within_its_own_interval(pair: tuple[SeriesStats, SeriesStats]) -> None:
+    current, before = pair
+    for check in compare([current], [before], ["q"]).checks:
+        if check.ci_low is None or check.ci_high is None:
+            continue
+        estimate = check.relative if check.metric.startswith("latency") else check.change
+        assert estimate is not None
+        assert check.ci_low <= estimate <= check.ci_high, check
+        if check.paired:  # the plain change of the statistic is kept beside, labelled
+            assert check.current is not None
+            assert check.baseline is not None
+            assert check.pooled_change == pytest.approx(check.current - check.baseline)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.settings import OPTIONS, ConfigError, Settings, Source, load_pyproject, resolve
+from pytest_llmobs.settings import (
+    OPTIONS,
+    ConfigError,
+    Settings,
+    Source,
+    ci_environment,
+    load_pyproject,
+    resolve,
+)
 
 ROOT = Path("/project")
 
@@ -165,3 +173,37 @@ def test_bad_aliases_name_the_file(tmp_path: Path, table: str, message: str) -> 
     with pytest.raises(ConfigError, match=message) as info:
         resolve([load_pyproject(tmp_path / "pyproject.toml")], tmp_path)
     assert "pyproject.toml" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "on", "source"),
+    [
+        ({}, False, "environment variable CI is not set"),
+        ({"CI": "true"}, True, "environment variable CI='true'"),
+        ({"CI": "1"}, True, "environment variable CI='1'"),
+        ({"CI": "woodpecker"}, True, "environment variable CI='woodpecker'"),
+        ({"CI": ""}, False, "environment variable CI=''"),
+        ({"CI": "0"}, False, "environment variable CI='0'"),
+        ({"CI": "False"}, False, "environment variable CI='False'"),
+    ],
+)
+def test_ci_mode_defaults_to_the_ci_variable(
+    environ: dict[str, str], on: bool, source: str
+) -> None:
+    settings = resolve([ci_environment(environ, ROOT)], ROOT)
+    assert (settings.ci, settings.ci_source) == (on, source)
+
+
+def test_a_ci_setting_wins_over_the_ci_variable() -> None:
+    env = ci_environment({"CI": "true"}, ROOT)
+    ini = Source("ini file /p/pytest.ini", {"ci": "false"}, ROOT, "ini")
+    settings = resolve([ini, env], ROOT)
+    assert (settings.ci, settings.ci_source) == (
+        False,
+        "llmobs_ci = 'false' (ini file /p/pytest.ini)",
+    )
+    flag = Source("command line", {"ci": True}, ROOT, "flag")
+    settings = resolve([flag, ini, env], ROOT)
+    assert (settings.ci, settings.ci_source) == (True, "--llmobs-ci (command line)")
+    with pytest.raises(ConfigError, match=r"ci = 'sometimes' \(toml\): expected true or false"):
+        resolve([Source("toml", {"ci": "sometimes"}, ROOT), env], ROOT)
