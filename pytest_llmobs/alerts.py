@@ -65,7 +65,7 @@ def worsened(check: Check, rules: Rules) -> bool:
         return True
     if check.verdict != "pass" or check.p_value is None or check.p_value >= rules.alpha:
         return False
-    if check.baseline is None or check.current is None:
+    if check.baseline is None or check.change is None:
         return False
     tolerance = rules.tolerance(
         check.series.name, check.metric, dict(check.series.group).get(TEST_GROUP)
@@ -77,7 +77,8 @@ def worsened(check: Check, rules: Rules) -> bool:
         relative=None if tolerance.relative is None else tolerance.relative / 2,
         absolute=None if tolerance.absolute is None else tolerance.absolute / 2,
     )
-    return half.beyond(check.current, check.baseline) > 0
+    # the estimate its verdict judged (per test case when paired)
+    return half.beyond(check.baseline + check.change, check.baseline) > 0
 
 
 def _of(checks: Sequence[Check], prefix: str) -> list[Check]:

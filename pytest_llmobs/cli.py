@@ -9,15 +9,15 @@ from functools import partial
 from pathlib import Path
 
 from pytest_llmobs import __version__, analysis, baseline, gate, history
-from pytest_llmobs.compare import evaluate_slos
 from pytest_llmobs.distributions import distributions
-from pytest_llmobs.findings import Findings
 from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
 from pytest_llmobs.report.run import result_from_json, write_run_report
+from pytest_llmobs.selection import RanTests
 from pytest_llmobs.settings import DEFAULT_BASELINE, ConfigError, Settings, load_pyproject, resolve
+from pytest_llmobs.slos import evaluate_slos
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
@@ -123,26 +123,23 @@ def _nearest_pyproject(start: Path) -> Path | None:
 def _compare(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     run, stored = _load(args.run), _load(args.baseline)
-    # what shaped the run and which tests ran, as its report recorded them (older reports:
-    # the tests that made spans)
-    tests = run.tests if run.tests is not None else gate.tests_of(run)
+    saved = _saved_run(args.run)
     judged = gate.against(
         stored, run.series, settings.quality_attributes, settings.rules, run.settings,
-        sorted(tests),
+        saved.ran or RanTests(gate.tests_of(run), frozenset()),  # older reports: spans' tests
     )  # fmt: skip
     comparison = judged.comparison
     slos = tuple(evaluate_slos(run.series, settings.rules))
     # the requests a run report listed, judged again against this baseline
-    listed = _saved_run(args.run).findings if run.schema == baseline.RUN_SCHEMA else Findings()
     findings = analysis.with_comparison(
-        listed, comparison, run.series, stored.series, settings.rules
+        saved.findings, comparison, run.series, stored.series, settings.rules
     )
     result = gate.RunResult(
         run.series, judged.state, comparison, judged.notes, metadata=run.metadata, slos=slos,
         fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
         fail_on_alert=settings.fail_on_alert,
         distributions=distributions(run.series, judged.stored),
-        settings=run.settings, tests=tuple(sorted(tests)),
+        settings=run.settings, ran=saved.ran,
     )  # fmt: skip
     _print(result)
     _write(args, result)
@@ -150,12 +147,22 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _saved_run(path: Path) -> gate.RunResult:
+    """A run report as it was judged; refused when it is a baseline, or reports a run that
+    never captured (stopped by its configuration)."""
     try:
-        return result_from_json(path)
+        if baseline.load(path).schema == baseline.BASELINE_SCHEMA:
+            raise _BadInput(
+                f"{path}: a baseline, not a run report (--llmobs-json): give the run first"
+            )
+        result = result_from_json(path)
     except FileNotFoundError:
         raise _BadInput(f"{path}: no such file") from None
     except baseline.BaselineError as exc:
         raise _BadInput(str(exc)) from None
+    if result.capture is None and result.errors:  # written for a run its settings stopped
+        why = "; ".join(result.errors)
+        raise _BadInput(f"{path}: the run it reports stopped before any test: {why}")
+    return result
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -188,13 +195,13 @@ def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
 
 
 def _update(args: argparse.Namespace) -> int:
+    _saved_run(args.run)  # a run report of a run that captured
     run = _load(args.run)
     try:
         old = baseline.load(args.baseline).series
     except (FileNotFoundError, baseline.BaselineError):
         old = ()
-    tests = sorted(run.tests) if run.tests is not None else None
-    state = gate.promote(run.series, args.baseline, run.metadata, None, run.settings, tests)
+    state = gate.promote(run.series, args.baseline, run.metadata, None, run.settings, run.tests)
     if state.status == "not-updated":
         raise _BadInput(f"{args.run}: {state.message}")
     if state.status == "error":

@@ -8,14 +8,15 @@ at most `Rules.alpha`.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from pytest_llmobs import coverage, measure, stats
-from pytest_llmobs.coverage import Absence, RanTests
+from pytest_llmobs.coverage import Absence
 from pytest_llmobs.model import TEST_GROUP, SeriesKey, SeriesStats
 from pytest_llmobs.rules import Rules, Tolerance
+from pytest_llmobs.selection import RanTests
 from pytest_llmobs.semconv import attribute_of, metric_of
 
 Verdict = Literal["pass", "regression", "improvement", "inconclusive", "new", "missing"]
@@ -29,6 +30,7 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
     "pass",
 )
 LATENCY_METRICS = ("p50", "p95", "p99")
+SERIES_METRICS = (*(f"latency.{p}" for p in LATENCY_METRICS), "error_rate")  # every series'
 
 
 @dataclass(frozen=True)
@@ -68,37 +70,28 @@ class Check:
 
 
 @dataclass(frozen=True)
-class SloResult:
-    """An absolute threshold checked on this run alone."""
-
-    series: SeriesKey
-    metric: str
-    value: float
-    warn: float | None
-    fail: float | None
-    status: Literal["ok", "warn", "fail"]
-
-
-@dataclass(frozen=True)
 class Comparison:
     """All checks of a run, most urgent first, and what of the baseline it did not measure.
 
-    `absences` is None when the tests that ran are unknown (saved runs of older versions).
+    `absences` is None when the tests that ran are not known (older saved runs);
+    `selection` says why nothing could be judged (no test ran, or none the baseline
+    knows); `unjudged` what the baseline's skipped or vanished test cases measured.
     """
 
     checks: tuple[Check, ...]
     absences: tuple[Absence, ...] | None = None
-    unshared: str | None = None  # why no test of this run pairs with the baseline's
+    selection: tuple[str, ...] = ()
+    unjudged: tuple[str, ...] = ()
 
     @property
     def lost(self) -> tuple[Absence, ...]:
+        """The baseline's series and metrics this run lost (these fail the gate)."""
         return tuple(a for a in self.absences or () if a.status == "lost")
 
     @property
     def failures(self) -> tuple[str, ...]:
         """Sentences saying what of the baseline this run failed to measure."""
-        found = [f"{a.subject}: {a.reason}" for a in self.lost]
-        return (self.unshared, *found) if self.unshared else tuple(found)
+        return (*self.selection, *(f"{a.subject}: {a.reason}" for a in self.lost))
 
     @property
     def regressions(self) -> tuple[Check, ...]:
@@ -136,54 +129,64 @@ def compare(
         The checks, regressions first.
     """
     rules = rules or Rules()
+    drafts = _drafts(current, baseline, quality_attributes, rules, intervals)
+    if tests is None:
+        checks, _ = _decide(drafts, rules.alpha, [])
+        return Comparison(_ordered(checks))
+
+    def checked(key: SeriesKey, metric: str) -> bool:
+        return _tolerance(rules, key, metric) is not None
+
+    surveyed = coverage.survey(current, baseline, tests, checked, SERIES_METRICS)
+    losses = [a.p_raw for a in coverage.tested(surveyed, rules.alpha) if a.p_raw is not None]
+    checks, adjusted = _decide(drafts, rules.alpha, losses)
+    absences = coverage.settle(surveyed, adjusted, rules.alpha)
+    checks = [_explained(c, coverage.explaining(absences, c.series, c.metric)) for c in checks]
+    return Comparison(_ordered(checks), tuple(absences), tests.failures(), tests.unjudged())
+
+
+def _drafts(
+    current: Sequence[SeriesStats],
+    baseline: Sequence[SeriesStats],
+    quality_attributes: Sequence[str],
+    rules: Rules,
+    intervals: bool,
+) -> list[_Draft]:
+    """Every metric of every series in either run measured, before the run's decision."""
     now = {s.key: s for s in current}
     before = {s.key: s for s in baseline}
     found = {a for s in (*current, *baseline) for a in s.quality}
     attributes = list(dict.fromkeys([*quality_attributes, *sorted(found)]))
-    metrics = [f"latency.{p}" for p in LATENCY_METRICS] + ["error_rate"]
-    metrics += [metric_of(a) for a in attributes]
+    metrics = [*SERIES_METRICS, *(metric_of(a) for a in attributes)]
     drafts: list[_Draft] = []
     for key in sorted(now.keys() | before.keys()):
         for metric in metrics:
-            tolerance = rules.tolerance(key.name, metric, dict(key.group).get(TEST_GROUP))
+            tolerance = _tolerance(rules, key, metric)
             if tolerance is None:
                 continue
             draft = _draft(key, metric, tolerance, now.get(key), before.get(key), intervals)
             if draft is not None:
                 drafts.append(draft)
-    if tests is None:
-        checks, _ = _decide(drafts, rules.alpha, [])
-        return Comparison(tuple(sorted(checks, key=lambda c: VERDICT_ORDER.index(c.verdict))))
-
-    def checked(key: SeriesKey, metric: str) -> bool:
-        return rules.tolerance(key.name, metric, dict(key.group).get(TEST_GROUP)) is not None
-
-    latency = [f"latency.{p}" for p in LATENCY_METRICS]
-    surveyed = coverage.survey(current, baseline, tests, checked, [*latency, "error_rate"])
-    losses = [a.p_raw or 1.0 for a in coverage.tested(surveyed)]
-    checks, adjusted = _decide(drafts, rules.alpha, losses)
-    absences = coverage.settle(surveyed, adjusted, rules.alpha)
-    checks = [_with_absence(c, absences) for c in checks]
-    checks.sort(key=lambda c: VERDICT_ORDER.index(c.verdict))
-    return Comparison(tuple(checks), tuple(absences), coverage.shares_none(tests))
+    return drafts
 
 
-def _with_absence(check: Check, absences: Sequence[Absence]) -> Check:
-    """A missing check, explained by the coverage of its series or metric."""
-    if check.verdict != "missing":
+def _tolerance(rules: Rules, key: SeriesKey, metric: str) -> Tolerance | None:
+    return rules.tolerance(key.name, metric, dict(key.group).get(TEST_GROUP))
+
+
+def _ordered(checks: list[Check]) -> tuple[Check, ...]:
+    return tuple(sorted(checks, key=lambda c: VERDICT_ORDER.index(c.verdict)))
+
+
+def _explained(check: Check, absence: Absence | None) -> Check:
+    """A missing check, with the reason and test of its series' or metric's coverage."""
+    if check.verdict != "missing" or absence is None:
         return check
-    for absence in absences:
-        if absence.series == check.series and absence.metric in (None, check.metric):
-            if absence.metric is None and any(
-                a.series == check.series and a.metric == check.metric for a in absences
-            ):
-                continue  # the metric's own absence explains it better
-            return replace(
-                check, reason=absence.reason, p_value=absence.p_value, p_raw=absence.p_raw,
-                test="mcnemar-exact" if absence.p_raw is not None else None,
-                n_baseline=absence.before, n_current=absence.now,
-            )  # fmt: skip
-    return check
+    return replace(
+        check, reason=absence.reason, p_value=absence.p_value, p_raw=absence.p_raw,
+        test="mcnemar-exact" if absence.p_raw is not None else None,
+        n_baseline=absence.before, n_current=absence.now,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -212,7 +215,7 @@ def _draft(
     intervals: bool,
 ) -> _Draft | None:
     """The check with its measurement and raw p; None when neither run has the metric."""
-    value_now, value_before = _value(cur, metric), _value(base, metric)
+    value_now, value_before = measure.value(cur, metric), measure.value(base, metric)
     if value_now is None and value_before is None:
         return None
     if value_before is None:
@@ -245,20 +248,6 @@ def _measure(
     if family == "error_rate":
         return measure.error_rate(cur, base, intervals)
     return measure.quality(attribute_of(metric), cur, base, intervals)
-
-
-def _value(series: SeriesStats | None, metric: str) -> float | None:
-    if series is None:
-        return None
-    family, _, rest = metric.partition(".")
-    if family == "latency":
-        if series.cache_hits >= series.count:
-            return None  # every span came from a cache: there is no latency to judge
-        return float(getattr(series.latency, rest))
-    if family == "error_rate":
-        return series.error_rate
-    summary = series.quality.get(attribute_of(metric))
-    return summary.mean if summary is not None else None
 
 
 def _decide(
@@ -309,12 +298,3 @@ def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold
         reason = f"{beyond}, but {sizes} samples cannot reach p < {threshold:.2g}"
         return replace(judged, verdict="inconclusive", reason=reason)
     return replace(judged, reason=f"{beyond} but not significant")
-
-
-def evaluate_slos(current: Sequence[SeriesStats], rules: Rules) -> Iterator[SloResult]:
-    """Absolute thresholds on this run's values, independent of any baseline."""
-    for series in sorted(current, key=lambda s: s.key):
-        for metric, slo in sorted(rules.slos.items()):
-            value = _value(series, metric)
-            if value is not None:
-                yield SloResult(series.key, metric, value, slo.warn, slo.fail, slo.status(value))

@@ -6,34 +6,25 @@ gone or broken. Spans can be conditional (a retry, a cache miss, a tool call), s
 is decided on the test cases that ran in both runs, by an exact McNemar test on those
 whose presence changed, in the run's family of checks. Test cases that did not run in
 this run (-k, -m, a narrower path) say nothing: what only they produced is "not run".
+With `group_by`, each span name is also judged with all its groups together, so a loss
+spread over small cohorts is not hidden by their size.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence, Set
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 from pytest_llmobs import stats
-from pytest_llmobs.model import SeriesKey, SeriesStats
+from pytest_llmobs.model import TEST_GROUP, SeriesKey, SeriesStats
+from pytest_llmobs.selection import RanTests, listed
 from pytest_llmobs.semconv import metric_of
 
 Status = Literal["lost", "absent", "not-run", "outside-tests"]
-SHOWN = 5  # test ids named in a sentence; the run report lists every one
-
-
-@dataclass(frozen=True)
-class RanTests:
-    """The test ids that ran in this run and in the baseline's run."""
-
-    now: frozenset[str]
-    before: frozenset[str]
-
-    @property
-    def both(self) -> frozenset[str]:
-        return self.now & self.before
 
 
 @dataclass(frozen=True)
@@ -53,12 +44,21 @@ class Absence:
     tests: tuple[str, ...] = ()
     p_raw: float | None = None
     p_value: float | None = None
+    pooled: bool = False  # the span name with all its group_by values together
+    reach: float = 1.0  # the smallest p its test can give on the test cases that changed
+
+    @property
+    def label(self) -> str:
+        """The series key; `name[*]` (or `name[test=...,*]`) for all its groups together."""
+        if not self.pooled:
+            return self.series.label
+        return self.series.label.removesuffix("]") + ",*]" if self.series.group else (
+            self.series.name + "[*]"
+        )  # fmt: skip
 
     @property
     def subject(self) -> str:
-        return (
-            f"{self.series.label} {self.metric}" if self.metric else f"series {self.series.label}"
-        )
+        return f"{self.label} {self.metric}" if self.metric else f"series {self.label}"
 
     @property
     def reason(self) -> str:
@@ -70,10 +70,12 @@ class Absence:
         if self.before == 0:
             return "not measured: its series ran in other test cases than in the baseline"
         where = f"in {self.now} of the {self.before} test cases that produced it in the baseline"
-        p = f"p = {self.p_value:.2g}" if self.p_value is not None else "p -"
         if self.status == "lost":
-            return f"lost: measured {where} ({p}), e.g. {_names(self.tests)}"
-        return f"measured {where}, as a conditional span may be ({p}): not a loss"
+            return f"lost: measured {where} (p = {self.p_value:.2g}); e.g. in {listed(self.tests)}"
+        if self.p_value is None:
+            return f"measured {where}: too few test cases changed to tell a loss, not a loss"
+        p = f"p = {self.p_value:.2g}"
+        return f"measured {where}, as something conditional may be ({p}): not a loss"
 
 
 def survey(
@@ -96,62 +98,107 @@ def survey(
         Absences with their raw p-value (None when no test case can tell): every series
         or metric not measured at all, and every one measured in fewer test cases.
     """
-    now = {s.key: s for s in current}
     found = []
-    for base in baseline:
-        cur = now.get(base.key)
-        metrics = [*series_metrics, *(metric_of(a) for a in base.quality)]
-        if not any(checked(base.key, m) for m in metrics):
+    for key, base, cur, pooled in _units(current, baseline):
+        attributes = sorted({a for s in base for a in s.quality})
+        metrics = [*series_metrics, *(metric_of(a) for a in attributes)]
+        if not any(checked(key, m) for m in metrics):
             continue  # every check of the series is off: its absence is accepted
-        before, after = present(base), present(cur)
-        found.append(_absence(base.key, None, before, after, tests, tests.both))
+        before, after = _present(base), _present(cur)
+        found.append(_absence(key, None, before, after, tests, tests.both, pooled))
         # a metric is judged where its series ran in both runs: a loss of the series
         # explains the metric's absence elsewhere
         scope = tests.both & before & after
-        for attribute in sorted(base.quality):
+        for attribute in attributes:
             metric = metric_of(attribute)
-            if cur is not None and checked(base.key, metric):
-                had, has = present(base, attribute), present(cur, attribute)
-                found.append(_absence(base.key, metric, had, has, tests, scope))
-    return [a for a in found if a.missing or a.p_raw is not None]
+            if cur and checked(key, metric):
+                had, has = _present(base, attribute), _present(cur, attribute)
+                found.append(_absence(key, metric, had, has, tests, scope, pooled))
+    return [a for a in found if (a.missing and not a.pooled) or a.p_raw is not None]
+
+
+def _units(
+    current: Sequence[SeriesStats], baseline: Sequence[SeriesStats]
+) -> Iterator[tuple[SeriesKey, list[SeriesStats], list[SeriesStats], bool]]:
+    """Each baseline series with its current one, then each span name whose series
+    group_by split, with all its groups together (pooled)."""
+    now = {s.key: s for s in current}
+    for one in baseline:
+        yield one.key, [one], [now[one.key]] if one.key in now else [], False
+    groups: dict[SeriesKey, tuple[list[SeriesStats], list[SeriesStats]]] = defaultdict(
+        lambda: ([], [])
+    )
+    for index, series in enumerate((baseline, current)):
+        for one in series:
+            groups[_pooled(one.key)][index].append(one)
+    for key, (base, cur) in sorted(groups.items(), key=lambda item: item[0]):
+        if base and [s.key for s in base] != [key]:
+            yield key, base, cur, True
+
+
+def _pooled(key: SeriesKey) -> SeriesKey:
+    """A series key without its group_by values (a marked test's series stays apart)."""
+    return SeriesKey(key.name, tuple(g for g in key.group if g[0] == TEST_GROUP))
 
 
 def settle(absences: Sequence[Absence], adjusted: Sequence[float], alpha: float) -> list[Absence]:
-    """Absences with their Holm-adjusted p-values (in the order of `tested(absences)`):
-    lost where it is below alpha. Those measured in fewer test cases but not lost are
-    dropped: a conditional span's share varies."""
-    p_of = dict(zip(map(id, tested(absences)), adjusted, strict=True))
-    result = []
+    """Judge the absences once the run's family is adjusted.
+
+    Args:
+        absences: as `survey` found them.
+        adjusted: the Holm-adjusted p-values of `tested(absences, alpha)`, in its order.
+        alpha: the family-wise false alarm rate.
+
+    Returns:
+        The absences to report, lost where their adjusted p is below alpha: every loss,
+        and every series or metric missing altogether, unless a loss of its span name
+        with all groups together explains it.
+    """
+    p_of = dict(zip(map(id, tested(absences, alpha)), adjusted, strict=True))
+    judged = []
     for absence in absences:
         p = p_of.get(id(absence))
         if p is not None:
             absence = replace(absence, p_value=p, status="lost" if p < alpha else "absent")
-        if absence.missing or absence.status == "lost":
-            result.append(absence)
-    return result
+        judged.append(absence)
+    lost = {(a.series, a.metric) for a in judged if a.pooled and a.status == "lost"}
+    return [
+        a for a in judged
+        if a.status == "lost" or (a.missing and not a.pooled)
+        if a.pooled or (_pooled(a.series), a.metric) not in lost
+    ]  # fmt: skip
 
 
-def tested(absences: Sequence[Absence]) -> list[Absence]:
-    """The absences with a test to adjust: those lost in at least one test case."""
-    return [a for a in absences if a.p_raw is not None]
+def explaining(absences: Sequence[Absence], series: SeriesKey, metric: str) -> Absence | None:
+    """The absence that explains a missing check: its metric's own, else its series',
+    else that of its span name with all groups together."""
+    own = {a.metric: a for a in absences if a.series == series and not a.pooled}
+    pooled = {a.metric: a for a in absences if a.series == _pooled(series) and a.pooled}
+    return own.get(metric) or own.get(None) or pooled.get(metric) or pooled.get(None)
 
 
-def shares_none(tests: RanTests) -> str | None:
-    """A sentence when this run ran tests but shares no test id with the baseline."""
-    if not tests.now or not tests.before or tests.both:
-        return None
-    return (
-        f"this run shares no test id with the baseline (it has e.g. {min(tests.before)!r}, "
-        f"this run {min(tests.now)!r}): it was recorded from another rootdir, or the tests "
-        "were renamed; run from the folder it was recorded in, or re-record it with "
-        "--llmobs-update-baseline"
-    )
+def tested(absences: Sequence[Absence], alpha: float) -> list[Absence]:
+    """The absences whose test joins the run's family: lost in some test case, and in
+    enough changed ones that it could reach alpha (Tarone: a test that never can would
+    only make the others stricter)."""
+    return [a for a in absences if a.p_raw is not None and a.reach < alpha]
 
 
-def present(series: SeriesStats | None, attribute: str | None = None) -> frozenset[str]:
-    """The test ids in which a series had spans (or, given an attribute, values of it)."""
-    if series is None:
-        return frozenset()
+def _present(series: Sequence[SeriesStats], attribute: str | None = None) -> frozenset[str]:
+    """The test ids in which any of the series had spans (or values of an attribute)."""
+    return frozenset().union(*(present(s, attribute) for s in series))
+
+
+def present(series: SeriesStats, attribute: str | None = None) -> frozenset[str]:
+    """The test ids in which a series had spans (or, given an attribute, values of it).
+
+    Args:
+        series: a series of either run.
+        attribute: a quality attribute (a score, tokens, cost); None for the series.
+
+    Returns:
+        The test ids; spans outside any test ("") are left out.
+    """
     if attribute is None:
         index = series.present
     else:
@@ -164,21 +211,20 @@ def present(series: SeriesStats | None, attribute: str | None = None) -> frozens
 
 def _absence(
     key: SeriesKey, metric: str | None, had: Set[str], has: Set[str], tests: RanTests,
-    scope: Set[str],
+    scope: Set[str], pooled: bool,
 ) -> Absence:  # fmt: skip
     """How a series or metric fared in the test cases of `scope` (that ran in both)."""
     missing = not has
     if not had:
-        return Absence(key, metric, "outside-tests", missing)
+        return Absence(key, metric, "outside-tests", missing, pooled=pooled)
     if not had & tests.now:
-        return Absence(key, metric, "not-run", missing)
+        return Absence(key, metric, "not-run", missing, pooled=pooled)
     lost = sorted((had - has) & scope)
     gained = (has - had) & scope
-    p = stats.sign_test(len(lost), len(lost) + len(gained)) if lost else None
+    every = bool(scope) and set(lost) == set(scope)
+    p = stats.loss_test(len(lost), len(gained), every) if lost else None
     before, now = len(had & scope), len(has & scope)
-    return Absence(key, metric, "absent", missing, before, now, tuple(lost), p)
-
-
-def _names(tests: Sequence[str]) -> str:
-    shown = ", ".join(tests[:SHOWN])
-    return shown + (f" and {len(tests) - SHOWN} more" if len(tests) > SHOWN else "")
+    reach = stats.loss_reach(len(lost) + len(gained))
+    return Absence(
+        key, metric, "absent", missing, before, now, tuple(lost), p, pooled=pooled, reach=reach
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_llmobs.compare import Check, SloResult
+from pytest_llmobs.compare import Check
 from pytest_llmobs.distributions import Distribution, busiest
 from pytest_llmobs.findings import RequestDetail
 from pytest_llmobs.gate import RunResult
@@ -17,6 +17,7 @@ from pytest_llmobs.history import Run
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.report import text
 from pytest_llmobs.semconv import metric_of
+from pytest_llmobs.slos import SloResult
 
 WATERFALLS = 5  # slowest requests drawn as waterfalls
 TREND_SERIES = 6  # series drawn across runs: the busiest

@@ -1,4 +1,4 @@
-"""Guard against pytest's early parse reading an llmobs option's value as a test path.
+"""Guard against pytest's early parse reading an option's value as a test path.
 
 pytest finds the rootdir and the config file before plugins load, when it does not know
 `--llmobs-json` yet: the next word, if that file exists, counts as a test path and may
@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs.settings import OPTIONS
+from pytest_llmobs.options import OPTIONS
 
 VALUE_FLAGS = frozenset(o.flag for o in OPTIONS if o.kind != "bool")
+Setup = tuple[Path, Path | None]  # a rootdir and a config file
 
 
 def separated(args: Sequence[str]) -> list[tuple[str, str]]:
@@ -33,39 +34,79 @@ def separated(args: Sequence[str]) -> list[tuple[str, str]]:
     return found
 
 
-def moved_setup(config: pytest.Config) -> str | None:
+def expanded(args: Sequence[str], depth: int = 0) -> list[str]:
+    """The arguments with `@file` replaced by the file's lines, as pytest's parser does."""
+    result: list[str] = []
+    for arg in args:
+        if arg.startswith("@") and depth < 10:
+            try:
+                lines = Path(arg[1:]).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                result.append(arg)  # pytest itself will say what is wrong with it
+                continue
+            result.extend(expanded(lines, depth + 1))
+        else:
+            result.append(arg)
+    return result
+
+
+def moved_setup(config: pytest.Config, enabled: bool) -> str | None:
     """Why this run must stop, when a separate word moved the rootdir or config file.
 
+    Args:
+        config: the run's config.
+        enabled: whether the gate is on; then a move by any other plugin's option is
+            caught too, since the gate's settings come from the config file.
+
     Returns:
-        One line naming the options, the rootdir and config file pytest chose because of
+        One line naming the words, the rootdir and config file pytest chose because of
         them and the ones it would have chosen, and the fix; None when nothing moved.
     """
-    raw = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.invocation_params.args]
-    words = separated(raw)
+    raw = expanded([*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *_args(config)])
     here = config.invocation_params.dir
-    existing = [(f, v) for f, v in words if (here / v.split("::")[0]).exists()]
-    if not existing:
-        return None  # a word that names no file is not taken for a test path
-    chosen = (config.rootpath, config.inipath)
-    would = _setup_without(config, raw)
-    if would == chosen:
+    ours = [(f, v) for f, v in separated(raw) if _exists(here / v.split("::")[0])]
+    if not ours and not enabled:
         return None
-    given = ", ".join(f"{f} {v}" for f, v in existing)
-    value = "these values as test paths, since they exist" if len(existing) > 1 else (
-        "the value as a test path, since it exists"
-    )  # fmt: skip
-    fix = " ".join(f"{f}={v}" for f, v in words)
+    chosen: Setup = (config.rootpath, config.inipath)
+    paths = [a for a in config.getoption("file_or_dir") or [] if a in raw]
+    would = _setup(config, paths)
+    if would == chosen or (would is None and not ours):
+        return None
     moved = f"rootdir {chosen[0]} and config file {chosen[1] or 'none'}"
+    fix = " ".join(f"{f}={v}" for f, v in separated(raw))
     if would is None:  # pytest's own logic could not be asked: assume the worst
-        return f"{given}: pytest may have read {value}, and chosen {moved}; write {fix}"
+        given = ", ".join(f"{f} {v}" for f, v in ours)
+        return (
+            f"{given}: pytest may have read the value as a test path and so chosen {moved};"
+            f" write {fix}"
+        )
+    instead = f"instead of rootdir {would[0]} and config file {would[1] or 'none'}"
+    if ours and _setup(config, [*paths, *(v for _, v in ours)]) == chosen:
+        given = ", ".join(f"{f} {v}" for f, v in ours)
+        what = "these values as test paths, since they exist" if len(ours) > 1 else (
+            "the value as a test path, since it exists"
+        )  # fmt: skip
+        return f"{given}: pytest read {what}, and so chose {moved} {instead}; write {fix}"
     return (
-        f"{given}: pytest read {value}, and so chose {moved} instead of rootdir {would[0]} "
-        f"and config file {would[1] or 'none'}; write {fix}"
+        f"pytest chose {moved} {instead}, which the test paths alone give: the value of "
+        "an option given as a separate word (such as `--cov src`) was read as a test path;"
+        " give option values with = (--option=value)"
     )
 
 
-def _setup_without(config: pytest.Config, raw: Sequence[str]) -> tuple[Path, Path | None] | None:
-    """The rootdir and config file pytest would choose from the test paths alone.
+def _args(config: pytest.Config) -> list[str]:
+    return [str(a) for a in config.invocation_params.args]
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file either way
+        return False
+
+
+def _setup(config: pytest.Config, paths: Sequence[str]) -> Setup | None:
+    """The rootdir and config file pytest would choose for these test paths.
 
     Asks pytest's own function, so the answer follows pytest's rules in every version;
     None when it cannot be asked (a future pytest that renamed it).
@@ -76,11 +117,10 @@ def _setup_without(config: pytest.Config, raw: Sequence[str]) -> tuple[Path, Pat
         from _pytest.config.findpaths import determine_setup
     except ImportError:
         return None
-    paths = [a for a in config.getoption("file_or_dir") or [] if a in raw]
     known: dict[str, Any] = {
         "inifile": config.getoption("inifilename"),
         "override_ini": config.getoption("override_ini"),
-        "args": paths,
+        "args": list(paths),
         "rootdir_cmd_arg": config.getoption("rootdir") or None,
         "invocation_dir": config.invocation_params.dir,
     }

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from pytest_llmobs import __version__
 from pytest_llmobs import baseline as baseline_file
 from pytest_llmobs import shape as shapes
-from pytest_llmobs.compare import Comparison, SloResult, compare
-from pytest_llmobs.coverage import RanTests
+from pytest_llmobs.compare import Comparison, compare
 from pytest_llmobs.distributions import Distribution
 from pytest_llmobs.findings import Findings, Severity, fails
+from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import CaptureSummary, SeriesStats
 from pytest_llmobs.rules import Rules
+from pytest_llmobs.selection import RanTests
 from pytest_llmobs.shape import Shape
+from pytest_llmobs.slos import SloResult
 
 BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated"]
 RunVerdict = Literal["pass", "regression", "fail", "error"]
@@ -50,7 +52,7 @@ class RunResult:
     ci: bool = False  # CI mode: a missing baseline fails closed
     ci_source: str = ""  # what turned CI mode on or off
     settings: Shape | None = None  # what shaped this run's series
-    tests: tuple[str, ...] | None = None  # the test ids that ran; None when not known
+    ran: RanTests | None = None  # this run's test ids (`before` empty); None when not known
 
     @property
     def verdict(self) -> RunVerdict:
@@ -66,7 +68,7 @@ class RunResult:
             return "regression"
         if any(s.status == "fail" for s in self.slos):
             return "fail"
-        if gating is not None and gating.failures:
+        if gating is not None and (gating.failures or (self.ci and gating.unjudged)):
             return "fail"
         if gating is not None and self.fail_on_inconclusive and gating.inconclusive:
             return "fail"
@@ -92,7 +94,7 @@ def judge(
     quality_attributes: Sequence[str] = (),
     rules: Rules | None = None,
     shape: Shape | None = None,
-    tests: Sequence[str] | None = None,
+    tests: RanTests | None = None,
     ci: bool = False,
 ) -> Judged:
     """Compare series with the baseline at path, failing closed on a bad file or on a
@@ -106,8 +108,8 @@ def judge(
         quality_attributes: quality attributes to check.
         rules: tolerances and alpha.
         shape: what shaped this run's series, checked against the baseline's record.
-        tests: the test ids that ran; with them, what the baseline holds and this run did
-            not measure is judged too.
+        tests: this run's test ids (`before` is filled from the baseline); with them, what
+            the baseline holds and this run did not measure is judged too.
         ci: CI mode, which words a missing baseline as the failure it then is.
     """
     try:
@@ -125,13 +127,14 @@ def against(
     quality_attributes: Sequence[str] = (),
     rules: Rules | None = None,
     shape: Shape | None = None,
-    tests: Sequence[str] | None = None,
+    tests: RanTests | None = None,
 ) -> Judged:
     """Judge series against a loaded baseline (see `judge`)."""
     path = stored.path
-    ran = RanTests(frozenset(tests), tests_of(stored)) if tests is not None else None
+    ran = replace(tests, before=tests_of(stored)) if tests is not None else None
     notes = _notes(stored, shape is not None)
-    if shape is not None and stored.settings is not None:
+    # with no test in common, that is what to say; the settings may differ for that reason
+    if shape is not None and stored.settings is not None and not (ran and ran.failures()):
         before, now = (ran.before, ran.now) if ran is not None else (frozenset(), frozenset())
         differ = shapes.differences(stored.settings, shape, before, now)
         if differ:
@@ -176,13 +179,22 @@ def _notes(stored: baseline_file.SeriesFile, shaped: bool) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def refusal(incomplete: bool, interrupted: bool, failed: int) -> str | None:
+    """Why a run must not become the baseline, if it must not: partial data."""
+    if incomplete:
+        return "the capture is incomplete"
+    if interrupted:
+        return "the session was interrupted"
+    return f"{failed} test(s) failed" if failed else None
+
+
 def promote(
     series: Sequence[SeriesStats],
     path: Path,
     metadata: Mapping[str, Any],
     refused: str | None = None,
     shape: Shape | None = None,
-    tests: Sequence[str] | None = None,
+    tests: Iterable[str] | None = None,
 ) -> BaselineState:
     """Write series as the new baseline, unless there is a reason not to.
 
@@ -211,7 +223,7 @@ def promote(
         )
         return BaselineState(path, "error", message)
     try:
-        baseline_file.write_atomic(path, document)
+        write_atomic(path, document)
     except OSError as exc:
         return BaselineState(path, "error", f"{path}: cannot write the baseline: {exc}")
     count = sum(s.count for s in series)

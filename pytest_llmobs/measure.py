@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from pytest_llmobs import stats
 from pytest_llmobs.model import Floats, SeriesStats, per_case
+from pytest_llmobs.semconv import attribute_of
 
 MIN_PAIRS = 10  # test cases present in both runs before the comparison is paired
+MIN_VALUES = 5  # scores a side before an unpaired mean is tested, as for a median
 TAIL_FROM = 0.9  # percentiles from here on are tails: they need enough spans to be judged
 
 
@@ -41,15 +43,16 @@ class Measurement:
 
 
 def latency(cur: SeriesStats, base: SeriesStats, pct: str, intervals: bool) -> Measurement:
-    """A latency percentile (pct like "p95"): paired rank test on p50, quantile test on tails.
+    """A latency percentile (pct like "p95"), as a ratio to the baseline's.
 
-    A paired check estimates the typical per-case ratio (the geometric mean of the
-    per-case ratios of medians), which its test is about; an unpaired one the ratio of the
-    percentiles. Either way the interval is the normal one of the estimate's log ratio.
+    p50 of test cases in both runs: the signed-rank test on the per-case log ratios of
+    median latency, estimating their Hodges-Lehmann ratio with the test's own interval.
+    Otherwise the ratio of the percentiles, with a z-test and a normal interval on its log
+    from the order-statistic standard errors; inconclusive until the sample bounds the
+    percentile (5 spans a side for p50, 59 for p95, 299 for p99).
     """
     q = float(pct[1:]) / 100
     now, before = float(getattr(cur.latency, pct)), float(getattr(base.latency, pct))
-    n_cur, n_base = len(cur.latency_samples), len(base.latency_samples)
     pairs = None
     if q < TAIL_FROM:
         pairs = _pairs(
@@ -58,43 +61,36 @@ def latency(cur: SeriesStats, base: SeriesStats, pct: str, intervals: bool) -> M
         )
     if pairs is not None:
         diffs = stats.log_ratios(pairs[0], pairs[1])
-        se, n, centre = _se_of_mean(diffs), len(diffs), float(np.mean(diffs))
-        p, min_p = stats.wilcoxon(diffs), stats.wilcoxon_min_p(n)
-        return _latency(before, now, n, n, p, "wilcoxon", True, se, min_p, centre, intervals)
-    centre = stats.log_ratio(now, before)
-    se = _unpaired_log_se(cur, base, q)
-    if q >= TAIL_FROM:
-        need = stats.tail_min_samples(q)
-        if min(n_cur, n_base) < need:
-            reason = f"need >= {need} spans on each side for {pct} (have {n_cur} vs {n_base})"
-            return _latency(
-                before, now, n_base, n_cur, None, "quantile-z", False, se, 1.0, centre,
-                intervals, reason,
-            )  # fmt: skip
-        p = stats.normal_sided(centre / se)
-        return _latency(
-            before, now, n_base, n_cur, p, "quantile-z", False, se, 0.0, centre, intervals
+        n, (centre, bounds) = len(diffs), stats.hodges_lehmann(diffs)
+        ci = (math.expm1(bounds[0]), math.expm1(bounds[1])) if intervals else None
+        ci = ci if ci is not None and all(map(math.isfinite, ci)) else None
+        m = Measurement(
+            before, now, n, n, stats.wilcoxon(diffs), "wilcoxon", True, _se_of_mean(diffs),
+            stats.wilcoxon_min_p(n), ci,
+        )  # fmt: skip
+        return _relative(m, centre)
+    n_cur, n_base = len(cur.latency_samples), len(base.latency_samples)
+    centre, se = stats.log_ratio(now, before), _unpaired_log_se(cur, base, q)
+    need = stats.tail_min_samples(q)
+    if min(n_cur, n_base) < need:
+        reason = f"need >= {need} spans on each side for {pct} (have {n_cur} vs {n_base})"
+        m = Measurement(
+            before, now, n_base, n_cur, None, "quantile-z", False, se, 1.0, None, reason
         )
-    p = stats.mann_whitney(cur.latency_samples, base.latency_samples)
-    min_p = stats.mann_whitney_min_p(n_cur, n_base)
-    return _latency(
-        before, now, n_base, n_cur, p, "mann-whitney-u", False, se, min_p, centre, intervals
-    )
-
-
-def _latency(
-    before: float, now: float, n_base: int, n_cur: int, p: stats.Sided | None, test: str,
-    paired: bool, se: float, min_p: float, centre: float, intervals: bool, reason: str = "",
-) -> Measurement:  # fmt: skip
-    """A latency measurement whose estimate is the log ratio `centre`, shown relative."""
+        return _relative(m, centre)
     ci = None
     if intervals and math.isfinite(se):
         ci = (math.expm1(centre - stats.Z_95 * se), math.expm1(centre + stats.Z_95 * se))
-    relative = math.expm1(centre)
-    return Measurement(
-        before, now, n_base, n_cur, p, test, paired, se, min_p, ci, reason,
-        change=before * relative, relative=relative,
-    )  # fmt: skip
+    p = stats.normal_sided(centre / se)
+    return _relative(
+        Measurement(before, now, n_base, n_cur, p, "quantile-z", False, se, 0.0, ci), centre
+    )
+
+
+def _relative(measured: Measurement, log_ratio: float) -> Measurement:
+    """A latency measurement with its estimate, a log ratio, as a relative change."""
+    relative = math.expm1(log_ratio)
+    return replace(measured, change=measured.baseline * relative, relative=relative)
 
 
 def _unpaired_log_se(cur: SeriesStats, base: SeriesStats, q: float) -> float:
@@ -120,30 +116,40 @@ def error_rate(cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurem
 
 
 def quality(attr: str, cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurement:
-    """Mean of a quality attribute: paired signed-rank test on per-case means when possible,
-    estimating the mean per-case difference; else the difference of the means."""
+    """Mean of a quality attribute (a score, tokens, cost per span).
+
+    Test cases in both runs: the signed-rank test on per-case mean differences, estimating
+    their Hodges-Lehmann difference with the test's own interval. Otherwise the difference
+    of the means, with Welch's t-test and interval, inconclusive below MIN_VALUES a side.
+    """
     now, before = cur.quality[attr], base.quality[attr]
-    change = now.mean - before.mean
     pairs = _pairs(_quality_means(cur, attr), _quality_means(base, attr))
     if pairs is not None:
         diffs = pairs[0] - pairs[1]
-        se, n, change = _se_of_mean(diffs), len(diffs), float(np.mean(diffs))
-        p, test, paired, min_p = stats.wilcoxon(diffs), "wilcoxon", True, stats.wilcoxon_min_p(n)
-        n_cur = n_base = n
+        n, (change, bounds) = len(diffs), stats.hodges_lehmann(diffs)
+        bounded = intervals and all(map(math.isfinite, bounds))
+        m = Measurement(
+            before.mean, now.mean, n, n, stats.wilcoxon(diffs), "wilcoxon", True,
+            _se_of_mean(diffs), stats.wilcoxon_min_p(n), bounds if bounded else None,
+        )  # fmt: skip
     else:
         c, b = cur.quality_samples[attr], base.quality_samples[attr]
-        se = math.sqrt(_var(c) / max(len(c), 1) + _var(b) / max(len(b), 1))
-        p, test, paired = stats.mann_whitney(c, b), "mann-whitney-u", False
-        min_p = stats.mann_whitney_min_p(len(c), len(b))
-        n_cur, n_base = now.count, before.count
-    ci = (change - stats.Z_95 * se, change + stats.Z_95 * se) if intervals else None
-    if ci is not None and not math.isfinite(se):
-        ci = None
+        change = now.mean - before.mean
+        welch = stats.welch(c, b) if min(len(c), len(b)) >= MIN_VALUES else None
+        if welch is None:
+            reason = f"need >= {MIN_VALUES} values on each side (have {len(c)} vs {len(b)})"
+            m = Measurement(
+                before.mean, now.mean, before.count, now.count, None, "welch-t", False,
+                math.inf, 1.0, None, reason,
+            )  # fmt: skip
+        else:
+            p, se, interval = welch
+            m = Measurement(
+                before.mean, now.mean, before.count, now.count, p, "welch-t", False, se, 0.0,
+                interval if intervals else None,
+            )  # fmt: skip
     relative = change / before.mean if before.mean else None
-    return Measurement(
-        before.mean, now.mean, n_base, n_cur, p, test, paired, se, min_p, ci,
-        change=change, relative=relative,
-    )  # fmt: skip
+    return replace(m, change=change, relative=relative)
 
 
 def _quality_means(series: SeriesStats, attr: str) -> dict[str, float]:
@@ -165,3 +171,19 @@ def _se_of_mean(values: Floats) -> float:
 
 def _var(values: Floats) -> float:
     return float(np.var(values, ddof=1)) if len(values) > 1 else 0.0
+
+
+def value(series: SeriesStats | None, metric: str) -> float | None:
+    """The value of a metric (`latency.p95`, `error_rate`, `quality.x` ...) in a series;
+    None when the series does not have it."""
+    if series is None:
+        return None
+    family, _, rest = metric.partition(".")
+    if family == "latency":
+        if series.cache_hits >= series.count:
+            return None  # every span came from a cache: there is no latency to judge
+        return float(getattr(series.latency, rest))
+    if family == "error_rate":
+        return series.error_rate
+    summary = series.quality.get(attribute_of(metric))
+    return summary.mean if summary is not None else None

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_llmobs import early_parse
+from pytest_llmobs.options import OPTIONS
 from pytest_llmobs.settings import (
-    OPTIONS,
     ConfigError,
     Settings,
     Source,
     ci_environment,
     load_pyproject,
     resolve,
+    unread_table,
 )
 
 if TYPE_CHECKING:
@@ -96,16 +97,22 @@ def _settings(config: pytest.Config) -> Settings:
     ini = {o.name: _ini(config, o.ini) for o in OPTIONS}
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     try:
-        # before anything else: settings read from the wrong config file must not be used
-        moved = None if hasattr(config, "workerinput") else early_parse.moved_setup(config)
-        if moved is not None:
-            raise ConfigError(moved)
         sources = [
             Source("command line", cli, config.invocation_params.dir, "flag"),
             Source(f"ini file {config.inipath}", ini, ini_dir, "ini"),
         ]
-        if not _enabled(sources):
+        enabled = _enabled(sources)
+        # settings read from a config file pytest chose by mistake must not be used
+        worker = hasattr(config, "workerinput")
+        moved = None if worker else early_parse.moved_setup(config, enabled)
+        if moved is not None:
+            raise ConfigError(moved)
+        if not enabled:
             return Settings()
+        here = config.invocation_params.dir / "pyproject.toml"
+        lost = here.is_file() and unread_table(here, _pyproject(config), config.rootpath)
+        if lost:
+            raise ConfigError(lost)
         sources.append(load_pyproject(_pyproject(config)))
         sources.append(ci_environment(os.environ, config.invocation_params.dir))
         return resolve(sources, config.rootpath)

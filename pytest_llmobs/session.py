@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 import os
-import subprocess
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -14,13 +12,12 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs import __version__, analysis, gate, history, transport, xdist
+from pytest_llmobs import analysis, gate, history, provenance, transport, xdist
 from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import SpanRecorder
-from pytest_llmobs.compare import evaluate_slos
 from pytest_llmobs.distributions import distributions
 from pytest_llmobs.logs import LogCaptureInstaller
-from pytest_llmobs.model import CaptureSummary
+from pytest_llmobs.model import CaptureSummary, Ints, SeriesKey, SeriesStats, SpanTable
 from pytest_llmobs.prices import SPAN_COST, cost_column
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal, text
@@ -30,6 +27,7 @@ from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.rule_config import marker_rules, with_test_rules
 from pytest_llmobs.rules import RuleError
+from pytest_llmobs.selection import RanTests
 from pytest_llmobs.semconv import (
     CACHE_ATTRIBUTE,
     COST_ATTRIBUTE,
@@ -40,6 +38,7 @@ from pytest_llmobs.semconv import (
 )
 from pytest_llmobs.settings import Settings
 from pytest_llmobs.shape import Shape
+from pytest_llmobs.slos import evaluate_slos
 
 
 class LlmobsSession:
@@ -66,7 +65,8 @@ class LlmobsSession:
         self.is_worker = xdist.is_worker(config)
         self.workers = xdist.WorkerCollector()
         self.marked = xdist.Marks()
-        self.ran: set[str] = set()  # test ids whose call phase ran (under xdist: all workers')
+        self.ran: set[str] = set()  # test ids whose body ran (under xdist: every worker's)
+        self.started: set[str] = set()  # test ids that reported anything: the selected ones
 
     def start(self) -> None:
         self.installer.install()
@@ -109,8 +109,13 @@ class LlmobsSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """After each test phase: remember the tests whose body ran (not skipped before)."""
+        self.started.add(report.nodeid)
         if report.when == "call" and (not report.skipped or hasattr(report, "wasxfail")):
             self.ran.add(report.nodeid)
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        """When -k, -m, --deselect or --lf leave tests out: they were not asked for."""
+        self.marked.deselected.update(item.nodeid for item in items)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -199,46 +204,55 @@ class LlmobsSession:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
-        aliases = self.settings.aliases
+        keys, series, numeric = self._aggregate(table, marked)
+        findings = analysis.from_spans(table, keys, series, numeric, self._analysis_options())
+        s = self.settings
+        metadata = provenance.metadata(self.config.rootpath)
+        rules = with_test_rules(s.rules, marked.rules)
+        shape, tests = self._shape(marked), self._tests(marked)
+        judged = gate.judge(series, s.baseline, s.quality_attributes, rules, shape, tests, s.ci)
+        comparison, state, stored = judged.comparison, judged.state, judged.stored
+        findings = analysis.with_comparison(findings, comparison, series, stored, rules)
+        # Never judge or record partial data: a worker's missing spans fail the gate.
+        errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
+        warnings = self._warnings()
+        if s.update_baseline:  # the notes are about the file being replaced
+            refused = gate.refusal(bool(errors), interrupted, session.testsfailed)
+            state = gate.promote(series, s.baseline, metadata, refused, shape, tests.now)
+        else:
+            warnings += judged.notes
+        return gate.RunResult(
+            series, state, comparison, tuple(warnings), metadata, errors,
+            tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
+            CaptureSummary.of(table, s.sample_rate), findings, s.fail_on_alert,
+            distributions(series, stored), s.ci, s.ci_source, shape, tests,
+        )  # fmt: skip
+
+    def _aggregate(
+        self, table: SpanTable, marked: xdist.Marks
+    ) -> tuple[tuple[list[SeriesKey], Ints], tuple[SeriesStats, ...], tuple[str, ...]]:
+        """Each span's series, the series, and the numeric attributes they average."""
+        aliases, group_by = self.settings.aliases, self.settings.group_by
         known = all_names(self.numeric, aliases) | {SPAN_COST}
         scored = sorted(table.numeric.keys() - known)  # llmobs.score(), evaluation results
         numeric = (*self.numeric, *scored)
         cost = {COST_ATTRIBUTE: cost_column(table, self.settings.prices, aliases)}
-        keys = series_index(table, marked.tests, self.settings.group_by, aliases)
-        series = tuple(
-            aggregate(table, numeric, marked.tests, self.settings.group_by, aliases, cost, keys)
-        )
-        findings = analysis.from_spans(table, keys, series, numeric, self._analysis_options())
+        keys = series_index(table, marked.tests, group_by, aliases)
+        series = aggregate(table, numeric, marked.tests, group_by, aliases, cost, keys)
+        return keys, tuple(series), numeric
+
+    def _warnings(self) -> list[str]:
+        """What could not be captured, from this process and the workers."""
         skipped = self.recorder.skipped + Counter(self.workers.skipped)
         warnings = [*self.installer.warnings, *self.workers.warnings]
-        warnings += [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
-        metadata = _metadata(self.config.rootpath)
-        s = self.settings
-        rules = with_test_rules(s.rules, marked.rules)
-        shape = self._shape(marked)
-        tests = tuple(sorted(self.ran))
-        judged = gate.judge(series, s.baseline, s.quality_attributes, rules, shape, tests, s.ci)
-        comparison, state, stored = judged.comparison, judged.state, judged.stored
-        warnings += () if s.update_baseline else judged.notes  # of a file being replaced
-        histograms = distributions(series, stored)
-        findings = analysis.with_comparison(findings, comparison, series, stored, rules)
-        # Never judge or record partial data: a worker's missing spans fail the gate.
-        errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
-        if self.settings.update_baseline:
-            refused = None
-            if errors:
-                refused = "the capture is incomplete"
-            elif interrupted:
-                refused = "the session was interrupted"
-            elif session.testsfailed:
-                refused = f"{session.testsfailed} test(s) failed"
-            state = gate.promote(series, s.baseline, metadata, refused, shape, tests)
-        return gate.RunResult(
-            series, state, comparison, tuple(warnings), metadata, errors,
-            tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
-            CaptureSummary.of(table, s.sample_rate), findings, s.fail_on_alert, histograms,
-            s.ci, s.ci_source, shape, tests,
-        )  # fmt: skip
+        return warnings + [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
+
+    def _tests(self, marked: xdist.Marks) -> RanTests:
+        """This run's test ids: whose body ran, selected but not run, deselected."""
+        ran = frozenset(self.ran)
+        skipped = frozenset(self.started) - ran
+        narrowed = frozenset(_narrowed(self.config))
+        return RanTests(ran, frozenset(), skipped, frozenset(marked.deselected), narrowed)
 
     def _shape(self, marked: xdist.Marks) -> Shape:
         """What shapes this run's series, as the baseline records it."""
@@ -258,26 +272,14 @@ class LlmobsSession:
         )
 
 
-def _metadata(rootdir: Path) -> dict[str, Any]:
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    return {
-        "plugin_version": __version__,
-        "created_at": now.isoformat(),
-        "git_commit": _git_commit(rootdir),
-    }
-
-
-def _git_commit(rootdir: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=rootdir,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    commit = out.stdout.strip()
-    return commit if out.returncode == 0 and commit else None
+def _narrowed(config: pytest.Config) -> Iterator[str]:
+    """The files (as test ids name them) of which the command line asked for single tests,
+    as `file.py::test_x` does."""
+    for arg in config.args:
+        path, sep, _ = arg.partition("::")
+        if sep:
+            try:
+                full = (config.invocation_params.dir / path).resolve()
+                yield full.relative_to(config.rootpath.resolve()).as_posix()
+            except (OSError, ValueError):
+                continue

@@ -1,4 +1,4 @@
-"""Every user setting: its flag, ini key and pyproject key, resolved once into a frozen object."""
+"""Every user setting resolved once, from its sources, into a frozen object."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pytest_llmobs.findings import SEVERITIES, Severity
+from pytest_llmobs.options import OPTIONS, Option
 from pytest_llmobs.price_table import PRICES, Price, parse_prices
 from pytest_llmobs.redact import RedactError, Redactor, redactor
 from pytest_llmobs.rule_config import rules_from_config
@@ -24,110 +25,11 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
 PYPROJECT_TABLE = "[tool.llmobs]"
 
-Kind = Literal["bool", "path", "names", "float", "rate", "int", "count", "number", "severity"]
-
 
 class ConfigError(Exception):
     """A setting has a bad value; the message names where it came from."""
 
 
-@dataclass(frozen=True)
-class Option:
-    """One setting as the user meets it: a CLI flag, an ini key and a pyproject key."""
-
-    name: str
-    kind: Kind
-    help: str
-
-    @property
-    def flag(self) -> str:
-        return "--llmobs" if self.name == "enabled" else "--llmobs-" + self.name.replace("_", "-")
-
-    @property
-    def ini(self) -> str:
-        return "llmobs" if self.name == "enabled" else "llmobs_" + self.name
-
-
-OPTIONS = (
-    Option("enabled", "bool", "Capture OpenTelemetry spans and gate the run on a stored baseline"),
-    Option(
-        "baseline",
-        "path",
-        "Baseline file to compare with (default: .llmobs/baseline.json under the rootdir)",
-    ),
-    Option("update_baseline", "bool", "Write this run as the new baseline instead of gating on it"),
-    Option("json", "path", "Write the run report as JSON to this path"),
-    Option("junitxml", "path", "Write the gate's checks as JUnit XML to this path"),
-    Option("markdown", "path", "Write a Markdown summary (for a PR comment or job summary) here"),
-    Option("html", "path", "Write the dashboard, one self-contained HTML file, here"),
-    Option(
-        "history",
-        "path",
-        "Append this run's summary to this SQLite file, for trends in the dashboard and"
-        " `llmobs history` (default: off)",
-    ),
-    Option(
-        "exit_code",
-        "int",
-        "Exit status when the gate fails while every test passed (default: 1)",
-    ),
-    Option(
-        "quality_attributes",
-        "names",
-        "Span attributes that hold quality scores, higher is better (space-separated)",
-    ),
-    Option(
-        "group_by",
-        "names",
-        "Span attributes whose values split series, e.g. gen_ai.request.model or a cohort"
-        " such as user_tier (space-separated); a span without one takes its ancestor's",
-    ),
-    Option(
-        "alpha",
-        "float",
-        "Family-wise false alarm rate of the gate across all checks of a run (default: 0.01)",
-    ),
-    Option(
-        "sample_rate",
-        "rate",
-        "Share of traces (0 to 1) whose attributes and events are kept beside the metrics;"
-        " traces with an error or an outlier always are (default: 1.0)",
-    ),
-    Option(
-        "fail_on_inconclusive",
-        "bool",
-        "Fail the gate when a check is inconclusive (too few spans to judge)",
-    ),
-    Option(
-        "slowest",
-        "count",
-        "Requests listed per series (its slowest at or above its p95) and per quality"
-        " attribute (its lowest scores); 0 lists none (default: 5)",
-    ),
-    Option(
-        "quality_threshold",
-        "number",
-        "A quality score below this makes a low-quality request (default: 0.6)",
-    ),
-    Option(
-        "request_spans",
-        "names",
-        "Span names that make a request, such as llm_request (space-separated;"
-        " default: each root span)",
-    ),
-    Option(
-        "fail_on_alert",
-        "severity",
-        "Fail the gate on a contextual alert of this severity or higher: low, medium"
-        " or high (default: alerts inform only)",
-    ),
-    Option(
-        "ci",
-        "bool",
-        "CI mode: fail closed where a local run passes with a hint, e.g. without a baseline"
-        " (default: on when the environment variable CI is set, to anything but 0 or false)",
-    ),
-)
 # Tables only pyproject.toml can hold: tolerance rules, per-series overrides, SLOs.
 RULE_TABLES = frozenset({"rules", "overrides", "slo"})
 PYPROJECT_KEYS = (
@@ -230,6 +132,23 @@ def load_pyproject(path: Path) -> Source:
         known = ", ".join(sorted(PYPROJECT_KEYS))
         raise ConfigError(f"{label}: unknown key {unknown[0]!r} (known keys: {known})")
     return Source(label, table, path.parent)
+
+
+def unread_table(candidate: Path, read: Path, rootdir: Path) -> str | None:
+    """Why settings would be lost: a pyproject.toml with a `[tool.llmobs]` table (in the
+    folder pytest was run from) that is not the one this run reads, since pytest rooted
+    elsewhere; None when there is none.
+
+    Raises:
+        ConfigError: the candidate cannot be read as TOML.
+    """
+    if candidate.resolve() == read.resolve() or not load_pyproject(candidate).values:
+        return None
+    return (
+        f"{candidate} has a {PYPROJECT_TABLE} table that this run would not read: pytest "
+        f"chose rootdir {rootdir}, so the settings come from {read}; add a "
+        "[tool.pytest.ini_options] table to it so that pytest roots there, or move the table"
+    )
 
 
 def resolve(sources: list[Source], rootdir: Path) -> Settings:

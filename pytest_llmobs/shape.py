@@ -26,6 +26,7 @@ class Shape:
     marked: tuple[str, ...] = ()  # test functions whose spans form series of their own
 
     def to_json(self) -> dict[str, Any]:
+        """The record, as a baseline and a run report hold it under `settings`."""
         return {
             "quality_attributes": list(self.quality_attributes),
             "group_by": list(self.group_by),
@@ -71,10 +72,19 @@ def function_of(test_id: str) -> str:
 def differences(
     recorded: Shape, current: Shape, tests_before: Set[str], tests_now: Set[str]
 ) -> list[str]:
-    """How this run's shape differs from the baseline's, in sentences; empty when alike.
+    """How this run's shape differs from the baseline's.
 
     A quality attribute configured now but not then only adds `new` checks. A marker
     matters only on a test function that ran in both runs.
+
+    Args:
+        recorded: the baseline's shape.
+        current: this run's.
+        tests_before: the test ids the baseline's run ran.
+        tests_now: the test ids this run ran.
+
+    Returns:
+        One sentence per difference; empty when alike.
     """
     found = []
     lost = [a for a in recorded.quality_attributes if a not in current.quality_attributes]

@@ -18,7 +18,6 @@ _TINY_MS = 1e-6  # latencies are logged; a zero-length span counts as one nanose
 
 
 _NORMAL = NormalDist()
-EXACT_UP_TO = 20  # Mann-Whitney sample sizes up to which scipy's exact test is used
 
 # One-sided p-values of a test, as a pair: (current is greater, current is less).
 Sided = tuple[float, float]
@@ -37,34 +36,6 @@ def z_for(p_one_sided: float) -> float:
     return -_NORMAL.inv_cdf(p_one_sided)
 
 
-def mann_whitney(current: Floats, baseline: Floats) -> Sided:
-    """Mann-Whitney U test; no evidence without data or when every value is tied.
-
-    Small samples go to scipy's exact test; larger ones use the normal approximation with
-    tie and continuity correction (what scipy does too), computed here without scipy's
-    per-call overhead, since a run makes hundreds of these.
-    """
-    n1, n2 = len(current), len(baseline)
-    if n1 == 0 or n2 == 0:
-        return NO_EVIDENCE
-    pooled = np.concatenate((current, baseline))
-    if np.ptp(pooled) == 0:
-        return NO_EVIDENCE
-    if min(n1, n2) <= EXACT_UP_TO:
-        from scipy import stats
-
-        greater, less = (
-            float(stats.mannwhitneyu(current, baseline, alternative=a).pvalue)
-            for a in ("greater", "less")
-        )
-        return greater, less
-    ranks, ties = _ranks(pooled)
-    shift = float(ranks[:n1].sum()) - n1 * (n1 + 1) / 2 - n1 * n2 / 2
-    n = n1 + n2
-    sigma = math.sqrt(n1 * n2 / 12 * ((n + 1) - ties / (n * (n - 1))))
-    return normal_sided((shift - 0.5) / sigma)[0], normal_sided((shift + 0.5) / sigma)[1]
-
-
 def _ranks(values: Floats) -> tuple[Floats, float]:
     """Average ranks (1-based) and the tie term sum(t**3 - t) over groups of ties."""
     order = np.argsort(values, kind="mergesort")
@@ -77,11 +48,6 @@ def _ranks(values: Floats) -> tuple[Floats, float]:
     ranks = np.empty(len(values))
     ranks[order] = average[group]
     return ranks, float(np.sum(sizes**3 - sizes))
-
-
-def mann_whitney_min_p(n_current: int, n_baseline: int) -> float:
-    """The smallest one-sided p-value the exact Mann-Whitney U test can give at these sizes."""
-    return _one_over_comb(n_current + n_baseline, n_current)
 
 
 def _one_over_comb(n: int, k: int) -> float:
@@ -125,7 +91,38 @@ def _signed_rank_cdf(n: int) -> Floats:
 
 def wilcoxon_min_p(n_pairs: int) -> float:
     """The smallest one-sided p-value the exact signed-rank test can give on n pairs."""
-    return 1.0 / 2**n_pairs if n_pairs else 1.0
+    return math.ldexp(1.0, -n_pairs)  # 2**-n, without overflow at thousands of pairs
+
+
+WALSH_CASES = 3000  # beyond this many pairs, Walsh averages of an even thinning are used
+
+
+def hodges_lehmann(differences: Floats) -> tuple[float, tuple[float, float]]:
+    """The estimate the signed-rank test is about, and its 95% interval.
+
+    The Hodges-Lehmann estimate is the median of the Walsh averages (the means of every
+    pair of differences, each with itself included); the interval runs between the
+    Walsh averages that the signed-rank test's critical values pick, so it leaves out 0
+    just when the test, two-sided at 5%, rejects. Exact up to 50 pairs, else normal.
+    Above WALSH_CASES pairs, an even thinning of the sorted differences stands in.
+    """
+    values = np.sort(differences)
+    if len(values) > WALSH_CASES:
+        values = values[np.linspace(0, len(values) - 1, WALSH_CASES).round().astype(np.int64)]
+    n = len(values)
+    rows, cols = np.triu_indices(n)
+    walsh = np.sort((values[rows] + values[cols]) / 2)
+    count = len(walsh)
+    if n <= 50:
+        k = int(np.searchsorted(_signed_rank_cdf(n), 0.025, side="right"))
+    else:
+        sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+        k = math.floor(count / 2 - Z_95 * sd)
+    estimate = float(np.median(walsh))
+    if k < 1:  # too few pairs for the test to reject anything: no bound
+        return estimate, (-math.inf, math.inf)
+    k = min(k, (count + 1) // 2)
+    return estimate, (float(walsh[k - 1]), float(walsh[count - k]))
 
 
 def fisher(current_errors: int, current_n: int, baseline_errors: int, baseline_n: int) -> Sided:
@@ -155,13 +152,64 @@ def fisher_min_p(current_n: int, baseline_n: int) -> float:
     return _one_over_comb(current_n + baseline_n, current_n)
 
 
+def welch(current: Floats, baseline: Floats) -> tuple[Sided, float, tuple[float, float]] | None:
+    """Welch's t-test that the current mean is greater (or less), the standard error of
+    the difference of the means, and its 95% interval; None with fewer than 2 values a side.
+    """
+    n1, n2 = len(current), len(baseline)
+    if n1 < 2 or n2 < 2:
+        return None
+    v1, v2 = float(np.var(current, ddof=1)) / n1, float(np.var(baseline, ddof=1)) / n2
+    diff, se = float(np.mean(current) - np.mean(baseline)), math.sqrt(v1 + v2)
+    if se == 0:  # every value the same on each side: any difference is certain
+        sided = NO_EVIDENCE if diff == 0 else ((0.0, 1.0) if diff > 0 else (1.0, 0.0))
+        return sided, 0.0, (diff, diff)
+    from scipy import special  # the t distribution; cheap beside scipy.stats
+
+    df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    t = diff / se
+    half = float(special.stdtrit(df, 0.975)) * se
+    return (
+        (float(special.stdtr(df, -t)), float(special.stdtr(df, t))),
+        se,
+        (diff - half, diff + half),
+    )
+
+
+def loss_test(lost: int, gained: int, every: bool) -> float:
+    """One-sided p-value that something present in test cases of one run is lost in the
+    next: `lost` cases had it then and not now, `gained` the reverse; `every` says the
+    lost cases are all the cases judged.
+
+    Twice (Bonferroni) the smaller of two exact tests: McNemar's on the cases that changed
+    (each change a coin toss when nothing changed), and, when every case lost it, the
+    chance of that, at most 4**-n since a case present then and absent now has chance
+    r(1 - r) <= 1/4 whatever its own rate r.
+    """
+    p = sign_test(lost, lost + gained)
+    if every and not gained:
+        p = min(p, max(math.ldexp(1.0, -2 * lost), _SMALLEST))
+    return min(1.0, 2 * p)
+
+
+def loss_reach(changed: int) -> float:
+    """The smallest p-value `loss_test` can give on this many changed test cases."""
+    return min(1.0, 2 * max(math.ldexp(1.0, -2 * changed), _SMALLEST))
+
+
 def sign_test(k: int, n: int) -> float:
     """Exact one-sided sign test: P(at least k of n pairs go one way) when each way is a
-    coin toss. On the pairs that changed, it is McNemar's exact test."""
+    coin toss. On the pairs that changed, it is McNemar's exact test. Never 0: a p-value
+    too small for a float is the smallest one."""
     if k <= 0:
         return 1.0
-    ks = np.arange(k, n + 1)
-    return min(1.0, float(np.exp(_log_comb(n, ks) - n * math.log(2)).sum()))
+    logs = _log_comb(n, np.arange(k, n + 1)) - n * math.log(2)
+    top = float(np.max(logs))
+    total = top + math.log(float(np.exp(logs - top).sum()))
+    return min(1.0, max(math.exp(total), _SMALLEST))
+
+
+_SMALLEST = math.ulp(0.0)  # the smallest positive float
 
 
 def tail_min_samples(q: float, confidence: float = 0.95) -> int:

@@ -16,16 +16,26 @@ OUTPUT_KEY = "llmobs"
 
 @dataclass
 class Marks:
-    """Tests marked @pytest.mark.llmobs: each test id's function, and each function's rules."""
+    """What collection decided: tests marked @pytest.mark.llmobs (each test id's function,
+    and each function's rules), and the tests deselected (-k, -m, --deselect, --lf)."""
 
     tests: dict[str, str] = field(default_factory=dict)
     rules: dict[str, dict[str, str]] = field(default_factory=dict)
+    deselected: set[str] = field(default_factory=set)
 
     def merged(self, other: Marks) -> Marks:
-        return Marks({**other.tests, **self.tests}, {**other.rules, **self.rules})
+        return Marks(
+            {**other.tests, **self.tests},
+            {**other.rules, **self.rules},
+            self.deselected | other.deselected,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"tests": dict(self.tests), "rules": {k: dict(v) for k, v in self.rules.items()}}
+        return {
+            "tests": dict(self.tests),
+            "rules": {k: dict(v) for k, v in self.rules.items()},
+            "deselected": sorted(self.deselected),
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> Marks:
@@ -33,7 +43,7 @@ class Marks:
         rules = {
             str(k): {str(m): str(s) for m, s in v.items()} for k, v in data.get("rules", {}).items()
         }
-        return cls(tests, rules)
+        return cls(tests, rules, {str(t) for t in data.get("deselected", [])})
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -52,7 +62,8 @@ def publish(
         "table": transport.to_payload(recorder.snapshot()),
         "skipped": dict(recorder.skipped),
         "warnings": list(warnings),
-        "marked": marked.to_json(),  # the controller collects no tests: it learns marks here
+        # the controller collects no tests: it learns marks and deselection here
+        "marked": marked.to_json(),
     }
 
 

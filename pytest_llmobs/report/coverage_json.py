@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast, get_args
 
-from pytest_llmobs.compare import Comparison
+from pytest_llmobs.compare import Check, Comparison
 from pytest_llmobs.coverage import Absence, Status
 from pytest_llmobs.report.findings_json import (
     count,
@@ -25,7 +25,8 @@ def coverage_to_json(comparison: Comparison | None) -> dict[str, Any] | None:
     return {
         "not_measured": [_absence(a) for a in comparison.absences],
         "failures": list(comparison.failures),
-        "unshared_tests": comparison.unshared,
+        "selection": list(comparison.selection),
+        "unjudged": list(comparison.unjudged),
     }
 
 
@@ -40,25 +41,24 @@ def _absence(absence: Absence) -> dict[str, Any]:
         "tests": list(absence.tests),
         "p_raw": absence.p_raw,
         "p_value": absence.p_value,
+        "pooled": absence.pooled,
         "reason": absence.reason,
     }
 
 
-def coverage_from_json(doc: dict[str, Any]) -> tuple[tuple[Absence, ...] | None, str | None]:
-    """The absences and the unshared-tests sentence of a run report's `coverage`.
+def with_coverage(checks: tuple[Check, ...], doc: dict[str, Any]) -> Comparison | None:
+    """The comparison of a run report: its checks and its `coverage`.
 
     Raises:
         ValueError: a field has the wrong type; the message names it.
     """
     entry = doc.get("coverage")
     if entry is None:
-        return None, None
+        return Comparison(checks) if checks else None
     if not isinstance(entry, dict):
         raise ValueError(f"coverage must be an object or null, got {entry!r:.40}")
-    unshared = entry.get("unshared_tests")
-    if unshared is not None and not isinstance(unshared, str):
-        raise ValueError(f"coverage.unshared_tests must be text or null, got {unshared!r:.40}")
-    return tuple(_read(a) for a in objects(entry, "not_measured")), unshared
+    absences = tuple(_read(a) for a in objects(entry, "not_measured"))
+    return Comparison(checks, absences, texts(entry, "selection"), texts(entry, "unjudged"))
 
 
 def _read(entry: dict[str, Any]) -> Absence:
@@ -72,4 +72,5 @@ def _read(entry: dict[str, Any]) -> Absence:
         key_of(entry), metric, cast(Status, status), flag(entry, "missing"),
         count(entry, "before"), count(entry, "now"), texts(entry, "tests"),
         optional_number(entry, "p_raw"), optional_number(entry, "p_value"),
+        flag(entry, "pooled"),
     )  # fmt: skip

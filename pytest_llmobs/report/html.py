@@ -17,10 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pytest_llmobs.baseline import write_atomic
 from pytest_llmobs.dashboard import panels
 from pytest_llmobs.gate import RunResult
 from pytest_llmobs.history import Run
+from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.report import text
 
 PANELS = (

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
-from pytest_llmobs.baseline import write_atomic
 from pytest_llmobs.compare import Check, Comparison
 from pytest_llmobs.findings import Findings, fails
 from pytest_llmobs.gate import RunResult
+from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.report import text
 
 _CASE_TIME = 0.001  # seconds: a check takes no time of its own, but CI tools want one
@@ -33,8 +33,9 @@ def junit_xml(result: RunResult) -> str:
         suites.append(_slo_suite(result))
     if result.findings.alerts:
         suites.append(_alert_suite(result))
-    if result.comparison is not None and result.comparison.failures:
-        suites.append(_coverage_suite(result.comparison))
+    comparison = result.comparison
+    if comparison is not None and (comparison.failures or (result.ci and comparison.unjudged)):
+        suites.append(_coverage_suite(comparison, result.ci))
     gate_errors = [*result.errors]
     if result.baseline.status == "error" or (result.ci and result.baseline.status == "missing"):
         gate_errors.insert(0, result.baseline.message)
@@ -107,11 +108,13 @@ def _alert_suite(result: RunResult) -> TestSuite:
     return TestSuite("llmobs alerts", cases)
 
 
-def _coverage_suite(comparison: Comparison) -> TestSuite:
-    """A failing case per thing the baseline holds that this run did not measure."""
-    failures = [(f"{a.subject} coverage", f"{a.subject}: {a.reason}") for a in comparison.lost]
-    if comparison.unshared:
-        failures.insert(0, ("test ids shared with the baseline", comparison.unshared))
+def _coverage_suite(comparison: Comparison, ci: bool) -> TestSuite:
+    """A failing case per thing the baseline holds that this run did not measure (in CI
+    mode, also what it could not judge)."""
+    failures = [("test cases", sentence) for sentence in comparison.selection]
+    if ci:
+        failures += [("test cases not judged", sentence) for sentence in comparison.unjudged]
+    failures += [(f"{a.subject} coverage", f"{a.subject}: {a.reason}") for a in comparison.lost]
     cases = []
     for name, message in failures:
         case = TestCase(name, classname="llmobs.coverage", elapsed_sec=_CASE_TIME)
@@ -123,9 +126,12 @@ def _coverage_suite(comparison: Comparison) -> TestSuite:
 def _failure(check: Check) -> str:
     before = text.value(check.metric, check.baseline)
     now = text.value(check.metric, check.current)
+    change = text.change(check)
+    if text.overall(check):
+        change += f" per test case ({text.overall(check)})"
     return (
         f"{check.metric} regressed: baseline {before}, current {now}, "
-        f"change {text.change(check)}, p {text.p_text(check.p_value)}"
+        f"change {change}, p {text.p_text(check.p_value)}"
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_llmobs.baseline import write_atomic
 from pytest_llmobs.compare import Check
 from pytest_llmobs.gate import RunResult
+from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.report import text
 
 _HEADER = "| series | metric | baseline | current | change | 95% CI | p | verdict |"
@@ -91,7 +91,7 @@ def _row(check: Check) -> str:
         escape(check.metric),
         text.value(check.metric, check.baseline),
         text.value(check.metric, check.current),
-        text.change(check),
+        text.change(check) + (f" ({text.overall(check)})" if text.overall(check) else ""),
         interval,
         escape(text.p_text(check.p_value)),
         verdict,

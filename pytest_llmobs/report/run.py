@@ -12,16 +12,15 @@ from pytest_llmobs.baseline import (
     RUN_SCHEMA,
     SCHEMA_VERSION,
     BaselineError,
-    dumps,
     load,
     series_to_json,
-    write_atomic,
 )
-from pytest_llmobs.compare import VERDICT_ORDER, Check, Comparison, SloResult
+from pytest_llmobs.compare import VERDICT_ORDER, Check
 from pytest_llmobs.findings import SEVERITIES
 from pytest_llmobs.gate import BaselineState, BaselineStatus, RunResult
+from pytest_llmobs.jsonfile import dumps, write_atomic
 from pytest_llmobs.model import CaptureSummary
-from pytest_llmobs.report.coverage_json import coverage_from_json, coverage_to_json
+from pytest_llmobs.report.coverage_json import coverage_to_json, with_coverage
 from pytest_llmobs.report.findings_json import (
     count,
     distributions_from_json,
@@ -36,6 +35,8 @@ from pytest_llmobs.report.findings_json import (
     text,
     texts,
 )
+from pytest_llmobs.selection import RanTests
+from pytest_llmobs.slos import SloResult
 
 
 def check_to_json(check: Check) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "ci": {"on": result.ci, "source": result.ci_source},
         "coverage": coverage_to_json(result.comparison),
         **({"settings": result.settings.to_json()} if result.settings is not None else {}),
-        **({"tests": list(result.tests)} if result.tests is not None else {}),
+        **(_tests_to_json(result.ran) if result.ran is not None else {}),
     }
 
 
@@ -136,7 +137,7 @@ def result_from_json(path: Path) -> RunResult:
         if status not in get_args(BaselineStatus):
             raise ValueError(f"baseline.status: unknown status {status!r}")
         checks = tuple(_check(c) for c in objects(doc, "checks"))
-        absences, unshared = coverage_from_json(doc)
+        comparison = with_coverage(checks, doc)
         ci = doc.get("ci") or {}
         if not isinstance(ci, dict):
             raise ValueError(f"ci must be an object, got {ci!r:.40}")
@@ -148,7 +149,7 @@ def result_from_json(path: Path) -> RunResult:
             BaselineState(
                 Path(text(state, "path")), cast(BaselineStatus, status), text(state, "message", "")
             ),
-            Comparison(checks, absences, unshared) if checks or absences else None,
+            comparison,
             texts(doc, "warnings"),
             stored.metadata,
             texts(doc, "errors"),
@@ -161,10 +162,36 @@ def result_from_json(path: Path) -> RunResult:
             flag(ci, "on"),
             text(ci, "source", ""),
             stored.settings,
-            None if stored.tests is None else tuple(sorted(stored.tests)),
+            _tests_from_json(doc, stored.tests),
         )
     except ValueError as exc:
         raise BaselineError(f"{path}: not a readable run report: {exc}") from None
+
+
+def _tests_to_json(ran: RanTests) -> dict[str, Any]:
+    """The test ids of the run: `tests` (whose body ran), as a baseline records them, and
+    `selection` (those selected but not run, and those deselected)."""
+    return {
+        "tests": sorted(ran.now),
+        "selection": {
+            "skipped": sorted(ran.skipped),
+            "deselected": sorted(ran.deselected),
+            "narrowed": sorted(ran.narrowed),
+        },
+    }
+
+
+def _tests_from_json(doc: dict[str, Any], tests: frozenset[str] | None) -> RanTests | None:
+    if tests is None:
+        return None
+    selection = doc.get("selection", {})
+    if not isinstance(selection, dict):
+        raise ValueError(f"selection must be an object, got {selection!r:.40}")
+    skipped, deselected = texts(selection, "skipped"), texts(selection, "deselected")
+    narrowed = texts(selection, "narrowed")
+    return RanTests(
+        tests, frozenset(), frozenset(skipped), frozenset(deselected), frozenset(narrowed)
+    )
 
 
 def _capture(entry: Any) -> CaptureSummary | None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pytest_llmobs.compare import Check
 from pytest_llmobs.findings import Alert, Attribution, RequestDetail
 from pytest_llmobs.gate import RunResult
+from pytest_llmobs.selection import listed
 
 
 def title(result: RunResult) -> str:
@@ -22,13 +23,16 @@ def title(result: RunResult) -> str:
 
 
 def coverage(result: RunResult) -> list[str]:
-    """What of the baseline this run did not measure: each loss (which fails the gate) and
-    each series or metric missing from test cases that ran, then one line for what only
-    tests that did not run produced."""
+    """What of the baseline this run did not measure: why nothing could be judged, each
+    loss (these fail the gate), what skipped or vanished test cases measured (this fails
+    in CI mode), each series or metric missing from test cases that ran, then one line
+    for what only tests that did not run produced."""
     comparison = result.comparison
     if comparison is None or comparison.absences is None:
         return []
-    lines = [f"not measured: {comparison.unshared}"] if comparison.unshared else []
+    lines = [f"not measured: {sentence}" for sentence in comparison.selection]
+    in_ci = " (fails in CI mode)" if not result.ci else ""
+    lines += [f"not judged{in_ci}: {sentence}" for sentence in comparison.unjudged]
     not_run = []
     for absence in comparison.absences:
         if absence.status == "not-run":
@@ -37,9 +41,7 @@ def coverage(result: RunResult) -> list[str]:
             lost = "LOST " if absence.status == "lost" else ""
             lines.append(f"not measured: {lost}{absence.subject}: {absence.reason}")
     if not_run:
-        shown = ", ".join(not_run[:5]) + (
-            f" and {len(not_run) - 5} more" if len(not_run) > 5 else ""
-        )
+        shown = listed(not_run, 5)
         lines.append(f"not measured, as their test cases did not run (never fails): {shown}")
     return lines
 
@@ -72,6 +74,16 @@ def change(check: Check) -> str:
     return f"{check.change:+.3f}"
 
 
+def overall(check: Check) -> str:
+    """A paired check's plain change of the statistic, labelled, beside its per-case change;
+    empty for others."""
+    latency = check.metric.startswith("latency")
+    pooled = check.pooled_relative if latency else check.pooled_change
+    if not check.paired or pooled is None:
+        return ""
+    return f"overall {pct(pooled) if latency else signed(check.metric)(pooled)}"
+
+
 def p_text(p: float | None) -> str:
     if p is None:
         return "-"
@@ -89,9 +101,8 @@ def detail(check: Check) -> str:
     parts = []
     if check.ci_low is not None and check.ci_high is not None:
         parts.append(f"95% CI {fmt(check.ci_low)}..{fmt(check.ci_high)}")
-    pooled = check.pooled_relative if fmt is pct else check.pooled_change
-    if check.paired and pooled is not None:  # the change is per test case; this is overall
-        parts.append(f"overall {fmt(pooled)}")
+    if overall(check):  # the change is per test case; this is the statistic's own
+        parts.append(overall(check))
     parts.append(f"n {check.n_current}/{check.n_baseline}")
     if check.test:
         parts.append(check.test + (" paired" if check.paired else ""))

@@ -44,7 +44,8 @@ def test_the_committed_example_baseline_is_current(tmp_path: Path) -> None:
              if c["verdict"] in ("new", "missing")]  # fmt: skip
     assert stale == [], proc.stdout
     assert report["coverage"]["not_measured"] == []
-    assert report["warnings"] == []  # it records the settings that shaped it
+    # it records the settings that shaped it (another version's is only a note)
+    assert not [w for w in report["warnings"] if "does not record the settings" in w]
     assert {"tokens.input", "tokens.output"} <= {c["metric"] for c in report["checks"]}
 
 

@@ -19,11 +19,12 @@ import pytest
 from opentelemetry import trace
 
 tracer = trace.get_tracer("suite")
-SCORED, RETRIED = {scored}, {retried}
+SCORED, RETRIED, SKIPPED, PROMPT = {scored}, {retried}, {skipped}, {prompt!r}
 
 def pipeline(i):
     with tracer.start_as_current_span("llm_request") as root:
         root.set_attribute("user_tier", "pro" if i % 2 else "free")
+        root.set_attribute("domain", f"domain{{i % 5}}")
         with tracer.start_as_current_span("llm_inference"):
             pass
         if i in RETRIED:  # a retry happens for some prompts only
@@ -33,8 +34,10 @@ def pipeline(i):
             if SCORED:
                 span.set_attribute("overall_score", 0.7 + (i % 10) / 100)
 
-@pytest.mark.parametrize("i", range(40))
+@pytest.mark.parametrize("i", range(40), ids=lambda i: f"{{PROMPT if i >= 2 else 'prompt'}} {{i}}")
 def test_{name}(i):
+    if i in SKIPPED:  # as a suite does without its API key, say
+        pytest.skip("no API key")
     pipeline(i)
 
 def test_tool_call():
@@ -59,8 +62,14 @@ class Repo:
         )
         self.write()
 
-    def write(self, scored: bool = True, retried: Any = (), name: str = "answers") -> None:
-        text = SUITE.format(scored=scored, retried=set(retried) or "set()", name=name)
+    def write(
+        self, scored: bool = True, retried: Any = (), name: str = "answers", skipped: Any = (),
+        prompt: str = "prompt",
+    ) -> None:  # fmt: skip
+        text = SUITE.format(
+            scored=scored, retried=set(retried) or "set()", name=name,
+            skipped=set(skipped) or "set()", prompt=prompt,
+        )  # fmt: skip
         (self.suite / "test_suite.py").write_text(text)
 
     def run(self, *args: str, cwd: Path | None = None) -> pytest.RunResult:
@@ -220,12 +229,12 @@ def test_a_quality_attribute_no_longer_measured_fails(repo: Repo, workers: tuple
         ("evaluate_output", "quality.overall_score")
     ]
     assert (lost[0]["before"], lost[0]["now"], len(lost[0]["tests"])) == (40, 0, 40)
-    assert "test_suite.py::test_answers[0]" in lost[0]["tests"]
+    assert "test_suite.py::test_answers[prompt 0]" in lost[0]["tests"]
     result.stdout.fnmatch_lines(
         [
             "*llmobs: FAIL*",
             "not measured: LOST evaluate_output quality.overall_score: lost: measured in 0 of"
-            " the 40 test cases that produced it in the baseline*test_answers[[]0[]]*",
+            " the 40 test cases that produced it in the baseline*test_answers[[]prompt 0[]]*",
         ]
     )
 
@@ -251,7 +260,7 @@ def test_a_conditional_span_absent_now_passes_and_is_listed(repo: Repo) -> None:
     assert (absent["series"], absent["metric"], absent["status"]) == (
         "retry_inference", None, "absent"
     )  # fmt: skip
-    assert absent["p_value"] > 0.01
+    assert absent["p_value"] is None  # three changed cases cannot show a loss at all
     result.stdout.fnmatch_lines(
         ["not measured: series retry_inference: measured in 0 of the 3 test cases*not a loss"]
     )
@@ -266,13 +275,17 @@ def test_a_run_that_shares_no_test_id_with_the_baseline_fails(repo: Repo) -> Non
     result, report = repo.gate()
     assert result.ret == 1
     assert report["verdict"] == "fail"
-    assert report["coverage"]["unshared_tests"].startswith("this run shares no test id")
+    assert report["coverage"]["selection"][0].startswith("this run shares no test id")
     result.stdout.fnmatch_lines(["not measured: this run shares no test id with the baseline*"])
 
 
-def test_a_narrower_selection_passes_and_names_what_it_did_not_measure(repo: Repo) -> None:
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["serial", "xdist"])
+def test_a_narrower_selection_passes_and_names_what_it_did_not_measure(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, workers: tuple[str, ...]
+) -> None:
     repo.record()
-    result, report = repo.gate("-k", "test_answers")
+    monkeypatch.setenv("CI", "true")  # deselected tests were not asked for: CI mode agrees
+    result, report = repo.gate("-k", "test_answers", *workers)
     assert result.ret == 0, result.stdout.str()
     assert report["verdict"] == "pass"
     statuses = {(a["series"], a["status"]) for a in report["coverage"]["not_measured"]}
@@ -282,3 +295,87 @@ def test_a_narrower_selection_passes_and_names_what_it_did_not_measure(repo: Rep
     result.stdout.fnmatch_lines(
         ["not measured, as their test cases did not run (never fails): series tool_call"]
     )
+    # so is naming single tests: the file's other tests were not asked for
+    args = ("--llmobs", "suite/test_suite.py::test_answers", "--llmobs-json=one.json")
+    result = repo.run(*args, *workers)
+    report = json.loads((repo.root / "one.json").read_text())
+    assert (result.ret, report["verdict"]) == (0, "pass"), result.stdout.str()
+    assert report["coverage"]["unjudged"] == []
+    assert report["selection"]["narrowed"] == ["test_suite.py"]
+
+
+def test_a_loss_spread_over_small_cohorts_fails(repo: Repo) -> None:
+    repo.record("--llmobs-group-by=domain")  # five cohorts of eight test cases
+    repo.write(scored=False)
+    result, report = repo.gate("--llmobs-group-by=domain")
+    assert result.ret == 1
+    assert report["verdict"] == "fail"
+    (lost,) = [a for a in report["coverage"]["not_measured"] if a["status"] == "lost"]
+    assert (lost["series"], lost["metric"], lost["pooled"], lost["before"]) == (
+        "evaluate_output", "quality.overall_score", True, 40
+    )  # fmt: skip
+    result.stdout.fnmatch_lines(
+        ["not measured: LOST evaluate_output[[]*[]] quality.overall_score*"]
+    )
+
+
+def test_a_run_in_which_no_test_ran_fails(repo: Repo) -> None:
+    repo.record()
+    repo.write(skipped=range(40))
+    result, report = repo.gate("-k", "test_answers")
+    assert result.ret == 1
+    assert report["verdict"] == "fail"
+    result.stdout.fnmatch_lines(
+        ["not measured: no test ran in this run (40 selected, none ran): nothing was judged*"]
+    )
+
+
+@pytest.mark.parametrize(("ci", "ret", "verdict"), [(None, 0, "pass"), ("true", 1, "fail")])
+def test_skipped_and_renamed_test_cases_are_not_judged(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, ci: str | None, ret: int, verdict: str
+) -> None:
+    repo.record()
+    if ci:
+        monkeypatch.setenv("CI", ci)
+    # the prompts were edited (new parametrize ids) and the score is gone everywhere;
+    # the tool call's test is skipped for want of an API key
+    repo.write(prompt="edited prompt", scored=False)
+    suite = repo.suite / "test_suite.py"
+    suite.write_text(
+        suite.read_text().replace(
+            "def test_tool_call():", "def test_tool_call():\n    pytest.skip('no API key')"
+        )
+    )
+    result, report = repo.gate()
+    assert (result.ret, report["verdict"]) == (ret, verdict), result.stdout.str()
+    unjudged = report["coverage"]["unjudged"]
+    assert unjudged[0].startswith("1 test case of the baseline was selected but did not run")
+    assert unjudged[1].startswith(
+        "38 test cases of the baseline did not run although their files did (renamed or "
+        "removed; 38 test case(s) are new)"
+    )
+    label = "not judged (fails in CI mode)" if ci is None else "not judged"
+    result.stdout.fnmatch_lines([f"{label}: 1 test case of the baseline*", f"{label}: 38 test*"])
+
+
+def test_a_llmobs_table_pytest_would_not_read_stops_the_run(repo: Repo) -> None:
+    # the suite's settings in a pyproject.toml without a pytest table: pytest roots at the
+    # repository's folder, whose own pyproject.toml has one, and would not read them
+    (repo.suite / "pytest.ini").unlink()
+    (repo.suite / "pyproject.toml").write_text(
+        '[tool.llmobs]\nquality_attributes = ["overall_score"]\n'
+    )
+    result = repo.run("--llmobs", "--llmobs-json=run.json", cwd=repo.suite)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(
+        [
+            f"*{repo.suite / 'pyproject.toml'} has a [[]tool.llmobs[]] table that this run would"
+            f" not read: pytest chose rootdir {repo.root}, so the settings come from"
+            f" {repo.root / 'pyproject.toml'}; add a [[]tool.pytest.ini_options[]] table*"
+        ]
+    )
+    (repo.suite / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\n\n[tool.llmobs]\nquality_attributes = ["overall_score"]\n'
+    )
+    result = repo.run("--llmobs", "--llmobs-update-baseline", cwd=repo.suite)
+    assert result.ret == 0, result.stdout.str()

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from pytest_llmobs import baseline, gate
+from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.shape import Shape
 from tests.conftest import make_series
@@ -20,7 +21,7 @@ def write(path: Path, series_count: int = 2) -> list[SeriesStats]:
         make_series(f"s{i}", [1.0 + i, 2.5, 3.25], errors=1, quality={"q": [0.5, 0.75]})
         for i in range(series_count)
     ]
-    baseline.write_atomic(path, baseline.baseline_document(series, {"plugin_version": "x"}))
+    write_atomic(path, baseline.baseline_document(series, {"plugin_version": "x"}))
     return series
 
 
@@ -60,7 +61,7 @@ def test_samples_are_bounded_per_case_and_deterministic(tmp_path: Path) -> None:
     series = make_series("llm", list(values), cases=cases)
     first, second = tmp_path / "a.json", tmp_path / "b.json"
     for path in (first, second):
-        baseline.write_atomic(path, baseline.baseline_document([series], {}))
+        write_atomic(path, baseline.baseline_document([series], {}))
     assert first.read_bytes() == second.read_bytes()
     [loaded] = baseline.load(first).series
     assert len(loaded.latency_samples) == 1000  # each of 100 cases keeps its 10
@@ -209,7 +210,7 @@ def test_what_shaped_the_series_and_the_tests_that_ran_survive_a_round_trip(
     document = baseline.baseline_document(
         [make_series("s", [1.0])], {}, shape, ["t.py::b", "t.py::a"]
     )
-    baseline.write_atomic(path, document)
+    write_atomic(path, document)
     loaded = baseline.load(path)
     assert loaded.settings == shape
     assert loaded.tests == frozenset({"t.py::a", "t.py::b"})
@@ -245,5 +246,5 @@ def test_a_case_with_cache_hits_alone_is_still_recorded_as_present(tmp_path: Pat
         cases=("t::a", "t::cached"), present=np.array([0, 1]),
     )  # fmt: skip
     path = tmp_path / "baseline.json"
-    baseline.write_atomic(path, baseline.baseline_document([series], {}))
+    write_atomic(path, baseline.baseline_document([series], {}))
     assert baseline.load(path).series[0].cases == ("t::a", "t::cached")

@@ -13,9 +13,11 @@ from pytest_llmobs import baseline
 from pytest_llmobs.cli import main
 from pytest_llmobs.compare import compare
 from pytest_llmobs.gate import BaselineState, RunResult
-from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.jsonfile import write_atomic
+from pytest_llmobs.model import CaptureSummary, SeriesStats
 from pytest_llmobs.report.markdown import markdown
-from pytest_llmobs.report.run import result_from_json, write_run_report
+from pytest_llmobs.report.run import result_from_json, write_error_report, write_run_report
+from pytest_llmobs.selection import RanTests
 from pytest_llmobs.shape import Shape
 from tests.conftest import make_series
 
@@ -30,7 +32,7 @@ def save_run(path: Path, series: list[SeriesStats]) -> Path:
 @pytest.fixture
 def stored(tmp_path: Path) -> Path:
     path = tmp_path / "baseline.json"
-    baseline.write_atomic(path, baseline.baseline_document([make_series("llm", BASE)], {}))
+    write_atomic(path, baseline.baseline_document([make_series("llm", BASE)], {}))
     return path
 
 
@@ -228,7 +230,10 @@ def test_report_of_a_run_without_baseline_reads_as_the_plugin_printed_it(
 
 def shaped_run(path: Path, series: list[SeriesStats], shape: Shape, tests: list[str]) -> Path:
     state = BaselineState(path, "missing")
-    write_run_report(path, RunResult(tuple(series), state, settings=shape, tests=tuple(tests)))
+    ran = RanTests(frozenset(tests), frozenset())
+    capture = CaptureSummary(len(series), len(series), len(series), 1.0)
+    result = RunResult(tuple(series), state, settings=shape, ran=ran, capture=capture)
+    write_run_report(path, result)
     return path
 
 
@@ -269,3 +274,22 @@ def test_compare_judges_what_a_saved_run_did_not_measure(
     assert report["verdict"] == "fail"
     assert report["coverage"]["not_measured"][0]["status"] == "lost"
     assert main(["report", str(out)]) == 1  # read back, it still fails
+
+
+def test_compare_refuses_a_baseline_given_as_the_run(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(tmp_path / "run.json", [make_series("llm", BASE)])
+    assert main(["compare", str(stored), str(run)]) == 2
+    err = capsys.readouterr().err
+    assert f"{stored}: a baseline, not a run report (--llmobs-json): give the run first" in err
+    assert main(["baseline", "update", str(stored), "--baseline", str(tmp_path / "b.json")]) == 2
+
+
+def test_compare_refuses_the_report_of_a_run_stopped_by_its_settings(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = tmp_path / "error.json"
+    write_error_report(report, "--llmobs-alpha 'abc' (command line): expected a number")
+    assert main(["compare", str(report), str(stored)]) == 2
+    assert "the run it reports stopped before any test: --llmobs-alpha" in capsys.readouterr().err

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_llmobs.compare import compare, evaluate_slos
+from pytest_llmobs.compare import compare
 from pytest_llmobs.gate import BaselineState, RunResult
 from pytest_llmobs.report.markdown import escape, markdown
 from pytest_llmobs.rule_config import rules_from_config
+from pytest_llmobs.slos import evaluate_slos
 from tests.conftest import make_series
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

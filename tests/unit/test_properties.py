@@ -21,12 +21,13 @@ from hypothesis import strategies as st
 
 from pytest_llmobs import baseline
 from pytest_llmobs.alerts import find_alerts
-from pytest_llmobs.baseline import dumps
-from pytest_llmobs.compare import Comparison, compare, evaluate_slos
+from pytest_llmobs.compare import Comparison, compare
 from pytest_llmobs.distributions import distributions
 from pytest_llmobs.findings import Attribution, Findings, RequestDetail, SpanPart, Structure
 from pytest_llmobs.gate import BaselineState, RunResult
+from pytest_llmobs.jsonfile import dumps
 from pytest_llmobs.model import SeriesKey, SeriesStats
+from pytest_llmobs.options import OPTIONS
 from pytest_llmobs.redact import MASK, redactor
 from pytest_llmobs.report import terminal
 from pytest_llmobs.report.html import html
@@ -35,7 +36,8 @@ from pytest_llmobs.report.markdown import markdown
 from pytest_llmobs.report.run import result_from_json, run_report
 from pytest_llmobs.rule_config import rules_from_config
 from pytest_llmobs.rules import RuleError, parse_slo_value, parse_tolerance
-from pytest_llmobs.settings import OPTIONS, ConfigError, Source, resolve
+from pytest_llmobs.settings import ConfigError, Source, resolve
+from pytest_llmobs.slos import evaluate_slos
 from tests.conftest import make_series
 
 settings.register_profile(
@@ -303,9 +305,16 @@ def run_pairs(draw: st.DrawFn) -> tuple[SeriesStats, SeriesStats]:
     return series(), series()
 
 
-@given(run_pairs())
-def test_every_estimate_lies_within_its_own_interval(pair: tuple[SeriesStats, SeriesStats]) -> None:
+@given(run_pairs(), st.booleans())
+def test_every_estimate_lies_within_its_interval_and_agrees_with_its_test(
+    pair: tuple[SeriesStats, SeriesStats], paired: bool
+) -> None:
     current, before = pair
+    if not paired:  # the same numbers without case ids: unpaired tests
+        current, before = (
+            make_series("s", list(s.latency_samples), s.errors, {"q": list(s.quality_samples["q"])})
+            for s in pair
+        )
     for check in compare([current], [before], ["q"]).checks:
         if check.ci_low is None or check.ci_high is None:
             continue
@@ -316,3 +325,8 @@ def test_every_estimate_lies_within_its_own_interval(pair: tuple[SeriesStats, Se
             assert check.current is not None
             assert check.baseline is not None
             assert check.pooled_change == pytest.approx(check.current - check.baseline)
+        elif check.test in ("quantile-z", "welch-t") and check.p_raw is not None:
+            # the interval leaves out "no change" just when the test rejects it (5%, two-sided)
+            excludes = check.ci_low > 0 or check.ci_high < 0
+            if abs(check.p_raw - 0.025) > 1e-6:
+                assert excludes == (check.p_raw < 0.025), check

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmobs.options import OPTIONS
 from pytest_llmobs.settings import (
-    OPTIONS,
     ConfigError,
     Settings,
     Source,

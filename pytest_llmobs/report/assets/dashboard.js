@@ -183,7 +183,7 @@
 
   (function trends() {
     var section = document.getElementById("trends"), t = data.trends;
-    if (!t) { return done("trends", 0, "No history: run with --llmobs-history PATH to keep one."); }
+    if (!t) { return done("trends", 0, "No history: run with --llmobs-history=PATH to keep one."); }
     var labels = t.runs.map(function (r, i) {
       return "#" + (i + 1) + (r.git_commit ? " " + r.git_commit.slice(0, 7) : "");
     });

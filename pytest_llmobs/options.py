@@ -1,0 +1,108 @@
+"""Every setting as the user meets it: a command line flag, an ini key, a pyproject key,
+and the help text they share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["bool", "path", "names", "float", "rate", "int", "count", "number", "severity"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting as the user meets it: a CLI flag, an ini key and a pyproject key."""
+
+    name: str
+    kind: Kind
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--llmobs" if self.name == "enabled" else "--llmobs-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "llmobs" if self.name == "enabled" else "llmobs_" + self.name
+
+
+OPTIONS = (
+    Option("enabled", "bool", "Capture OpenTelemetry spans and gate the run on a stored baseline"),
+    Option(
+        "baseline",
+        "path",
+        "Baseline file to compare with (default: .llmobs/baseline.json under the rootdir)",
+    ),
+    Option("update_baseline", "bool", "Write this run as the new baseline instead of gating on it"),
+    Option("json", "path", "Write the run report as JSON to this path"),
+    Option("junitxml", "path", "Write the gate's checks as JUnit XML to this path"),
+    Option("markdown", "path", "Write a Markdown summary (for a PR comment or job summary) here"),
+    Option("html", "path", "Write the dashboard, one self-contained HTML file, here"),
+    Option(
+        "history",
+        "path",
+        "Append this run's summary to this SQLite file, for trends in the dashboard and"
+        " `llmobs history` (default: off)",
+    ),
+    Option(
+        "exit_code",
+        "int",
+        "Exit status when the gate fails while every test passed (default: 1)",
+    ),
+    Option(
+        "quality_attributes",
+        "names",
+        "Span attributes that hold quality scores, higher is better (space-separated)",
+    ),
+    Option(
+        "group_by",
+        "names",
+        "Span attributes whose values split series, e.g. gen_ai.request.model or a cohort"
+        " such as user_tier (space-separated); a span without one takes its ancestor's",
+    ),
+    Option(
+        "alpha",
+        "float",
+        "Family-wise false alarm rate of the gate across all checks of a run (default: 0.01)",
+    ),
+    Option(
+        "sample_rate",
+        "rate",
+        "Share of traces (0 to 1) whose attributes and events are kept beside the metrics;"
+        " traces with an error or an outlier always are (default: 1.0)",
+    ),
+    Option(
+        "fail_on_inconclusive",
+        "bool",
+        "Fail the gate when a check is inconclusive (too few spans to judge)",
+    ),
+    Option(
+        "slowest",
+        "count",
+        "Requests listed per series (its slowest at or above its p95) and per quality"
+        " attribute (its lowest scores); 0 lists none (default: 5)",
+    ),
+    Option(
+        "quality_threshold",
+        "number",
+        "A quality score below this makes a low-quality request (default: 0.6)",
+    ),
+    Option(
+        "request_spans",
+        "names",
+        "Span names that make a request, such as llm_request (space-separated;"
+        " default: each root span)",
+    ),
+    Option(
+        "fail_on_alert",
+        "severity",
+        "Fail the gate on a contextual alert of this severity or higher: low, medium"
+        " or high (default: alerts inform only)",
+    ),
+    Option(
+        "ci",
+        "bool",
+        "CI mode: fail closed where a local run passes with a hint, e.g. without a baseline"
+        " (default: on when the environment variable CI is set, to anything but 0 or false)",
+    ),
+)

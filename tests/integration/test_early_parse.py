@@ -1,0 +1,65 @@
+"""The guard against pytest's early parse, however the words reach pytest."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_llmobs.early_parse import _setup
+
+SUITE = "def test_one():\n    pass\n"
+
+
+@pytest.fixture
+def repo(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A repository folder with a pytest table, the suite in suite/ with its own ini."""
+    pytester.makepyprojecttoml('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    suite = pytester.mkdir("suite")
+    (suite / "pytest.ini").write_text("[pytest]\n")
+    (suite / "test_one.py").write_text(SUITE)
+    (pytester.path / "out.json").write_text("{}")  # exists: the early parse takes it as a path
+    return pytester
+
+
+def test_words_from_pytest_addopts_are_guarded(
+    repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--llmobs-json out.json")
+    result = repo.runpytest_subprocess("--llmobs", "suite")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--llmobs-json out.json: pytest read the value*"])
+
+
+def test_words_from_an_args_file_are_guarded(repo: pytest.Pytester) -> None:
+    (repo.path / "args.txt").write_text("--llmobs-json\nout.json\n")
+    result = repo.runpytest_subprocess("--llmobs", "suite", "@args.txt")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*--llmobs-json out.json: pytest read the value*"])
+    # test paths from an args file are no separate words: nothing moved
+    (repo.path / "paths.txt").write_text("suite\n")
+    result = repo.runpytest_subprocess("--llmobs", "@paths.txt", "--llmobs-json=suite.json")
+    assert result.ret == 0, result.stderr.str()
+
+
+def test_another_plugins_separate_word_that_moves_the_rootdir_stops_the_gate(
+    repo: pytest.Pytester,
+) -> None:
+    repo.makepyfile(myplugin="def pytest_addoption(parser):\n    parser.addoption('--my-out')\n")
+    args = ("-p", "myplugin", "suite", "--my-out", "out.json")
+    result = repo.runpytest_subprocess("--llmobs", "--llmobs-json=suite.json", *args)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(
+        ["*pytest chose rootdir * which the test paths alone give: the value of an option*"]
+    )
+    assert repo.runpytest_subprocess(*args).ret == 0  # without the gate, none of its business
+
+
+def test_an_over_long_value_is_no_crash(repo: pytest.Pytester) -> None:
+    result = repo.runpytest_subprocess("suite", "--llmobs-json", "x" * 300)
+    assert result.ret == 0, result.stderr.str()
+
+
+def test_pytest_still_tells_where_it_would_root(repo: pytest.Pytester) -> None:
+    # the guard asks a private function of pytest: this fails first if it is renamed
+    config = repo.parseconfig("suite")
+    assert _setup(config, ["suite"]) == (repo.path / "suite", repo.path / "suite" / "pytest.ini")
+    assert _setup(config, ["suite", "out.json"]) == (repo.path, repo.path / "pyproject.toml")
