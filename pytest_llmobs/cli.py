@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -16,7 +17,14 @@ from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
 from pytest_llmobs.report.run import result_from_json, write_run_report
 from pytest_llmobs.selection import RanTests
-from pytest_llmobs.settings import DEFAULT_BASELINE, ConfigError, Settings, load_pyproject, resolve
+from pytest_llmobs.settings import (
+    DEFAULT_BASELINE,
+    ConfigError,
+    Settings,
+    ci_environment,
+    load_pyproject,
+    resolve,
+)
 from pytest_llmobs.slos import evaluate_slos
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
@@ -134,12 +142,14 @@ def _compare(args: argparse.Namespace) -> int:
     findings = analysis.with_comparison(
         saved.findings, comparison, run.series, stored.series, settings.rules
     )
+    ci = resolve([ci_environment(os.environ, Path.cwd())], Path.cwd())  # as the plugin does
     result = gate.RunResult(
-        run.series, judged.state, comparison, judged.notes, metadata=run.metadata, slos=slos,
+        run.series, judged.state, comparison, judged.notes, metadata=run.metadata,
+        errors=saved.errors, slos=slos,  # a run that failed closed stays failed
         fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
         fail_on_alert=settings.fail_on_alert,
         distributions=distributions(run.series, judged.stored),
-        settings=run.settings, ran=saved.ran,
+        ci=ci.ci, ci_source=ci.ci_source, settings=run.settings, ran=saved.ran,
     )  # fmt: skip
     _print(result)
     _write(args, result)
@@ -151,9 +161,7 @@ def _saved_run(path: Path) -> gate.RunResult:
     never captured (stopped by its configuration)."""
     try:
         if baseline.load(path).schema == baseline.BASELINE_SCHEMA:
-            raise _BadInput(
-                f"{path}: a baseline, not a run report (--llmobs-json): give the run first"
-            )
+            raise _BadInput(f"{path}: a baseline, not a run report (the file --llmobs-json writes)")
         result = result_from_json(path)
     except FileNotFoundError:
         raise _BadInput(f"{path}: no such file") from None
@@ -195,7 +203,10 @@ def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
 
 
 def _update(args: argparse.Namespace) -> int:
-    _saved_run(args.run)  # a run report of a run that captured
+    saved = _saved_run(args.run)  # a run report of a run that captured
+    refused = gate.refusal(bool(saved.errors), saved.interrupted, saved.tests_failed, saved.ran)
+    if refused is not None:  # as the plugin's --llmobs-update-baseline would refuse it
+        raise _BadInput(f"{args.run}: baseline not updated: {refused}")
     run = _load(args.run)
     try:
         old = baseline.load(args.baseline).series

@@ -138,7 +138,7 @@ def compare(
         return _tolerance(rules, key, metric) is not None
 
     surveyed = coverage.survey(current, baseline, tests, checked, SERIES_METRICS)
-    losses = [a.p_raw for a in coverage.tested(surveyed, rules.alpha) if a.p_raw is not None]
+    losses = [a.p_raw for a in coverage.tested(surveyed) if a.p_raw is not None]
     checks, adjusted = _decide(drafts, rules.alpha, losses)
     absences = coverage.settle(surveyed, adjusted, rules.alpha)
     checks = [_explained(c, coverage.explaining(absences, c.series, c.metric)) for c in checks]
@@ -184,7 +184,7 @@ def _explained(check: Check, absence: Absence | None) -> Check:
         return check
     return replace(
         check, reason=absence.reason, p_value=absence.p_value, p_raw=absence.p_raw,
-        test="mcnemar-exact" if absence.p_raw is not None else None,
+        test="loss-exact" if absence.p_raw is not None else None,
         n_baseline=absence.before, n_current=absence.now,
     )  # fmt: skip
 
@@ -294,7 +294,7 @@ def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold
         verdict: Verdict = "regression" if direction > 0 else "improvement"
         return replace(judged, verdict=verdict, reason=f"{beyond}, p < {alpha:g}")
     if draft.min_p >= threshold:
-        sizes = f"{check.n_current} vs {check.n_baseline}"
+        sizes = f"{check.n_baseline} (baseline) and {check.n_current} (now)"
         reason = f"{beyond}, but {sizes} samples cannot reach p < {threshold:.2g}"
         return replace(judged, verdict="inconclusive", reason=reason)
     return replace(judged, reason=f"{beyond} but not significant")

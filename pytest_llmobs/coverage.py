@@ -4,7 +4,8 @@ A series (or a quality, token or cost metric of one) that the baseline's test ca
 produced is lost when those test cases ran again without it: the code that made it is
 gone or broken. Spans can be conditional (a retry, a cache miss, a tool call), so "lost"
 is decided on the test cases that ran in both runs, by an exact McNemar test on those
-whose presence changed, in the run's family of checks. Test cases that did not run in
+whose presence changed, or a bound on its vanishing from every case of a test function,
+in the run's family of checks. Test cases that did not run in
 this run (-k, -m, a narrower path) say nothing: what only they produced is "not run".
 With `group_by`, each span name is also judged with all its groups together, so a loss
 spread over small cohorts is not hidden by their size.
@@ -23,6 +24,7 @@ from pytest_llmobs import stats
 from pytest_llmobs.model import TEST_GROUP, SeriesKey, SeriesStats
 from pytest_llmobs.selection import RanTests, listed
 from pytest_llmobs.semconv import metric_of
+from pytest_llmobs.shape import function_of
 
 Status = Literal["lost", "absent", "not-run", "outside-tests"]
 
@@ -45,7 +47,6 @@ class Absence:
     p_raw: float | None = None
     p_value: float | None = None
     pooled: bool = False  # the span name with all its group_by values together
-    reach: float = 1.0  # the smallest p its test can give on the test cases that changed
 
     @property
     def label(self) -> str:
@@ -72,9 +73,7 @@ class Absence:
         where = f"in {self.now} of the {self.before} test cases that produced it in the baseline"
         if self.status == "lost":
             return f"lost: measured {where} (p = {self.p_value:.2g}); e.g. in {listed(self.tests)}"
-        if self.p_value is None:
-            return f"measured {where}: too few test cases changed to tell a loss, not a loss"
-        p = f"p = {self.p_value:.2g}"
+        p = f"p = {self.p_value:.2g}" if self.p_value is not None else "not tested"
         return f"measured {where}, as something conditional may be ({p}): not a loss"
 
 
@@ -146,7 +145,7 @@ def settle(absences: Sequence[Absence], adjusted: Sequence[float], alpha: float)
 
     Args:
         absences: as `survey` found them.
-        adjusted: the Holm-adjusted p-values of `tested(absences, alpha)`, in its order.
+        adjusted: the Holm-adjusted p-values of `tested(absences)`, in its order.
         alpha: the family-wise false alarm rate.
 
     Returns:
@@ -154,7 +153,7 @@ def settle(absences: Sequence[Absence], adjusted: Sequence[float], alpha: float)
         and every series or metric missing altogether, unless a loss of its span name
         with all groups together explains it.
     """
-    p_of = dict(zip(map(id, tested(absences, alpha)), adjusted, strict=True))
+    p_of = dict(zip(map(id, tested(absences)), adjusted, strict=True))
     judged = []
     for absence in absences:
         p = p_of.get(id(absence))
@@ -177,11 +176,9 @@ def explaining(absences: Sequence[Absence], series: SeriesKey, metric: str) -> A
     return own.get(metric) or own.get(None) or pooled.get(metric) or pooled.get(None)
 
 
-def tested(absences: Sequence[Absence], alpha: float) -> list[Absence]:
-    """The absences whose test joins the run's family: lost in some test case, and in
-    enough changed ones that it could reach alpha (Tarone: a test that never can would
-    only make the others stricter)."""
-    return [a for a in absences if a.p_raw is not None and a.reach < alpha]
+def tested(absences: Sequence[Absence]) -> list[Absence]:
+    """The absences whose test joins the run's family: those lost in some test case."""
+    return [a for a in absences if a.p_raw is not None]
 
 
 def _present(series: Sequence[SeriesStats], attribute: str | None = None) -> frozenset[str]:
@@ -221,10 +218,20 @@ def _absence(
         return Absence(key, metric, "not-run", missing, pooled=pooled)
     lost = sorted((had - has) & scope)
     gained = (has - had) & scope
-    every = bool(scope) and set(lost) == set(scope)
-    p = stats.loss_test(len(lost), len(gained), every) if lost else None
+    p = None
+    if lost:
+        groups = _groups(scope)  # fixed by what ran, before looking at what was lost
+        flipped = max((len(g) for g in groups if g <= set(lost)), default=0)
+        p = stats.loss_test(len(lost), len(gained), [len(g) for g in groups], flipped)
     before, now = len(had & scope), len(has & scope)
-    reach = stats.loss_reach(len(lost) + len(gained))
-    return Absence(
-        key, metric, "absent", missing, before, now, tuple(lost), p, pooled=pooled, reach=reach
-    )
+    return Absence(key, metric, "absent", missing, before, now, tuple(lost), p, pooled=pooled)
+
+
+def _groups(cases: Set[str]) -> list[frozenset[str]]:
+    """The test cases of each test function, and all of them: the groups a loss in every
+    case of is judged on (a span an evaluation test makes in all its cases, say)."""
+    by_function: dict[str, set[str]] = defaultdict(set)
+    for case in cases:
+        by_function[function_of(case)].add(case)
+    groups = {frozenset(g) for g in by_function.values()} | {frozenset(cases)}
+    return [g for g in groups if g]

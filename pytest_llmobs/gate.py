@@ -53,12 +53,15 @@ class RunResult:
     ci_source: str = ""  # what turned CI mode on or off
     settings: Shape | None = None  # what shaped this run's series
     ran: RanTests | None = None  # this run's test ids (`before` empty); None when not known
+    tests_failed: int = 0  # by the tests themselves
+    interrupted: bool = False
 
     @property
     def verdict(self) -> RunVerdict:
-        """error (fails closed) > regression > fail (an SLO, something of the baseline not
-        measured, or inconclusive or an alert when asked) > pass."""
-        if self.errors or self.baseline.status == "error":
+        """error (fails closed, or a baseline update asked for and refused) > regression >
+        fail (an SLO, something of the baseline not measured, or inconclusive or an alert
+        when asked) > pass."""
+        if self.errors or self.baseline.status in ("error", "not-updated"):
             return "error"
         if self.ci and self.baseline.status == "missing":
             return "error"
@@ -179,13 +182,19 @@ def _notes(stored: baseline_file.SeriesFile, shaped: bool) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def refusal(incomplete: bool, interrupted: bool, failed: int) -> str | None:
-    """Why a run must not become the baseline, if it must not: partial data."""
+def refusal(
+    incomplete: bool, interrupted: bool, failed: int, ran: RanTests | None = None
+) -> str | None:
+    """Why a run must not become the baseline, if it must not: partial data, or a part of
+    the suite (a baseline holding only some tests would leave the rest unjudged)."""
     if incomplete:
         return "the capture is incomplete"
     if interrupted:
         return "the session was interrupted"
-    return f"{failed} test(s) failed" if failed else None
+    if failed:
+        return f"{failed} test(s) failed"
+    partial = ran.partial_selection() if ran is not None else None
+    return f"it ran part of the suite: {partial}" if partial else None
 
 
 def promote(

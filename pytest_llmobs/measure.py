@@ -47,44 +47,51 @@ def latency(cur: SeriesStats, base: SeriesStats, pct: str, intervals: bool) -> M
 
     p50 of test cases in both runs: the signed-rank test on the per-case log ratios of
     median latency, estimating their Hodges-Lehmann ratio with the test's own interval.
-    Otherwise the ratio of the percentiles, with a z-test and a normal interval on its log
-    from the order-statistic standard errors; inconclusive until the sample bounds the
-    percentile (5 spans a side for p50, 59 for p95, 299 for p99).
+    Otherwise the ratio of the percentiles, with a normal interval on its log from the
+    order-statistic standard errors, tested by Mood's exact median test for p50 and a
+    z-test for the tails (inconclusive below 59 spans a side for p95, 299 for p99).
     """
     q = float(pct[1:]) / 100
     now, before = float(getattr(cur.latency, pct)), float(getattr(base.latency, pct))
-    pairs = None
     if q < TAIL_FROM:
         pairs = _pairs(
             per_case(cur.latency_samples, cur.latency_case, cur.cases, "median"),
             per_case(base.latency_samples, base.latency_case, base.cases, "median"),
         )
-    if pairs is not None:
-        diffs = stats.log_ratios(pairs[0], pairs[1])
-        n, (centre, bounds) = len(diffs), stats.hodges_lehmann(diffs)
-        ci = (math.expm1(bounds[0]), math.expm1(bounds[1])) if intervals else None
-        ci = ci if ci is not None and all(map(math.isfinite, ci)) else None
-        m = Measurement(
-            before, now, n, n, stats.wilcoxon(diffs), "wilcoxon", True, _se_of_mean(diffs),
-            stats.wilcoxon_min_p(n), ci,
-        )  # fmt: skip
-        return _relative(m, centre)
+        if pairs is not None:
+            return _paired_latency(before, now, stats.log_ratios(*pairs), intervals)
     n_cur, n_base = len(cur.latency_samples), len(base.latency_samples)
     centre, se = stats.log_ratio(now, before), _unpaired_log_se(cur, base, q)
+    ci = None
+    if intervals and math.isfinite(se):
+        ci = (math.expm1(centre - stats.Z_95 * se), math.expm1(centre + stats.Z_95 * se))
+    if q < TAIL_FROM:
+        p, min_p = stats.median_test(cur.latency_samples, base.latency_samples)
+        m = Measurement(before, now, n_base, n_cur, p, "median-test", False, se, min_p, ci)
+        return _relative(m, centre)
     need = stats.tail_min_samples(q)
     if min(n_cur, n_base) < need:
-        reason = f"need >= {need} spans on each side for {pct} (have {n_cur} vs {n_base})"
+        reason = f"need >= {need} spans on each side for {pct} (baseline {n_base}, now {n_cur})"
         m = Measurement(
             before, now, n_base, n_cur, None, "quantile-z", False, se, 1.0, None, reason
         )
         return _relative(m, centre)
-    ci = None
-    if intervals and math.isfinite(se):
-        ci = (math.expm1(centre - stats.Z_95 * se), math.expm1(centre + stats.Z_95 * se))
     p = stats.normal_sided(centre / se)
     return _relative(
         Measurement(before, now, n_base, n_cur, p, "quantile-z", False, se, 0.0, ci), centre
     )
+
+
+def _paired_latency(before: float, now: float, diffs: Floats, intervals: bool) -> Measurement:
+    """Median latency of test cases in both runs, from their per-case log ratios."""
+    n, (centre, bounds) = len(diffs), stats.hodges_lehmann(diffs)
+    ci = (math.expm1(bounds[0]), math.expm1(bounds[1])) if intervals else None
+    ci = ci if ci is not None and all(map(math.isfinite, ci)) else None
+    m = Measurement(
+        before, now, n, n, stats.wilcoxon(diffs), "wilcoxon", True, _se_of_mean(diffs),
+        stats.wilcoxon_min_p(int(np.count_nonzero(diffs))), ci,
+    )  # fmt: skip
+    return _relative(m, centre)
 
 
 def _relative(measured: Measurement, log_ratio: float) -> Measurement:
@@ -116,28 +123,26 @@ def error_rate(cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurem
 
 
 def quality(attr: str, cur: SeriesStats, base: SeriesStats, intervals: bool) -> Measurement:
-    """Mean of a quality attribute (a score, tokens, cost per span).
-
-    Test cases in both runs: the signed-rank test on per-case mean differences, estimating
-    their Hodges-Lehmann difference with the test's own interval. Otherwise the difference
-    of the means, with Welch's t-test and interval, inconclusive below MIN_VALUES a side.
-    """
+    """Mean of a quality attribute (a score, tokens, cost per span): the difference of the
+    means, tested by the paired t-test on per-case mean differences when test cases ran in
+    both, else by Welch's t-test (inconclusive below MIN_VALUES a side), each with its own
+    interval. A mean, not a median: a score that drops on a few prompts only moves it."""
     now, before = cur.quality[attr], base.quality[attr]
     pairs = _pairs(_quality_means(cur, attr), _quality_means(base, attr))
     if pairs is not None:
         diffs = pairs[0] - pairs[1]
-        n, (change, bounds) = len(diffs), stats.hodges_lehmann(diffs)
-        bounded = intervals and all(map(math.isfinite, bounds))
+        n, change = len(diffs), float(np.mean(diffs))
+        p, se, interval = stats.paired_t(diffs)
         m = Measurement(
-            before.mean, now.mean, n, n, stats.wilcoxon(diffs), "wilcoxon", True,
-            _se_of_mean(diffs), stats.wilcoxon_min_p(n), bounds if bounded else None,
+            before.mean, now.mean, n, n, p, "paired-t", True, se, 0.0,
+            interval if intervals else None,
         )  # fmt: skip
     else:
         c, b = cur.quality_samples[attr], base.quality_samples[attr]
         change = now.mean - before.mean
         welch = stats.welch(c, b) if min(len(c), len(b)) >= MIN_VALUES else None
         if welch is None:
-            reason = f"need >= {MIN_VALUES} values on each side (have {len(c)} vs {len(b)})"
+            reason = f"need >= {MIN_VALUES} values on each side (baseline {len(b)}, now {len(c)})"
             m = Measurement(
                 before.mean, now.mean, before.count, now.count, None, "welch-t", False,
                 math.inf, 1.0, None, reason,

@@ -109,10 +109,10 @@ def _settings(config: pytest.Config) -> Settings:
             raise ConfigError(moved)
         if not enabled:
             return Settings()
-        here = config.invocation_params.dir / "pyproject.toml"
-        lost = here.is_file() and unread_table(here, _pyproject(config), config.rootpath)
-        if lost:
-            raise ConfigError(lost)
+        for candidate in early_parse.pyprojects(config):  # settings pytest would not read
+            lost = unread_table(candidate, _pyproject(config), config.rootpath)
+            if lost:
+                raise ConfigError(lost)
         sources.append(load_pyproject(_pyproject(config)))
         sources.append(ci_environment(os.environ, config.invocation_params.dir))
         return resolve(sources, config.rootpath)

@@ -2,30 +2,45 @@
 
 A baseline test case that did not run was deselected (-k, -m, --deselect, --lf), lies
 outside this run's paths, was skipped (its body did not run: a skip marker, a missing
-API key, a setup error), or is gone: its file ran but it did not, so it was renamed (a
-parametrize id follows the prompt's text) or removed. Deselection and narrower paths
-are a choice; what skipped and gone test cases measured was not judged as asked.
+API key, a setup error, a module skipped whole), or is gone: its file was asked for (or
+no longer exists) but it did not run, so it was renamed (a parametrize id follows the
+prompt's text) or removed. Deselection and narrower paths are a choice; what skipped
+and gone test cases measured was not judged as asked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 SHOWN = 3  # test ids named in a sentence; the run report lists every one
 
 
 @dataclass(frozen=True)
 class RanTests:
-    """The test ids of both runs: whose body ran now (`now`) and then (`before`), those of
-    this run selected but not run (`skipped`) or deselected, and the files of which the
-    command line named single tests (`narrowed`: `file.py::test_x`)."""
+    """The test ids of both runs, and how this run chose its tests.
+
+    `now` and `before` ran their body in this run and the baseline's. Of this run:
+    `skipped` were selected but their body did not run, `skipped_files` were skipped
+    whole (a module-level skip), `deselected` were left out by -k, -m, --deselect or
+    --lf, `collected` were selected at all; `narrowed` are the files of which the
+    command line named single tests (`file.py::test_x`); `partial` says a plugin left
+    tests out while collecting (--lf); `paths` are the folders and files the run
+    collected from, relative to the rootdir ("" for all of it; None when not known);
+    `root` is the rootdir, to tell a baseline file that is gone from one left out.
+    """
 
     now: frozenset[str]
     before: frozenset[str]
     skipped: frozenset[str] = frozenset()
     deselected: frozenset[str] = frozenset()
     narrowed: frozenset[str] = frozenset()
+    collected: frozenset[str] = frozenset()
+    partial: bool = False
+    skipped_files: frozenset[str] = frozenset()
+    paths: tuple[str, ...] | None = None
+    root: Path | None = None
 
     @property
     def both(self) -> frozenset[str]:
@@ -34,30 +49,59 @@ class RanTests:
     @property
     def skipped_now(self) -> frozenset[str]:
         """Baseline test cases selected in this run whose body did not run."""
-        return (self.before & self.skipped) - self.now
+        missed = self.before - self.now - self.deselected
+        return frozenset(t for t in missed if t in self.skipped or file_of(t) in self.skipped_files)
 
     @property
     def gone(self) -> frozenset[str]:
-        """Baseline test cases not in this run although their file was: renamed, removed."""
-        files = {file_of(t) for t in (*self.now, *self.skipped, *self.deselected)}
-        files -= self.narrowed  # only the tests named there were asked for
-        seen = self.now | self.skipped | self.deselected
-        return frozenset(t for t in self.before - seen if file_of(t) in files)
+        """Baseline test cases this run did not have although it asked for their file:
+        renamed (a parametrize id follows the prompt's text) or removed."""
+        if self.partial:
+            return frozenset()
+        seen = self.now | self.skipped | self.deselected | self.collected
+        return frozenset(
+            t for t in self.before - seen - self.skipped_now
+            if file_of(t) not in self.narrowed and (self._asked(t) or not self._exists(t))
+        )  # fmt: skip
+
+    def _asked(self, test: str) -> bool:
+        """Whether the test's file lies within the paths this run collected from."""
+        file = file_of(test)
+        return self.paths is None or any(
+            p in ("", file) or file.startswith(p + "/") for p in self.paths
+        )
+
+    def _exists(self, test: str) -> bool:
+        return self.root is None or (self.root / file_of(test)).exists()
+
+    def partial_selection(self) -> str | None:
+        """Why this run holds only part of the suite, if it does: a baseline must not."""
+        if self.deselected:
+            return f"{len(self.deselected)} test(s) were deselected (-k, -m, --deselect, --lf)"
+        if self.partial:
+            return "--lf ran only the last failures"
+        if self.narrowed:
+            return f"single tests were named in {listed(sorted(self.narrowed))}"
+        return None
 
     def failures(self) -> tuple[str, ...]:
-        """Why nothing of the baseline could be judged: no test ran, or none it knows."""
+        """Why nothing of the baseline could be judged: no test ran although tests were
+        selected, or the run asked for the baseline's tests and has none of them."""
         if not self.before:
             return ()
+        selected = self.collected | self.skipped
         if not self.now:
-            skipped = f" ({len(self.skipped)} selected, none ran)" if self.skipped else ""
-            return (f"no test ran in this run{skipped}: nothing was judged against the baseline",)
-        if self.before & (self.now | self.skipped | self.deselected):
-            return ()  # some of its test cases were collected: a selection, judged as such
+            if not selected and self.deselected and not self.skipped_files:
+                return ()  # every test deselected: pytest says so (exit status 5)
+            ran = f" ({len(selected)} selected, none ran)" if selected else ""
+            return (f"no test ran in this run{ran}: nothing was judged against the baseline",)
+        if self.before & (self.now | selected | self.deselected) or not self.gone:
+            return ()  # a selection: what it left out is listed, not failed
         return (
             f"this run shares no test id with the baseline (it has e.g. {min(self.before)!r}, "
-            f"this run {min(self.now)!r}): it was recorded from another rootdir, the tests "
-            "were renamed, or only new tests ran; run from the folder it was recorded in, "
-            "or re-record it with --llmobs-update-baseline",
+            f"this run {min(self.now)!r}): it was recorded from another rootdir, or the "
+            "tests were renamed; run from the folder it was recorded in, or re-record it "
+            "with --llmobs-update-baseline",
         )
 
     def unjudged(self) -> tuple[str, ...]:
@@ -71,12 +115,12 @@ class RanTests:
                 f"{_count(skipped)} of the baseline {were} selected but did not run (skipped, "
                 f"or an error in setup): {listed(skipped)}; what they measured was not judged"
             )
-        if gone:
+        if gone and self.both:
             new = len(self.now - self.before)
             found.append(
-                f"{_count(gone)} of the baseline did not run although their files did (renamed "
-                f"or removed; {new} test case(s) are new): {listed(gone)}; what they measured "
-                "was not judged: re-record the baseline with --llmobs-update-baseline"
+                f"{_count(gone)} of the baseline did not run although their files were asked "
+                f"for (renamed or removed; {new} test case(s) are new): {listed(gone)}; what "
+                "they measured was not judged: re-record the baseline with --llmobs-update-baseline"
             )
         return tuple(found)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -67,6 +67,7 @@ class LlmobsSession:
         self.marked = xdist.Marks()
         self.ran: set[str] = set()  # test ids whose body ran (under xdist: every worker's)
         self.started: set[str] = set()  # test ids that reported anything: the selected ones
+        self.stopped: str | None = None  # why pytest stopped the run before any test
 
     def start(self) -> None:
         self.installer.install()
@@ -92,8 +93,18 @@ class LlmobsSession:
             try:
                 self.marked.rules[function] = marker_rules(marker.args, marker.kwargs, function)
             except RuleError as exc:
+                self.stopped = str(exc)
                 raise pytest.UsageError(f"llmobs: {exc}") from None
             self.marked.tests[item.nodeid] = function
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """After collection and deselection: the tests this run selected."""
+        self.marked.collected.update(item.nodeid for item in session.items)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """After collecting a file: one skipped whole (allow_module_level) was not judged."""
+        if report.skipped:
+            self.marked.skipped_files.add(report.nodeid.partition("::")[0])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -121,7 +132,7 @@ class LlmobsSession:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """Around the test loop: when it ends normally, decide, and fail the run on a regression."""
         outcome = yield
-        if self.is_worker:
+        if self.is_worker or self.config.option.collectonly:  # nothing ran: nothing to judge
             return outcome
         self.result = self._decide(session, interrupted=False)
         self.tests_failed = session.testsfailed
@@ -135,7 +146,11 @@ class LlmobsSession:
             self.installer.check_global()
             xdist.publish(self.config, self.recorder, self.installer.warnings, self.marked)
             return
+        if self.config.option.collectonly:
+            return
         interrupted = self.result is None
+        if self.result is None and session.exitstatus == pytest.ExitCode.USAGE_ERROR:
+            self.result = self._stopped()  # a bad marker or -k: nothing to judge or show
         if self.result is None:
             self.result = self._decide(session, interrupted=True)
         if self.recorder.late:  # e.g. from threads the tests left running
@@ -217,7 +232,7 @@ class LlmobsSession:
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
         warnings = self._warnings()
         if s.update_baseline:  # the notes are about the file being replaced
-            refused = gate.refusal(bool(errors), interrupted, session.testsfailed)
+            refused = gate.refusal(bool(errors), interrupted, session.testsfailed, tests)
             state = gate.promote(series, s.baseline, metadata, refused, shape, tests.now)
         else:
             warnings += judged.notes
@@ -226,7 +241,16 @@ class LlmobsSession:
             tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
             CaptureSummary.of(table, s.sample_rate), findings, s.fail_on_alert,
             distributions(series, stored), s.ci, s.ci_source, shape, tests,
+            session.testsfailed, interrupted,
         )  # fmt: skip
+
+    def _stopped(self) -> gate.RunResult:
+        """The result of a run pytest stopped with a usage error before any test."""
+        why = self.stopped or "a usage error (see above)"
+        state = gate.BaselineState(self.settings.baseline, "missing", "not compared")
+        errors = (f"pytest stopped the run before any test: {why}",)
+        return gate.RunResult((), state, errors=errors, ci=self.settings.ci,
+                              ci_source=self.settings.ci_source)  # fmt: skip
 
     def _aggregate(
         self, table: SpanTable, marked: xdist.Marks
@@ -251,8 +275,13 @@ class LlmobsSession:
         """This run's test ids: whose body ran, selected but not run, deselected."""
         ran = frozenset(self.ran)
         skipped = frozenset(self.started) - ran
-        narrowed = frozenset(_narrowed(self.config))
-        return RanTests(ran, frozenset(), skipped, frozenset(marked.deselected), narrowed)
+        narrowed, paths = _asked(self.config)
+        partial = bool(self.config.getoption("lf", False))  # drops tests without deselecting
+        return RanTests(
+            ran, frozenset(), skipped, frozenset(marked.deselected), narrowed,
+            frozenset(marked.collected), partial, frozenset(marked.skipped_files), paths,
+            self.config.rootpath,
+        )  # fmt: skip
 
     def _shape(self, marked: xdist.Marks) -> Shape:
         """What shapes this run's series, as the baseline records it."""
@@ -272,14 +301,19 @@ class LlmobsSession:
         )
 
 
-def _narrowed(config: pytest.Config) -> Iterator[str]:
-    """The files (as test ids name them) of which the command line asked for single tests,
-    as `file.py::test_x` does."""
+def _asked(config: pytest.Config) -> tuple[frozenset[str], tuple[str, ...]]:
+    """What the command line asked for, relative to the rootdir as test ids are: the files
+    of which it named single tests (`file.py::test_x`), and every file and folder."""
+    narrowed, paths = set(), []
     for arg in config.args:
         path, sep, _ = arg.partition("::")
+        try:
+            full = (config.invocation_params.dir / path).resolve()
+            relative = full.relative_to(config.rootpath.resolve()).as_posix()
+        except (OSError, ValueError):  # outside the rootdir: no test id starts there
+            continue
+        relative = "" if relative == "." else relative
+        paths.append(relative)
         if sep:
-            try:
-                full = (config.invocation_params.dir / path).resolve()
-                yield full.relative_to(config.rootpath.resolve()).as_posix()
-            except (OSError, ValueError):
-                continue
+            narrowed.add(relative)
+    return frozenset(narrowed), tuple(paths)

@@ -136,19 +136,30 @@ def load_pyproject(path: Path) -> Source:
 
 def unread_table(candidate: Path, read: Path, rootdir: Path) -> str | None:
     """Why settings would be lost: a pyproject.toml with a `[tool.llmobs]` table (in the
-    folder pytest was run from) that is not the one this run reads, since pytest rooted
-    elsewhere; None when there is none.
+    folder pytest was run from, or above a test path) that is not the one this run
+    reads, since pytest rooted elsewhere; None when there is none.
 
     Raises:
         ConfigError: the candidate cannot be read as TOML.
     """
     if candidate.resolve() == read.resolve() or not load_pyproject(candidate).values:
         return None
+    if _has_pytest_table(candidate):
+        fix = f"move the table to {read}, or run pytest on the tests under {candidate.parent}"
+    else:
+        fix = "add a [tool.pytest.ini_options] table to it so that pytest roots there"
     return (
         f"{candidate} has a {PYPROJECT_TABLE} table that this run would not read: pytest "
-        f"chose rootdir {rootdir}, so the settings come from {read}; add a "
-        "[tool.pytest.ini_options] table to it so that pytest roots there, or move the table"
+        f"chose rootdir {rootdir}, so the settings come from {read}; {fix}"
     )
+
+
+def _has_pytest_table(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return "pytest" in tomllib.load(fh).get("tool", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
 
 
 def resolve(sources: list[Source], rootdir: Path) -> Settings:

@@ -103,26 +103,64 @@ def hodges_lehmann(differences: Floats) -> tuple[float, tuple[float, float]]:
     The Hodges-Lehmann estimate is the median of the Walsh averages (the means of every
     pair of differences, each with itself included); the interval runs between the
     Walsh averages that the signed-rank test's critical values pick, so it leaves out 0
-    just when the test, two-sided at 5%, rejects. Exact up to 50 pairs, else normal.
-    Above WALSH_CASES pairs, an even thinning of the sorted differences stands in.
+    when the test, two-sided at 5%, rejects (exactly so without ties or zeros). Exact up
+    to 50 pairs, else normal. Above WALSH_CASES pairs, the Walsh averages of an even
+    thinning stand in, at the quantile levels of the full count.
     """
+    n = len(differences)
     values = np.sort(differences)
-    if len(values) > WALSH_CASES:
-        values = values[np.linspace(0, len(values) - 1, WALSH_CASES).round().astype(np.int64)]
-    n = len(values)
-    rows, cols = np.triu_indices(n)
+    if n > WALSH_CASES:
+        values = values[np.linspace(0, n - 1, WALSH_CASES).round().astype(np.int64)]
+    rows, cols = np.triu_indices(len(values))
     walsh = np.sort((values[rows] + values[cols]) / 2)
-    count = len(walsh)
+    estimate = float(np.median(walsh))
+    total = n * (n + 1) // 2  # Walsh averages of all n pairs
     if n <= 50:
         k = int(np.searchsorted(_signed_rank_cdf(n), 0.025, side="right"))
     else:
-        sd = math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
-        k = math.floor(count / 2 - Z_95 * sd)
-    estimate = float(np.median(walsh))
+        k = math.floor(total / 2 - Z_95 * math.sqrt(n * (n + 1) * (2 * n + 1) / 24))
     if k < 1:  # too few pairs for the test to reject anything: no bound
         return estimate, (-math.inf, math.inf)
-    k = min(k, (count + 1) // 2)
-    return estimate, (float(walsh[k - 1]), float(walsh[count - k]))
+    low = min(round((k - 1) / total * len(walsh)), (len(walsh) - 1) // 2)
+    return estimate, (float(walsh[low]), float(walsh[len(walsh) - 1 - low]))
+
+
+def paired_t(differences: Floats) -> tuple[Sided, float, tuple[float, float]]:
+    """The paired t-test that the mean difference is above (or below) 0, the standard
+    error of the mean difference, and its 95% t interval (for 2 or more pairs)."""
+    n = len(differences)
+    mean = float(np.mean(differences))
+    se = float(np.std(differences, ddof=1)) / math.sqrt(n)
+    return _t_test(mean, se, n - 1)
+
+
+def _t_test(diff: float, se: float, df: float) -> tuple[Sided, float, tuple[float, float]]:
+    """One-sided p-values, standard error and 95% interval of a difference with a t law."""
+    if se == 0:  # no spread at all: any difference is certain
+        sided = NO_EVIDENCE if diff == 0 else ((0.0, 1.0) if diff > 0 else (1.0, 0.0))
+        return sided, 0.0, (diff, diff)
+    from scipy import special  # the t distribution; cheap beside scipy.stats
+
+    t = diff / se
+    half = float(special.stdtrit(df, 0.975)) * se
+    return (
+        (float(special.stdtr(df, -t)), float(special.stdtr(df, t))),
+        se,
+        (diff - half, diff + half),
+    )
+
+
+def median_test(current: Floats, baseline: Floats) -> tuple[Sided, float]:
+    """Mood's median test, exact: Fisher's test on how many of each side lie above the
+    pooled median. The one-sided p-values that the current median is greater (or less),
+    and the smallest p-value these sizes allow."""
+    pooled = float(np.median(np.concatenate((current, baseline))))
+    above_now, above_before = int(np.sum(current > pooled)), int(np.sum(baseline > pooled))
+    n1, n2 = len(current), len(baseline)
+    sided = fisher(above_now, n1, above_before, n2)
+    total = above_now + above_before
+    extreme = min(n1, total)  # the most lopsided table with these margins
+    return sided, fisher(extreme, n1, total - extreme, n2)[0]
 
 
 def fisher(current_errors: int, current_n: int, baseline_errors: int, baseline_n: int) -> Sided:
@@ -160,41 +198,29 @@ def welch(current: Floats, baseline: Floats) -> tuple[Sided, float, tuple[float,
     if n1 < 2 or n2 < 2:
         return None
     v1, v2 = float(np.var(current, ddof=1)) / n1, float(np.var(baseline, ddof=1)) / n2
-    diff, se = float(np.mean(current) - np.mean(baseline)), math.sqrt(v1 + v2)
-    if se == 0:  # every value the same on each side: any difference is certain
-        sided = NO_EVIDENCE if diff == 0 else ((0.0, 1.0) if diff > 0 else (1.0, 0.0))
-        return sided, 0.0, (diff, diff)
-    from scipy import special  # the t distribution; cheap beside scipy.stats
-
+    diff = float(np.mean(current) - np.mean(baseline))
+    if v1 + v2 == 0:
+        return _t_test(diff, 0.0, 1.0)
     df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
-    t = diff / se
-    half = float(special.stdtrit(df, 0.975)) * se
-    return (
-        (float(special.stdtr(df, -t)), float(special.stdtr(df, t))),
-        se,
-        (diff - half, diff + half),
-    )
+    return _t_test(diff, math.sqrt(v1 + v2), df)
 
 
-def loss_test(lost: int, gained: int, every: bool) -> float:
+def loss_test(lost: int, gained: int, groups: Sequence[int], flipped: int) -> float:
     """One-sided p-value that something present in test cases of one run is lost in the
-    next: `lost` cases had it then and not now, `gained` the reverse; `every` says the
-    lost cases are all the cases judged.
+    next: `lost` cases had it then and not now, `gained` the reverse.
 
-    Twice (Bonferroni) the smaller of two exact tests: McNemar's on the cases that changed
-    (each change a coin toss when nothing changed), and, when every case lost it, the
-    chance of that, at most 4**-n since a case present then and absent now has chance
-    r(1 - r) <= 1/4 whatever its own rate r.
+    Twice (Bonferroni) the smaller of two exact tests. McNemar's on the cases that changed
+    (each change a coin toss when nothing changed). And, for the `groups` of cases fixed
+    beforehand (the cases of each test function, and all of them), the chance that some
+    group at least as large as the largest one that lost it in every case (`flipped`
+    cases; 0 when none did) did so: at most the sum of 4**-size over those groups, since
+    a case present then and absent now has chance r(1 - r) <= 1/4 whatever its rate r.
     """
     p = sign_test(lost, lost + gained)
-    if every and not gained:
-        p = min(p, max(math.ldexp(1.0, -2 * lost), _SMALLEST))
+    if flipped:
+        bound = sum(math.ldexp(1.0, -2 * size) for size in groups if size >= flipped)
+        p = min(p, max(bound, _SMALLEST))
     return min(1.0, 2 * p)
-
-
-def loss_reach(changed: int) -> float:
-    """The smallest p-value `loss_test` can give on this many changed test cases."""
-    return min(1.0, 2 * max(math.ldexp(1.0, -2 * changed), _SMALLEST))
 
 
 def sign_test(k: int, n: int) -> float:

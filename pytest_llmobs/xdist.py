@@ -17,17 +17,22 @@ OUTPUT_KEY = "llmobs"
 @dataclass
 class Marks:
     """What collection decided: tests marked @pytest.mark.llmobs (each test id's function,
-    and each function's rules), and the tests deselected (-k, -m, --deselect, --lf)."""
+    and each function's rules), the tests selected, those deselected (-k, -m,
+    --deselect, --lf), and the files skipped whole."""
 
     tests: dict[str, str] = field(default_factory=dict)
     rules: dict[str, dict[str, str]] = field(default_factory=dict)
     deselected: set[str] = field(default_factory=set)
+    collected: set[str] = field(default_factory=set)
+    skipped_files: set[str] = field(default_factory=set)  # skipped whole at collection
 
     def merged(self, other: Marks) -> Marks:
         return Marks(
             {**other.tests, **self.tests},
             {**other.rules, **self.rules},
             self.deselected | other.deselected,
+            self.collected | other.collected,
+            self.skipped_files | other.skipped_files,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -35,6 +40,8 @@ class Marks:
             "tests": dict(self.tests),
             "rules": {k: dict(v) for k, v in self.rules.items()},
             "deselected": sorted(self.deselected),
+            "collected": sorted(self.collected),
+            "skipped_files": sorted(self.skipped_files),
         }
 
     @classmethod
@@ -43,7 +50,9 @@ class Marks:
         rules = {
             str(k): {str(m): str(s) for m, s in v.items()} for k, v in data.get("rules", {}).items()
         }
-        return cls(tests, rules, {str(t) for t in data.get("deselected", [])})
+        names = ("deselected", "collected", "skipped_files")
+        ids = {name: {str(t) for t in data.get(name, [])} for name in names}
+        return cls(tests, rules, ids["deselected"], ids["collected"], ids["skipped_files"])
 
 
 def is_worker(config: pytest.Config) -> bool:

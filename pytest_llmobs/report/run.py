@@ -101,6 +101,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         **findings_to_json(result.findings),
         "distributions": distributions_to_json(result.distributions),
         "ci": {"on": result.ci, "source": result.ci_source},
+        "outcome": {"tests_failed": result.tests_failed, "interrupted": result.interrupted},
         "coverage": coverage_to_json(result.comparison),
         **({"settings": result.settings.to_json()} if result.settings is not None else {}),
         **(_tests_to_json(result.ran) if result.ran is not None else {}),
@@ -163,6 +164,7 @@ def result_from_json(path: Path) -> RunResult:
             text(ci, "source", ""),
             stored.settings,
             _tests_from_json(doc, stored.tests),
+            *_outcome(doc),
         )
     except ValueError as exc:
         raise BaselineError(f"{path}: not a readable run report: {exc}") from None
@@ -177,6 +179,10 @@ def _tests_to_json(ran: RanTests) -> dict[str, Any]:
             "skipped": sorted(ran.skipped),
             "deselected": sorted(ran.deselected),
             "narrowed": sorted(ran.narrowed),
+            "collected": sorted(ran.collected),
+            "partial": ran.partial,
+            "skipped_files": sorted(ran.skipped_files),
+            "paths": None if ran.paths is None else list(ran.paths),
         },
     }
 
@@ -187,11 +193,23 @@ def _tests_from_json(doc: dict[str, Any], tests: frozenset[str] | None) -> RanTe
     selection = doc.get("selection", {})
     if not isinstance(selection, dict):
         raise ValueError(f"selection must be an object, got {selection!r:.40}")
-    skipped, deselected = texts(selection, "skipped"), texts(selection, "deselected")
-    narrowed = texts(selection, "narrowed")
-    return RanTests(
-        tests, frozenset(), frozenset(skipped), frozenset(deselected), frozenset(narrowed)
+    skipped, deselected, narrowed, collected, skipped_files = (
+        frozenset(texts(selection, name))
+        for name in ("skipped", "deselected", "narrowed", "collected", "skipped_files")
     )
+    paths = texts(selection, "paths") if selection.get("paths") is not None else None
+    return RanTests(
+        tests, frozenset(), skipped, deselected, narrowed, collected,
+        flag(selection, "partial"), skipped_files, paths,
+    )  # fmt: skip
+
+
+def _outcome(doc: dict[str, Any]) -> tuple[int, bool]:
+    """How the tests themselves fared: how many failed, and whether the run was cut short."""
+    outcome = doc.get("outcome", {})
+    if not isinstance(outcome, dict):
+        raise ValueError(f"outcome must be an object, got {outcome!r:.40}")
+    return count(outcome, "tests_failed"), flag(outcome, "interrupted")
 
 
 def _capture(entry: Any) -> CaptureSummary | None:

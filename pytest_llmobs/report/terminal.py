@@ -26,7 +26,8 @@ def summary_lines(result: RunResult) -> list[str]:
         lines.append(f"captured {spans} spans in {len(result.series)} series")
     else:
         lines.append("no spans were captured")
-    lines.extend(fit(line, LONG) for line in text.coverage(result))
+    # cut at the end: a middle cut would join two test ids into one
+    lines.extend(fit(line, LONG, tail=True) for line in text.coverage(result))
     lines.extend(_why_lines(result))
     lines.extend(_slo_lines(result))
     capture = result.capture
@@ -69,12 +70,14 @@ LONG = 400  # characters of an explanation line; span names are cut past it
 REQUESTS_SHOWN = 3  # per series and metric; the run report lists every one
 
 
-def fit(text: str, width: int) -> str:
+def fit(text: str, width: int, tail: bool = False) -> str:
     # Span names are app data: keep control characters (escapes, newlines) off the terminal.
     text = "".join(c if c.isprintable() else "?" for c in text)
     if len(text) <= width:
         return text
     keep = width - 1
+    if tail:
+        return text[:keep] + "…"
     return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2 :]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import read_report
+from tests.integration.repo import Repo
 from tests.integration.suites import make_suite
 
 
@@ -37,3 +38,9 @@ def recorded(pytester: pytest.Pytester, run_llmobs: Any) -> None:
     assert result.ret == 0
     assert report["baseline"]["status"] == "updated"
     assert (pytester.path / ".llmobs" / "baseline.json").is_file()
+
+
+@pytest.fixture
+def repo(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> Repo:
+    """A repository folder with its own pytest table, the generated suite in suite/."""
+    return Repo(pytester, monkeypatch)

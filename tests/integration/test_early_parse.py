@@ -51,6 +51,17 @@ def test_another_plugins_separate_word_that_moves_the_rootdir_stops_the_gate(
         ["*pytest chose rootdir * which the test paths alone give: the value of an option*"]
     )
     assert repo.runpytest_subprocess(*args).ret == 0  # without the gate, none of its business
+    # the gate turned on by the config file the move hid: stopped all the same
+    (repo.path / "suite" / "pytest.ini").write_text("[pytest]\nllmobs = true\n")
+    result = repo.runpytest_subprocess(*args)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*pytest chose rootdir * which the test paths alone give*"])
+
+
+def test_collect_only_does_not_judge(repo: pytest.Pytester) -> None:
+    result = repo.runpytest_subprocess("--llmobs", "suite", "--collect-only", "-q")
+    assert result.ret == 0, result.stdout.str()
+    assert "llmobs" not in result.stdout.str()
 
 
 def test_an_over_long_value_is_no_crash(repo: pytest.Pytester) -> None:
@@ -61,5 +72,9 @@ def test_an_over_long_value_is_no_crash(repo: pytest.Pytester) -> None:
 def test_pytest_still_tells_where_it_would_root(repo: pytest.Pytester) -> None:
     # the guard asks a private function of pytest: this fails first if it is renamed
     config = repo.parseconfig("suite")
-    assert _setup(config, ["suite"]) == (repo.path / "suite", repo.path / "suite" / "pytest.ini")
-    assert _setup(config, ["suite", "out.json"]) == (repo.path, repo.path / "pyproject.toml")
+    found = _setup(config, ["suite"])
+    assert found is not None
+    assert found[:2] == (repo.path / "suite", repo.path / "suite" / "pytest.ini")
+    found = _setup(config, ["suite", "out.json"])
+    assert found is not None
+    assert found[:2] == (repo.path, repo.path / "pyproject.toml")

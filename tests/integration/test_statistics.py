@@ -100,7 +100,7 @@ def test_p99_on_60_spans_is_inconclusive_and_can_fail_the_run(
     [p99] = [c for c in report["checks"] if c["series"] == "llm_inference"
              and c["metric"] == "latency.p99"]  # fmt: skip
     assert p99["verdict"] == "inconclusive"
-    assert p99["reason"] == "need >= 299 spans on each side for p99 (have 60 vs 60)"
+    assert p99["reason"] == "need >= 299 spans on each side for p99 (baseline 60, now 60)"
     strict, report = run_llmobs("--llmobs-fail-on-inconclusive")
     assert strict.ret == 1
     assert report["verdict"] == "fail"

@@ -282,7 +282,7 @@ def test_compare_refuses_a_baseline_given_as_the_run(
     run = save_run(tmp_path / "run.json", [make_series("llm", BASE)])
     assert main(["compare", str(stored), str(run)]) == 2
     err = capsys.readouterr().err
-    assert f"{stored}: a baseline, not a run report (--llmobs-json): give the run first" in err
+    assert f"{stored}: a baseline, not a run report (the file --llmobs-json writes)" in err
     assert main(["baseline", "update", str(stored), "--baseline", str(tmp_path / "b.json")]) == 2
 
 
@@ -293,3 +293,40 @@ def test_compare_refuses_the_report_of_a_run_stopped_by_its_settings(
     write_error_report(report, "--llmobs-alpha 'abc' (command line): expected a number")
     assert main(["compare", str(report), str(stored)]) == 2
     assert "the run it reports stopped before any test: --llmobs-alpha" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("outcome", "deselected", "why"),
+    [
+        ({"tests_failed": 1, "interrupted": False}, [], "1 test(s) failed"),
+        ({"tests_failed": 0, "interrupted": True}, [], "the session was interrupted"),
+        ({"tests_failed": 0, "interrupted": False}, ["t.py::x"], "it ran part of the suite"),
+    ],
+)
+def test_baseline_update_refuses_what_the_plugin_would(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], outcome: dict[str, object],
+    deselected: list[str], why: str,
+) -> None:  # fmt: skip
+    run = shaped_run(tmp_path / "run.json", [make_series("a", BASE[:30], cases=CASES)],
+                     Shape(), CASES)  # fmt: skip
+    doc = json.loads(run.read_text())
+    doc["outcome"] = outcome
+    doc["selection"]["deselected"] = deselected
+    run.write_text(json.dumps(doc))
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 2
+    assert f"{run}: baseline not updated: {why}" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_compare_keeps_a_run_failed_closed(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a worker's spans were missing: judged again, the run is still incomplete
+    state = BaselineState(tmp_path / "b.json", "loaded")
+    capture = CaptureSummary(60, 60, 60, 1.0)
+    errors = ("incomplete capture: gw1 sent no span data",)
+    result = RunResult((make_series("llm", BASE),), state, errors=errors, capture=capture)
+    write_run_report(tmp_path / "run.json", result)
+    assert main(["compare", str(tmp_path / "run.json"), str(stored)]) == 1
+    assert "incomplete capture: gw1 sent no span data" in capsys.readouterr().out

@@ -55,7 +55,8 @@ def test_latency_on_too_few_samples_is_inconclusive() -> None:
     check = compare([make_series("s", [30.0, 31, 32])], [make_series("s", [10.0, 11, 12])])
     [p50] = [c for c in check.checks if c.metric == "latency.p50"]
     assert p50.verdict == "inconclusive"
-    assert p50.reason == "need >= 5 spans on each side for p50 (have 3 vs 3)"
+    assert p50.test == "median-test"  # Mood's, exact: 3 against 3 can reach p = 0.05 at best
+    assert p50.reason.endswith("but 3 (baseline) and 3 (now) samples cannot reach p < 0.005")
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,7 @@ def test_regressions_come_first_and_decide_the_verdict() -> None:
     assert comparison.checks[0].verdict == "regression"
     assert comparison.checks[0].series.name == "b"
     first = comparison.checks[0]
-    assert first.test == "quantile-z"
+    assert first.test == "median-test"
     assert (first.n_baseline, first.n_current) == (60, 60)
     assert first.relative == pytest.approx(1.0)
 
@@ -151,7 +152,7 @@ def test_pairing_by_test_case_finds_what_prompt_spread_hides() -> None:
     p50, quality = checks["latency.p50"], checks["quality.q"]
     assert (p50.test, p50.paired, p50.n_current) == ("wilcoxon", True, 60)
     assert p50.verdict == "regression"
-    assert (quality.test, quality.paired, quality.verdict) == ("wilcoxon", True, "regression")
+    assert (quality.test, quality.paired, quality.verdict) == ("paired-t", True, "regression")
 
     # without case ids the same numbers are compared unpaired, and the spread hides the change
     def without_cases(s: SeriesStats) -> SeriesStats:
@@ -159,7 +160,7 @@ def test_pairing_by_test_case_finds_what_prompt_spread_hides() -> None:
         return make_series("llm", list(s.latency_samples), quality=quality)
 
     unpaired = {c.metric: c for c in compare([without_cases(cur)], [without_cases(base)]).checks}
-    assert unpaired["latency.p50"].test == "quantile-z"
+    assert unpaired["latency.p50"].test == "median-test"
     assert unpaired["latency.p50"].verdict != "regression"
     assert unpaired["quality.q"].verdict != "regression"
 
@@ -203,7 +204,7 @@ def test_tail_percentiles_need_enough_spans() -> None:
     assert checks["latency.p95"].verdict == "regression"  # 100 >= 59
     assert checks["latency.p99"].verdict == "inconclusive"
     assert checks["latency.p99"].reason == (
-        "need >= 299 spans on each side for p99 (have 100 vs 100)"
+        "need >= 299 spans on each side for p99 (baseline 100, now 100)"
     )
     assert checks["latency.p99"].p_value is None
 
@@ -219,3 +220,17 @@ def test_rules_turn_checks_off_and_loosen_them() -> None:
     assert checks["latency.p50"].verdict == "pass"
     assert checks["latency.p50"].tolerance == "+50%"
     assert checks["latency.p50"].reason == "within tolerance (+50%)"
+
+
+def test_a_judge_score_that_drops_on_a_few_prompts_moves_the_mean() -> None:
+    # 0/1 scores: most prompts unchanged, ten of sixty drop from 1 to 0 (mean -0.17)
+    cases = [f"t.py::test[{i}]" for i in range(60)]
+    before = [1.0] * 60
+    now = [0.0] * 10 + [1.0] * 50
+    base = make_series("judge", [10.0] * 60, quality={"ok": before}, cases=cases)
+    cur = make_series("judge", [10.0] * 60, quality={"ok": now}, cases=cases)
+    [check] = [c for c in compare([cur], [base], ["ok"]).checks if c.metric == "quality.ok"]
+    assert (check.test, check.verdict) == ("paired-t", "regression")
+    assert check.change == pytest.approx(-10 / 60)
+    assert check.ci_high is not None
+    assert check.ci_high < 0

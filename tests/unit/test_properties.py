@@ -292,7 +292,7 @@ def run_pairs(draw: st.DrawFn) -> tuple[SeriesStats, SeriesStats]:
     names = [f"t.py::test[{i}]" for i in range(cases) for _ in range(per_case)]
     size = len(names)
     latency = st.floats(0.001, 5_000, allow_nan=False)
-    score = st.floats(-1, 1, allow_nan=False)
+    score = st.sampled_from([0.0, 0.5, 1.0]) | st.floats(-1, 1, allow_nan=False)  # ties too
 
     def series() -> SeriesStats:
         return make_series(
@@ -325,7 +325,7 @@ def test_every_estimate_lies_within_its_interval_and_agrees_with_its_test(
             assert check.current is not None
             assert check.baseline is not None
             assert check.pooled_change == pytest.approx(check.current - check.baseline)
-        elif check.test in ("quantile-z", "welch-t") and check.p_raw is not None:
+        if check.test in ("quantile-z", "welch-t", "paired-t") and check.p_raw is not None:
             # the interval leaves out "no change" just when the test rejects it (5%, two-sided)
             excludes = check.ci_low > 0 or check.ci_high < 0
             if abs(check.p_raw - 0.025) > 1e-6:
