@@ -110,13 +110,15 @@ def _load(path: Path) -> baseline.SeriesFile:
 
 
 def _settings(config: Path | None) -> Settings:
+    """The `[tool.llmobs]` settings, CI mode as the plugin decides it (the table's `ci`,
+    else the environment variable CI)."""
     path = config or _nearest_pyproject(Path.cwd())
-    if path is None:
-        return Settings()
     if config is not None and not config.is_file():
         raise _BadInput(f"{config}: no such file")
+    sources = [load_pyproject(path)] if path is not None else []
     try:
-        return resolve([load_pyproject(path)], path.parent)
+        sources.append(ci_environment(os.environ, Path.cwd()))
+        return resolve(sources, path.parent if path is not None else Path.cwd())
     except ConfigError as exc:
         raise _BadInput(str(exc)) from None
 
@@ -142,14 +144,13 @@ def _compare(args: argparse.Namespace) -> int:
     findings = analysis.with_comparison(
         saved.findings, comparison, run.series, stored.series, settings.rules
     )
-    ci = resolve([ci_environment(os.environ, Path.cwd())], Path.cwd())  # as the plugin does
     result = gate.RunResult(
         run.series, judged.state, comparison, judged.notes, metadata=run.metadata,
         errors=saved.errors, slos=slos,  # a run that failed closed stays failed
         fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
         fail_on_alert=settings.fail_on_alert,
         distributions=distributions(run.series, judged.stored),
-        ci=ci.ci, ci_source=ci.ci_source, settings=run.settings, ran=saved.ran,
+        ci=settings.ci, ci_source=settings.ci_source, settings=run.settings, ran=saved.ran,
     )  # fmt: skip
     _print(result)
     _write(args, result)
@@ -204,7 +205,7 @@ def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
 
 def _update(args: argparse.Namespace) -> int:
     saved = _saved_run(args.run)  # a run report of a run that captured
-    refused = gate.refusal(bool(saved.errors), saved.interrupted, saved.tests_failed, saved.ran)
+    refused = gate.refusal(bool(saved.errors), saved.interrupted, saved.tests_failed)
     if refused is not None:  # as the plugin's --llmobs-update-baseline would refuse it
         raise _BadInput(f"{args.run}: baseline not updated: {refused}")
     run = _load(args.run)
@@ -212,7 +213,8 @@ def _update(args: argparse.Namespace) -> int:
         old = baseline.load(args.baseline).series
     except (FileNotFoundError, baseline.BaselineError):
         old = ()
-    state = gate.promote(run.series, args.baseline, run.metadata, None, run.settings, run.tests)
+    ran = saved.ran or (RanTests(run.tests, frozenset()) if run.tests is not None else None)
+    state = gate.promote(run.series, args.baseline, run.metadata, None, run.settings, ran)
     if state.status == "not-updated":
         raise _BadInput(f"{args.run}: {state.message}")
     if state.status == "error":

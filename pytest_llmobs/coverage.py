@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from pytest_llmobs import stats
+from pytest_llmobs import presence
 from pytest_llmobs.model import TEST_GROUP, SeriesKey, SeriesStats
 from pytest_llmobs.selection import RanTests, listed
 from pytest_llmobs.semconv import metric_of
@@ -222,7 +222,7 @@ def _absence(
     if lost:
         groups = _groups(scope)  # fixed by what ran, before looking at what was lost
         flipped = max((len(g) for g in groups if g <= set(lost)), default=0)
-        p = stats.loss_test(len(lost), len(gained), [len(g) for g in groups], flipped)
+        p = presence.loss_test(len(lost), len(gained), [len(g) for g in groups], flipped)
     before, now = len(had & scope), len(has & scope)
     return Absence(key, metric, "absent", missing, before, now, tuple(lost), p, pooled=pooled)
 

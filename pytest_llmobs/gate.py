@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +16,7 @@ from pytest_llmobs.findings import Findings, Severity, fails
 from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import CaptureSummary, SeriesStats
 from pytest_llmobs.rules import Rules
-from pytest_llmobs.selection import RanTests
+from pytest_llmobs.selection import RanTests, listed
 from pytest_llmobs.shape import Shape
 from pytest_llmobs.slos import SloResult
 
@@ -182,19 +182,33 @@ def _notes(stored: baseline_file.SeriesFile, shaped: bool) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def refusal(
-    incomplete: bool, interrupted: bool, failed: int, ran: RanTests | None = None
-) -> str | None:
-    """Why a run must not become the baseline, if it must not: partial data, or a part of
-    the suite (a baseline holding only some tests would leave the rest unjudged)."""
+def refusal(incomplete: bool, interrupted: bool, failed: int) -> str | None:
+    """Why a run must not become the baseline, if it must not: partial data."""
     if incomplete:
         return "the capture is incomplete"
     if interrupted:
         return "the session was interrupted"
-    if failed:
-        return f"{failed} test(s) failed"
-    partial = ran.partial_selection() if ran is not None else None
-    return f"it ran part of the suite: {partial}" if partial else None
+    return f"{failed} test(s) failed" if failed else None
+
+
+def _dropped(path: Path, ran: RanTests | None) -> str | None:
+    """Why a run must not replace the baseline at path: it left out test cases the
+    baseline holds that still exist (deselected, skipped, other paths), whose series
+    would then never be judged again. None for a first baseline, or when none were."""
+    try:
+        old = baseline_file.load(path, schemas=(baseline_file.BASELINE_SCHEMA,))
+    except (FileNotFoundError, baseline_file.BaselineError):
+        return None
+    if ran is None:
+        return None
+    left = sorted(replace(ran, before=tests_of(old)).left_out())
+    if not left:
+        return None
+    return (
+        f"it would drop {len(left)} test case(s) of the baseline that still exist but did not "
+        f"run (deselected, skipped, or outside the paths given): {listed(left)}; run them "
+        "too, or delete the old baseline to record a new one on purpose"
+    )
 
 
 def promote(
@@ -203,7 +217,7 @@ def promote(
     metadata: Mapping[str, Any],
     refused: str | None = None,
     shape: Shape | None = None,
-    tests: Iterable[str] | None = None,
+    tests: RanTests | None = None,
 ) -> BaselineState:
     """Write series as the new baseline, unless there is a reason not to.
 
@@ -213,16 +227,20 @@ def promote(
         metadata: plugin version, creation time, git commit.
         refused: why this run must not become the baseline (failed tests, say).
         shape: what shaped the series, recorded so a run shaped otherwise is caught.
-        tests: the test ids that ran, recorded so coverage can be judged.
+        tests: the run's test ids: those that ran are recorded so coverage can be judged,
+            and a run that left out tests the old baseline holds is refused.
 
     Returns:
         The baseline's state: updated, or not-updated with the reason.
     """
     if refused is None and not series:
         refused = "no spans were captured"
+    if refused is None:
+        refused = _dropped(path, tests)
     if refused is not None:
         return BaselineState(path, "not-updated", f"baseline not updated: {refused}")
-    document = baseline_file.baseline_document(series, metadata, shape, tests)
+    ran = None if tests is None else tests.now
+    document = baseline_file.baseline_document(series, metadata, shape, ran)
     size = len(document.encode("utf-8"))
     if size > baseline_file.MAX_FILE_BYTES:  # it could not be read back
         megabytes, limit = size / 2**20, baseline_file.MAX_FILE_BYTES // 2**20

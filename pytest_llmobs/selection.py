@@ -10,6 +10,7 @@ and gone test cases measured was not judged as asked.
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ class RanTests:
     skipped_files: frozenset[str] = frozenset()
     paths: tuple[str, ...] | None = None
     root: Path | None = None
+    ignored: tuple[str, ...] = ()  # --ignore, relative to the rootdir
+    ignored_globs: tuple[str, ...] = ()  # --ignore-glob, as absolute patterns
 
     @property
     def both(self) -> frozenset[str]:
@@ -50,7 +53,9 @@ class RanTests:
     def skipped_now(self) -> frozenset[str]:
         """Baseline test cases selected in this run whose body did not run."""
         missed = self.before - self.now - self.deselected
-        return frozenset(t for t in missed if t in self.skipped or file_of(t) in self.skipped_files)
+        return frozenset(
+            t for t in missed if t in self.skipped or _under(file_of(t), self.skipped_files)
+        )  # a module, or a folder whose conftest.py skipped, skipped whole
 
     @property
     def gone(self) -> frozenset[str]:
@@ -65,24 +70,25 @@ class RanTests:
         )  # fmt: skip
 
     def _asked(self, test: str) -> bool:
-        """Whether the test's file lies within the paths this run collected from."""
+        """Whether the test's file lies within the paths this run collected from, and was
+        not ignored (--ignore, --ignore-glob)."""
         file = file_of(test)
-        return self.paths is None or any(
-            p in ("", file) or file.startswith(p + "/") for p in self.paths
-        )
+        if _under(file, self.ignored) or (
+            self.root is not None
+            and any(fnmatch.fnmatch(str(self.root / file), g) for g in self.ignored_globs)
+        ):
+            return False
+        return self.paths is None or _under(file, self.paths)
 
     def _exists(self, test: str) -> bool:
         return self.root is None or (self.root / file_of(test)).exists()
 
-    def partial_selection(self) -> str | None:
-        """Why this run holds only part of the suite, if it does: a baseline must not."""
-        if self.deselected:
-            return f"{len(self.deselected)} test(s) were deselected (-k, -m, --deselect, --lf)"
-        if self.partial:
-            return "--lf ran only the last failures"
-        if self.narrowed:
-            return f"single tests were named in {listed(sorted(self.narrowed))}"
-        return None
+    def left_out(self) -> frozenset[str]:
+        """Baseline test cases that still exist but this run did not run: deselected,
+        skipped, outside the paths asked for, or left out by --lf. A new baseline must not
+        drop them: what they measured would never be judged again."""
+        stopped = self.collected - self.skipped - self.now  # interrupted: refused apart
+        return self.before - self.now - self.gone - stopped
 
     def failures(self) -> tuple[str, ...]:
         """Why nothing of the baseline could be judged: no test ran although tests were
@@ -123,6 +129,11 @@ class RanTests:
                 "they measured was not judged: re-record the baseline with --llmobs-update-baseline"
             )
         return tuple(found)
+
+
+def _under(file: str, prefixes: Iterable[str]) -> bool:
+    """Whether a file (as test ids name it) is one of, or lies in one of, these paths."""
+    return any(p in ("", file) or file.startswith(p + "/") for p in prefixes)
 
 
 def file_of(test_id: str) -> str:

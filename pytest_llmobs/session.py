@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs import analysis, gate, history, provenance, transport, xdist
+from pytest_llmobs import analysis, asked, gate, history, provenance, transport, xdist
 from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.distributions import distributions
@@ -159,8 +159,8 @@ class LlmobsSession:
         runs = self._history(self.result, keep=not interrupted)
         self._write_reports(self.result, runs)
         gate_only = self.result.verdict != "pass" and self.tests_failed == 0
-        if gate_only and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
-            session.exitstatus = self.settings.exit_code
+        if gate_only and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = self.settings.exit_code  # pytest.exit(returncode=0) too
 
     def _history(self, result: gate.RunResult, keep: bool) -> list[history.Run]:
         """Append this run to the history (unless interrupted); the runs for the dashboard."""
@@ -228,12 +228,15 @@ class LlmobsSession:
         judged = gate.judge(series, s.baseline, s.quality_attributes, rules, shape, tests, s.ci)
         comparison, state, stored = judged.comparison, judged.state, judged.stored
         findings = analysis.with_comparison(findings, comparison, series, stored, rules)
-        # Never judge or record partial data: a worker's missing spans fail the gate.
+        # Never judge or record partial data: a worker's missing spans fail the gate, and
+        # so does a run cut short (what it did not run was not judged)
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
+        if interrupted:
+            errors += ("the session was interrupted: the tests it did not run were not judged",)
         warnings = self._warnings()
         if s.update_baseline:  # the notes are about the file being replaced
-            refused = gate.refusal(bool(errors), interrupted, session.testsfailed, tests)
-            state = gate.promote(series, s.baseline, metadata, refused, shape, tests.now)
+            refused = gate.refusal(bool(errors), interrupted, session.testsfailed)
+            state = gate.promote(series, s.baseline, metadata, refused, shape, tests)
         else:
             warnings += judged.notes
         return gate.RunResult(
@@ -273,15 +276,7 @@ class LlmobsSession:
 
     def _tests(self, marked: xdist.Marks) -> RanTests:
         """This run's test ids: whose body ran, selected but not run, deselected."""
-        ran = frozenset(self.ran)
-        skipped = frozenset(self.started) - ran
-        narrowed, paths = _asked(self.config)
-        partial = bool(self.config.getoption("lf", False))  # drops tests without deselecting
-        return RanTests(
-            ran, frozenset(), skipped, frozenset(marked.deselected), narrowed,
-            frozenset(marked.collected), partial, frozenset(marked.skipped_files), paths,
-            self.config.rootpath,
-        )  # fmt: skip
+        return asked.ran_tests(self.config, self.ran, self.started, marked)
 
     def _shape(self, marked: xdist.Marks) -> Shape:
         """What shapes this run's series, as the baseline records it."""
@@ -299,21 +294,3 @@ class LlmobsSession:
         return analysis.Options(
             s.slowest, s.quality_threshold, s.request_spans, s.redact, dict(s.aliases)
         )
-
-
-def _asked(config: pytest.Config) -> tuple[frozenset[str], tuple[str, ...]]:
-    """What the command line asked for, relative to the rootdir as test ids are: the files
-    of which it named single tests (`file.py::test_x`), and every file and folder."""
-    narrowed, paths = set(), []
-    for arg in config.args:
-        path, sep, _ = arg.partition("::")
-        try:
-            full = (config.invocation_params.dir / path).resolve()
-            relative = full.relative_to(config.rootpath.resolve()).as_posix()
-        except (OSError, ValueError):  # outside the rootdir: no test id starts there
-            continue
-        relative = "" if relative == "." else relative
-        paths.append(relative)
-        if sep:
-            narrowed.add(relative)
-    return frozenset(narrowed), tuple(paths)

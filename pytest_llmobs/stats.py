@@ -172,8 +172,8 @@ def fisher(current_errors: int, current_n: int, baseline_errors: int, baseline_n
         return NO_EVIDENCE
     total, errors = current_n + baseline_n, current_errors + baseline_errors
     support = np.arange(max(0, current_n - (total - errors)), min(errors, current_n) + 1)
-    log_pmf = _log_comb(errors, support) + _log_comb(total - errors, current_n - support)
-    pmf = np.exp(log_pmf - float(_log_comb(total, current_n)))
+    log_pmf = log_comb(errors, support) + log_comb(total - errors, current_n - support)
+    pmf = np.exp(log_pmf - float(log_comb(total, current_n)))
     at = current_errors - int(support[0])
     return min(1.0, float(pmf[at:].sum())), min(1.0, float(pmf[: at + 1].sum()))
 
@@ -181,7 +181,8 @@ def fisher(current_errors: int, current_n: int, baseline_errors: int, baseline_n
 _lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
 
 
-def _log_comb(n: Any, k: Any) -> Any:
+def log_comb(n: Any, k: Any) -> Any:
+    """log C(n, k), elementwise."""
     return _lgamma(n + 1) - _lgamma(k + 1) - _lgamma(n - k + 1)
 
 
@@ -203,39 +204,6 @@ def welch(current: Floats, baseline: Floats) -> tuple[Sided, float, tuple[float,
         return _t_test(diff, 0.0, 1.0)
     df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
     return _t_test(diff, math.sqrt(v1 + v2), df)
-
-
-def loss_test(lost: int, gained: int, groups: Sequence[int], flipped: int) -> float:
-    """One-sided p-value that something present in test cases of one run is lost in the
-    next: `lost` cases had it then and not now, `gained` the reverse.
-
-    Twice (Bonferroni) the smaller of two exact tests. McNemar's on the cases that changed
-    (each change a coin toss when nothing changed). And, for the `groups` of cases fixed
-    beforehand (the cases of each test function, and all of them), the chance that some
-    group at least as large as the largest one that lost it in every case (`flipped`
-    cases; 0 when none did) did so: at most the sum of 4**-size over those groups, since
-    a case present then and absent now has chance r(1 - r) <= 1/4 whatever its rate r.
-    """
-    p = sign_test(lost, lost + gained)
-    if flipped:
-        bound = sum(math.ldexp(1.0, -2 * size) for size in groups if size >= flipped)
-        p = min(p, max(bound, _SMALLEST))
-    return min(1.0, 2 * p)
-
-
-def sign_test(k: int, n: int) -> float:
-    """Exact one-sided sign test: P(at least k of n pairs go one way) when each way is a
-    coin toss. On the pairs that changed, it is McNemar's exact test. Never 0: a p-value
-    too small for a float is the smallest one."""
-    if k <= 0:
-        return 1.0
-    logs = _log_comb(n, np.arange(k, n + 1)) - n * math.log(2)
-    top = float(np.max(logs))
-    total = top + math.log(float(np.exp(logs - top).sum()))
-    return min(1.0, max(math.exp(total), _SMALLEST))
-
-
-_SMALLEST = math.ulp(0.0)  # the smallest positive float
 
 
 def tail_min_samples(q: float, confidence: float = 0.95) -> int:

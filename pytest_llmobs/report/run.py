@@ -183,6 +183,8 @@ def _tests_to_json(ran: RanTests) -> dict[str, Any]:
             "partial": ran.partial,
             "skipped_files": sorted(ran.skipped_files),
             "paths": None if ran.paths is None else list(ran.paths),
+            "ignored": list(ran.ignored),
+            "ignored_globs": list(ran.ignored_globs),
         },
     }
 
@@ -200,7 +202,8 @@ def _tests_from_json(doc: dict[str, Any], tests: frozenset[str] | None) -> RanTe
     paths = texts(selection, "paths") if selection.get("paths") is not None else None
     return RanTests(
         tests, frozenset(), skipped, deselected, narrowed, collected,
-        flag(selection, "partial"), skipped_files, paths,
+        flag(selection, "partial"), skipped_files, paths, None,
+        texts(selection, "ignored"), texts(selection, "ignored_globs"),
     )  # fmt: skip
 
 

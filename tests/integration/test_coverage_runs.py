@@ -200,3 +200,37 @@ def test_a_module_skipped_or_removed_is_not_judged_and_fails_in_ci(
     result, report = repo.gate()
     assert (result.ret, report["verdict"]) == (1, "fail"), result.stdout.str()
     assert "test_tools.py::test_search" in report["coverage"]["unjudged"][0]
+
+
+def test_ignored_paths_are_a_choice_and_a_skipped_folder_is_not_judged(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools = repo.suite / "tools"
+    tools.mkdir()
+    (tools / "test_tools.py").write_text(
+        "from opentelemetry import trace\n\ndef test_search():\n"
+        "    with trace.get_tracer('t').start_as_current_span('search_tool'):\n        pass\n"
+    )
+    repo.record()
+    monkeypatch.setenv("CI", "true")
+    result, report = repo.gate("--ignore=suite/tools")  # asked not to: a choice
+    assert (result.ret, report["coverage"]["unjudged"]) == (0, []), result.stdout.str()
+    # a conftest.py that skips its whole folder: not judged, and CI mode fails
+    (tools / "conftest.py").write_text(
+        "import pytest\npytest.skip('no API key', allow_module_level=True)\n"
+    )
+    result, report = repo.gate()
+    assert (result.ret, report["verdict"]) == (1, "fail"), result.stdout.str()
+    assert report["coverage"]["unjudged"][0].startswith("1 test case of the baseline was")
+
+
+def test_an_interrupted_run_fails_closed(repo: Repo) -> None:
+    repo.record()
+    (repo.suite / "conftest.py").write_text(
+        "import pytest\n\ndef pytest_runtest_teardown(item):\n"
+        "    if item.name.endswith(' 5]'):\n        pytest.exit('stop', returncode=0)\n"
+    )
+    result, report = repo.gate()
+    assert report["verdict"] == "error"
+    assert "the session was interrupted" in report["errors"][0]
+    assert result.ret == 1  # not the 0 the exit asked for: the gate did not judge it all

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_llmobs import stats
+from pytest_llmobs import presence
 from pytest_llmobs.compare import compare
 from pytest_llmobs.model import SeriesKey, SeriesStats
 from pytest_llmobs.rule_config import rules_from_config
@@ -152,7 +152,7 @@ def test_without_the_tests_that_ran_missing_is_only_reported() -> None:
 @pytest.mark.parametrize(("k", "n"), [(0, 0), (0, 5), (1, 1), (3, 3), (5, 9), (12, 12), (40, 70)])
 def test_sign_test_matches_scipy(k: int, n: int) -> None:
     expected = scipy_stats.binomtest(k, n, 0.5, alternative="greater").pvalue if n else 1.0
-    assert stats.sign_test(k, n) == pytest.approx(expected, rel=1e-9)
+    assert presence.sign_test(k, n) == pytest.approx(expected, rel=1e-9)
 
 
 def cohort(name: str, tier: str, cases: Sequence[str], scored: bool = True) -> SeriesStats:

@@ -71,7 +71,13 @@ def test_single_tests_named_on_the_command_line_are_a_choice(root: Path) -> None
                    paths=("a.py", "b.py"), root=root)  # fmt: skip
     assert ran.gone == frozenset()
     assert ran.unjudged() == ()
-    assert ran.partial_selection() == "single tests were named in a.py"
+    # yet a new baseline from it would drop what the others measured
+    assert ran.left_out() == {"a.py::t[2]", "a.py::t[3]", "c.py::v"}
+
+
+def test_renamed_test_cases_are_no_loss_to_a_new_baseline(root: Path) -> None:
+    now = frozenset({"a.py::t[one]", "a.py::t[two]", "a.py::t[3]", "b.py::u", "c.py::v"})
+    assert RanTests(now, BASELINE, paths=("",), root=root).left_out() == frozenset()
 
 
 def test_no_test_ran_fails_unless_every_test_was_deselected() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_llmobs import stats
+from pytest_llmobs import presence, stats
 
 
 def test_wilcoxon_matches_scipy_and_hand_computed_exact_case() -> None:
@@ -152,7 +152,7 @@ def test_hodges_lehmann_of_too_few_pairs_has_no_bound() -> None:
 
 
 def test_sign_test_and_min_p_of_thousands_of_pairs_do_not_break() -> None:
-    assert 0 < stats.sign_test(1100, 1100) < 1e-300
+    assert 0 < presence.sign_test(1100, 1100) < 1e-300
     assert stats.wilcoxon_min_p(1100) == math.ldexp(1.0, -1100)  # no OverflowError
 
 
