@@ -65,7 +65,8 @@ def moved_setup(config: pytest.Config, enabled: bool) -> str | None:
         them and the ones it would have chosen, and the fix; None when nothing moved.
     """
     raw = expanded([*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *_args(config)])
-    here, positional = config.invocation_params.dir, config.getoption("file_or_dir") or []
+    # (--help and --version parse no test paths at all)
+    here, positional = config.invocation_params.dir, config.getoption("file_or_dir", None) or []
     # words that are no test path yet name a file: pytest's early parse took them for one
     strays = {a for a in raw if not a.startswith("-") and a not in positional}
     strays = {a for a in strays if _exists(here / a.split("::")[0])}
@@ -158,10 +159,10 @@ def _setup(config: pytest.Config, paths: Sequence[str]) -> tuple[Path, Path | No
     except ImportError:
         return None
     known: dict[str, Any] = {
-        "inifile": config.getoption("inifilename"),
-        "override_ini": config.getoption("override_ini"),
+        "inifile": config.getoption("inifilename", None),
+        "override_ini": config.getoption("override_ini", None),
         "args": list(paths),
-        "rootdir_cmd_arg": config.getoption("rootdir") or None,
+        "rootdir_cmd_arg": config.getoption("rootdir", None) or None,
         "invocation_dir": config.invocation_params.dir,
     }
     try:

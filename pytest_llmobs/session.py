@@ -132,7 +132,7 @@ class LlmobsSession:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """Around the test loop: when it ends normally, decide, and fail the run on a regression."""
         outcome = yield
-        if self.is_worker or self.config.option.collectonly:  # nothing ran: nothing to judge
+        if self.is_worker or self.config.getoption("collectonly", False):  # nothing ran
             return outcome
         self.result = self._decide(session, interrupted=False)
         self.tests_failed = session.testsfailed
@@ -146,7 +146,7 @@ class LlmobsSession:
             self.installer.check_global()
             xdist.publish(self.config, self.recorder, self.installer.warnings, self.marked)
             return
-        if self.config.option.collectonly:
+        if self.config.getoption("collectonly", False):  # nothing ran: nothing to judge
             return
         interrupted = self.result is None
         if self.result is None and session.exitstatus == pytest.ExitCode.USAGE_ERROR:

@@ -78,3 +78,12 @@ def test_pytest_still_tells_where_it_would_root(repo: pytest.Pytester) -> None:
     found = _setup(config, ["suite", "out.json"])
     assert found is not None
     assert found[:2] == (repo.path, repo.path / "pyproject.toml")
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--llmobs", "--help"), ("--version",)])
+def test_help_and_version_still_work(repo: pytest.Pytester, args: tuple[str, ...]) -> None:
+    # they parse no test paths: the guard must not ask for them
+    result = repo.runpytest_subprocess(*args)
+    assert result.ret == 0, result.stderr.str()
+    if "--help" in args:
+        result.stdout.fnmatch_lines(["*give values with =, as --llmobs-json=PATH*"])
