@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -132,8 +133,7 @@ def _nearest_pyproject(start: Path) -> Path | None:
 
 def _compare(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
-    run, stored = _load(args.run), _load(args.baseline)
-    saved = _saved_run(args.run)
+    (run, saved), stored = _saved_run(args.run), _load(args.baseline)
     judged = gate.against(
         stored, run.series, settings.quality_attributes, settings.rules, run.settings,
         saved.ran or RanTests(gate.tests_of(run), frozenset()),  # older reports: spans' tests
@@ -157,12 +157,13 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
 
 
-def _saved_run(path: Path) -> gate.RunResult:
-    """A run report as it was judged; refused when it is a baseline, or reports a run that
-    never captured (stopped by its configuration)."""
+def _saved_run(path: Path) -> tuple[baseline.SeriesFile, gate.RunResult]:
+    """A run report, as a file of series and as it was judged; refused when it is a
+    baseline, or reports a run that never captured (stopped by its configuration)."""
+    run = _load(path)
+    if run.schema == baseline.BASELINE_SCHEMA:
+        raise _BadInput(f"{path}: a baseline, not a run report (the file --llmobs-json writes)")
     try:
-        if baseline.load(path).schema == baseline.BASELINE_SCHEMA:
-            raise _BadInput(f"{path}: a baseline, not a run report (the file --llmobs-json writes)")
         result = result_from_json(path)
     except FileNotFoundError:
         raise _BadInput(f"{path}: no such file") from None
@@ -171,11 +172,11 @@ def _saved_run(path: Path) -> gate.RunResult:
     if result.capture is None and result.errors:  # written for a run its settings stopped
         why = "; ".join(result.errors)
         raise _BadInput(f"{path}: the run it reports stopped before any test: {why}")
-    return result
+    return run, result
 
 
 def _report(args: argparse.Namespace) -> int:
-    result = _saved_run(args.run)
+    _, result = _saved_run(args.run)
     _print(result)
     _write(args, result)
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
@@ -204,16 +205,18 @@ def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
 
 
 def _update(args: argparse.Namespace) -> int:
-    saved = _saved_run(args.run)  # a run report of a run that captured
+    run, saved = _saved_run(args.run)  # a run report of a run that captured
     refused = gate.refusal(bool(saved.errors), saved.interrupted, saved.tests_failed)
     if refused is not None:  # as the plugin's --llmobs-update-baseline would refuse it
         raise _BadInput(f"{args.run}: baseline not updated: {refused}")
-    run = _load(args.run)
     try:
-        old = baseline.load(args.baseline).series
+        replaced = baseline.load(args.baseline)
     except (FileNotFoundError, baseline.BaselineError):
-        old = ()
+        replaced = None
+    old = replaced.series if replaced is not None else ()
     ran = saved.ran or (RanTests(run.tests, frozenset()) if run.tests is not None else None)
+    if ran is not None and replaced is not None and replaced.schema == baseline.BASELINE_SCHEMA:
+        ran = replace(ran, before=gate.tests_of(replaced))
     state = gate.promote(run.series, args.baseline, run.metadata, None, run.settings, ran)
     if state.status == "not-updated":
         raise _BadInput(f"{args.run}: {state.message}")

@@ -5,8 +5,8 @@ produced is lost when those test cases ran again without it: the code that made 
 gone or broken. Spans can be conditional (a retry, a cache miss, a tool call), so "lost"
 is decided on the test cases that ran in both runs, by an exact McNemar test on those
 whose presence changed, or a bound on its vanishing from every case of a test function,
-in the run's family of checks. Test cases that did not run in
-this run (-k, -m, a narrower path) say nothing: what only they produced is "not run".
+in the run's family of checks. Test cases that did not run in this run (-k, -m, a
+narrower path) say nothing: what only they produced is "not run".
 With `group_by`, each span name is also judged with all its groups together, so a loss
 spread over small cohorts is not hidden by their size.
 """

@@ -83,12 +83,14 @@ class RunResult:
 @dataclass(frozen=True)
 class Judged:
     """What `judge` found: the comparison (None without a usable baseline), the baseline's
-    state, its series (none without a usable baseline) and notes for the warnings."""
+    state, its series (none without a usable baseline), notes for the warnings, and the
+    run's test ids with the baseline's (`before`) when the baseline was read."""
 
     comparison: Comparison | None
     state: BaselineState
     stored: tuple[SeriesStats, ...] = ()
     notes: tuple[str, ...] = ()
+    ran: RanTests | None = None
 
 
 def judge(
@@ -142,10 +144,10 @@ def against(
         differ = shapes.differences(stored.settings, shape, before, now)
         if differ:
             message = f"{path}: " + "; ".join(differ) + f": {shapes.REMEDY}"
-            return Judged(None, BaselineState(path, "error", message), (), notes)
+            return Judged(None, BaselineState(path, "error", message), (), notes, ran)
     checks = compare(series, stored.series, quality_attributes, rules, tests=ran)
     state = BaselineState(path, "loaded", f"compared with {path}")
-    return Judged(checks, state, stored.series, notes)
+    return Judged(checks, state, stored.series, notes, ran)
 
 
 def tests_of(stored: baseline_file.SeriesFile) -> frozenset[str]:
@@ -191,17 +193,11 @@ def refusal(incomplete: bool, interrupted: bool, failed: int) -> str | None:
     return f"{failed} test(s) failed" if failed else None
 
 
-def _dropped(path: Path, ran: RanTests | None) -> str | None:
-    """Why a run must not replace the baseline at path: it left out test cases the
-    baseline holds that still exist (deselected, skipped, other paths), whose series
-    would then never be judged again. None for a first baseline, or when none were."""
-    try:
-        old = baseline_file.load(path, schemas=(baseline_file.BASELINE_SCHEMA,))
-    except (FileNotFoundError, baseline_file.BaselineError):
-        return None
-    if ran is None:
-        return None
-    left = sorted(replace(ran, before=tests_of(old)).left_out())
+def _dropped(ran: RanTests | None) -> str | None:
+    """Why a run must not replace the baseline whose test ids are `ran.before`: it left
+    out test cases that baseline holds and that still exist (deselected, skipped, other
+    paths), whose series would then never be judged again. None for a first baseline."""
+    left = sorted(ran.left_out()) if ran is not None else []
     if not left:
         return None
     return (
@@ -227,8 +223,9 @@ def promote(
         metadata: plugin version, creation time, git commit.
         refused: why this run must not become the baseline (failed tests, say).
         shape: what shaped the series, recorded so a run shaped otherwise is caught.
-        tests: the run's test ids: those that ran are recorded so coverage can be judged,
-            and a run that left out tests the old baseline holds is refused.
+        tests: the run's test ids, with those of the baseline it replaces as `before`:
+            those that ran are recorded so coverage can be judged, and a run that left out
+            test cases the old baseline holds is refused.
 
     Returns:
         The baseline's state: updated, or not-updated with the reason.
@@ -236,7 +233,7 @@ def promote(
     if refused is None and not series:
         refused = "no spans were captured"
     if refused is None:
-        refused = _dropped(path, tests)
+        refused = _dropped(tests)
     if refused is not None:
         return BaselineState(path, "not-updated", f"baseline not updated: {refused}")
     ran = None if tests is None else tests.now

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 SHOWN = 3  # test ids named in a sentence; the run report lists every one
@@ -49,7 +50,7 @@ class RanTests:
     def both(self) -> frozenset[str]:
         return self.now & self.before
 
-    @property
+    @cached_property  # asked for several times; it looks at every baseline test id
     def skipped_now(self) -> frozenset[str]:
         """Baseline test cases selected in this run whose body did not run."""
         missed = self.before - self.now - self.deselected
@@ -57,7 +58,7 @@ class RanTests:
             t for t in missed if t in self.skipped or _under(file_of(t), self.skipped_files)
         )  # a module, or a folder whose conftest.py skipped, skipped whole
 
-    @property
+    @cached_property  # asked for several times; it may look for files on disk
     def gone(self) -> frozenset[str]:
         """Baseline test cases this run did not have although it asked for their file:
         renamed (a parametrize id follows the prompt's text) or removed."""

@@ -236,7 +236,9 @@ class LlmobsSession:
         warnings = self._warnings()
         if s.update_baseline:  # the notes are about the file being replaced
             refused = gate.refusal(bool(errors), interrupted, session.testsfailed)
-            state = gate.promote(series, s.baseline, metadata, refused, shape, tests)
+            # the baseline read to judge is the one replaced: its test ids must not be dropped
+            ran = judged.ran or tests
+            state = gate.promote(series, s.baseline, metadata, refused, shape, ran)
         else:
             warnings += judged.notes
         return gate.RunResult(
