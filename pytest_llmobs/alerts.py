@@ -9,17 +9,15 @@
 - COHORT_QUALITY_DROP (medium): a quality regression in one cohort of a grouping
   attribute while the other cohorts of the same span held: a problem of that cohort.
 
-A check counts as worse when it regressed, or when it moved the bad way significantly
-(Holm-adjusted p below alpha) and by more than half its tolerance while staying within
-it: two tolerated changes that happen together are the signal these alerts exist for,
-while the small, significant drift of a machine's speed between two runs is not. An A/A
-run raises none.
+A check counts as worse when it regressed, or when its 95% interval lies wholly beyond
+half its tolerance the bad way: two tolerated changes that happen together are the
+signal these alerts exist for, while the small drift of a machine's speed between two
+runs is not. An A/A run raises none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from pytest_llmobs.compare import Check, Comparison
 from pytest_llmobs.findings import SEVERITIES, Alert, RequestDetail, Structure
@@ -60,25 +58,27 @@ def find_alerts(
 
 
 def worsened(check: Check, rules: Rules) -> bool:
-    """Regressed, or significantly worse by more than half its tolerance, within it."""
+    """Regressed, or surely worse by more than half its tolerance: its 95% interval lies
+    wholly beyond that, the worse way."""
     if check.verdict == "regression":
         return True
-    if check.verdict != "pass" or check.p_value is None or check.p_value >= rules.alpha:
+    if check.verdict not in ("pass", "inconclusive"):
         return False
-    if check.baseline is None or check.change is None:
+    if check.baseline is None or check.ci_low is None or check.ci_high is None:
         return False
     tolerance = rules.tolerance(
         check.series.name, check.metric, dict(check.series.group).get(TEST_GROUP)
     )
     if tolerance is None:
         return False
-    half = replace(
-        tolerance,
-        relative=None if tolerance.relative is None else tolerance.relative / 2,
-        absolute=None if tolerance.absolute is None else tolerance.absolute / 2,
-    )
-    # the estimate its verdict judged (per test case when paired)
-    return half.beyond(check.baseline + check.change, check.baseline) > 0
+    half = tolerance.allowance(check.baseline) / 2  # in the metric's unit
+    if check.metric.startswith("latency"):  # the interval is relative
+        if check.baseline <= 0:
+            return False
+        half /= check.baseline
+    if tolerance.direction > 0:
+        return check.ci_low > half
+    return check.ci_high < -half
 
 
 def _of(checks: Sequence[Check], prefix: str) -> list[Check]:

@@ -1,8 +1,16 @@
-"""Checks of a run against its baseline: a regression is beyond tolerance and significant.
+"""Checks of a run against its baseline, in three words:
+
+- `regression`: the change is significantly beyond its tolerance (each test's null is
+  "the change is at most the tolerance", not "no change");
+- `inconclusive`: not a regression, but the data cannot rule out a change of the
+  tolerance's size: the estimate is beyond tolerance, or the check is too weak at this n
+  to see such a change (its 95% interval is wider than the tolerance), or it cannot be
+  tested at all; each says which, and about how many spans or test cases would settle it;
+- `pass`: the rest (and `improvement`, symmetrically, significantly better than tolerance).
 
 Significance is family-wise: the raw p-values of all tested checks of the run are Holm
 adjusted, so a run with many series and metrics raises a false alarm with probability
-at most `Rules.alpha`.
+at most `Rules.alpha` whenever every change is within its tolerance.
 """
 
 from __future__ import annotations
@@ -29,8 +37,9 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
     "new",
     "pass",
 )
-LATENCY_METRICS = ("p50", "p95", "p99")
+LATENCY_METRICS = ("p50", "p95", "p99")  # checked by default; p90 when a rule names it
 SERIES_METRICS = (*(f"latency.{p}" for p in LATENCY_METRICS), "error_rate")  # every series'
+Cause = Literal["", "beyond-tolerance", "low-power", "too-few"]
 
 
 @dataclass(frozen=True)
@@ -41,10 +50,13 @@ class Check:
     and `relative` is it over the baseline value: for a paired check the typical
     per-test-case change, otherwise current minus baseline. A paired check also carries
     the plain `pooled_change` (current minus baseline) and `pooled_relative`. The interval
-    (`ci_low`, `ci_high`, 95%) and `mde` (the change this check detects with 80% power at
-    its n) are relative for latency, absolute otherwise. p-values are one-sided, in the
+    (`ci_low`, `ci_high`, 95%) and `mde` (the change this check flags with 80% power at
+    its n: the tolerance plus what the noise hides) are relative for latency, absolute
+    otherwise. p-values are one-sided, that the change lies beyond the tolerance in the
     direction the metric moved: `p_raw` is the test's own, `p_value` Holm-adjusted across
-    the run. A `missing` check's p-values are those of the coverage test (see coverage).
+    the run. An inconclusive check says why in `cause` (`beyond-tolerance`, `low-power`,
+    `too-few`) and `needed`: about how many spans a side (test cases, when paired) would
+    settle it. A `missing` check's p-values are those of the coverage test (see coverage).
     """
 
     series: SeriesKey
@@ -67,6 +79,8 @@ class Check:
     reason: str = ""
     pooled_change: float | None = None
     pooled_relative: float | None = None
+    cause: Cause = ""
+    needed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +151,7 @@ def compare(
     def checked(key: SeriesKey, metric: str) -> bool:
         return _tolerance(rules, key, metric) is not None
 
-    surveyed = coverage.survey(current, baseline, tests, checked, SERIES_METRICS)
+    surveyed = coverage.survey(current, baseline, tests, checked, series_metrics(rules))
     losses = [a.p_raw for a in coverage.tested(surveyed) if a.p_raw is not None]
     checks, adjusted = _decide(drafts, rules.alpha, losses)
     absences = coverage.settle(surveyed, adjusted, rules.alpha)
@@ -157,7 +171,7 @@ def _drafts(
     before = {s.key: s for s in baseline}
     found = {a for s in (*current, *baseline) for a in s.quality}
     attributes = list(dict.fromkeys([*quality_attributes, *sorted(found)]))
-    metrics = [*SERIES_METRICS, *(metric_of(a) for a in attributes)]
+    metrics = [*series_metrics(rules), *(metric_of(a) for a in attributes)]
     drafts: list[_Draft] = []
     for key in sorted(now.keys() | before.keys()):
         for metric in metrics:
@@ -168,6 +182,11 @@ def _drafts(
             if draft is not None:
                 drafts.append(draft)
     return drafts
+
+
+def series_metrics(rules: Rules) -> tuple[str, ...]:
+    """The metrics every series is checked on: p90 too when a rule names it."""
+    return (*SERIES_METRICS, "latency.p90") if rules.names("latency.p90") else SERIES_METRICS
 
 
 def _tolerance(rules: Rules, key: SeriesKey, metric: str) -> Tolerance | None:
@@ -191,19 +210,35 @@ def _explained(check: Check, absence: Absence | None) -> Check:
 
 @dataclass(frozen=True)
 class _Draft:
-    """A check before the run-wide decision, with what the decision needs."""
+    """A check before the run-wide decision, with what the decision needs: the test's
+    standard error, p-values and reach against the bounds (on the test's scale: the log
+    ratio for latency), and the estimate on that scale."""
 
     check: Check
     tolerance: Tolerance
     se: float = math.inf
-    min_p: float = 1.0
+    min_p: stats.Sided = (1.0, 1.0)
     p: stats.Sided | None = None
+    bounds: stats.Bounds = (0.0, 0.0)
+    estimate: float = 0.0
 
     def p_towards(self, worse: bool) -> float:
-        """The one-sided p-value that the metric moved the worse (or better) way."""
+        """The one-sided p-value that the metric moved beyond tolerance the worse (or
+        better) way."""
         assert self.p is not None
-        greater, less = self.p
-        return greater if (self.tolerance.direction > 0) == worse else less
+        upper, lower = self.p
+        return upper if (self.tolerance.direction > 0) == worse else lower
+
+    @property
+    def margin(self) -> float:
+        """How far the estimate may go the worse way, on the test's scale."""
+        upper, lower = self.bounds
+        return upper if self.tolerance.direction > 0 else -lower
+
+    @property
+    def reach(self) -> float:
+        """The smallest p-value the test can give the worse way at these sizes."""
+        return self.min_p[0 if self.tolerance.direction > 0 else 1]
 
 
 def _draft(
@@ -224,7 +259,12 @@ def _draft(
     if value_now is None or cur is None or base is None:
         check = Check(key, metric, "missing", baseline=value_before, reason="not in this run")
         return _Draft(check, tolerance)
-    m = _measure(metric, cur, base, intervals)
+    allowance = tolerance.allowance(value_before)
+    if metric.startswith("latency"):
+        bounds = measure.latency_bounds(allowance, value_before)
+    else:
+        bounds = (allowance, -allowance)
+    m = _measure(metric, cur, base, bounds, intervals)
     pooled = m.current - m.baseline
     check = Check(
         key, metric, "inconclusive" if m.p is None else "pass",
@@ -234,20 +274,21 @@ def _draft(
         n_baseline=m.n_baseline, n_current=m.n_current,
         tolerance=tolerance.spec, reason=m.reason,
         pooled_change=pooled if m.paired else None,
-        pooled_relative=pooled / m.baseline if m.paired and m.baseline else None,
+        pooled_relative=pooled / abs(m.baseline) if m.paired and m.baseline else None,
+        cause="too-few" if m.p is None else "", needed=m.needed,
     )  # fmt: skip
-    return _Draft(check, tolerance, m.se, m.min_p, m.p)
+    return _Draft(check, tolerance, m.se, m.min_p, m.p, bounds, m.estimate)
 
 
 def _measure(
-    metric: str, cur: SeriesStats, base: SeriesStats, intervals: bool
+    metric: str, cur: SeriesStats, base: SeriesStats, bounds: stats.Bounds, intervals: bool
 ) -> measure.Measurement:
     family, _, rest = metric.partition(".")
     if family == "latency":
-        return measure.latency(cur, base, rest, intervals)
+        return measure.latency(cur, base, rest, bounds, intervals)
     if family == "error_rate":
-        return measure.error_rate(cur, base, intervals)
-    return measure.quality(attribute_of(metric), cur, base, intervals)
+        return measure.error_rate(cur, base, bounds, intervals)
+    return measure.quality(attribute_of(metric), cur, base, bounds, intervals)
 
 
 def _decide(
@@ -275,26 +316,87 @@ def _decide(
 
 
 def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold: float) -> Check:
+    """The verdict of one tested check: regression (or improvement) when significantly
+    beyond tolerance, else inconclusive when the data cannot rule out a change of the
+    tolerance's size, else pass."""
     check, tolerance = draft.check, draft.tolerance
     assert check.current is not None
     assert check.baseline is not None
-    mde = stats.minimum_detectable(draft.se, threshold) if math.isfinite(draft.se) else None
-    if mde is not None and check.metric.startswith("latency"):
-        mde = math.expm1(mde)  # the test works on log ratios
-    # p-values shown are one-sided, in the direction the estimate moved
+    spread = (stats.z_for(threshold) + stats.Z_POWER_80) * draft.se
+    mde = _shown(check, draft.margin + spread) if math.isfinite(draft.se) else None
     change = check.change or 0.0
-    worse = change * tolerance.direction > 0
+    worse = change * tolerance.direction > 0  # p-values shown: the way the estimate moved
     p = adjusted[0] if worse else adjusted[1]
-    judged = replace(check, p_value=p, p_raw=draft.p_towards(worse), mde=mde)
+    judged = replace(
+        check, p_value=p, p_raw=draft.p_towards(worse),
+        mde=None if mde is None else mde * tolerance.direction,
+    )  # fmt: skip
+    spec = tolerance.spec
+    if tolerance.against_zero(check.baseline):
+        spec += " of a zero baseline: any change"
+    if adjusted[0] < alpha or adjusted[1] < alpha:
+        verdict: Verdict = "regression" if adjusted[0] < alpha else "improvement"
+        shown = adjusted[0] if verdict == "regression" else adjusted[1]
+        reason = f"significantly beyond {spec} (p {_p(shown)} < {alpha:g})"
+        return replace(judged, p_value=shown, verdict=verdict, reason=reason)
     direction = tolerance.beyond(check.baseline + change, check.baseline)
-    if direction == 0:
-        return replace(judged, reason=f"within tolerance ({tolerance.spec})")
-    beyond = f"beyond tolerance ({tolerance.spec})"
-    if p < alpha:
-        verdict: Verdict = "regression" if direction > 0 else "improvement"
-        return replace(judged, verdict=verdict, reason=f"{beyond}, p < {alpha:g}")
-    if draft.min_p >= threshold:
+    unit = "test cases" if check.paired else "spans a side"
+    if direction > 0:
+        excess = abs(draft.estimate) - abs(draft.margin)
+        needed = _needed(check, stats.z_for(threshold) * draft.se / excess) if excess > 0 else None
+        reason = f"beyond {spec} but not significantly (p {_p(p)})" + _settle(needed, unit)
+        return replace(judged, verdict="inconclusive", reason=reason, cause="beyond-tolerance",
+                       needed=needed)  # fmt: skip
+    if draft.reach >= threshold:
         sizes = f"{check.n_baseline} (baseline) and {check.n_current} (now)"
-        reason = f"{beyond}, but {sizes} samples cannot reach p < {threshold:.2g}"
-        return replace(judged, verdict="inconclusive", reason=reason)
-    return replace(judged, reason=f"{beyond} but not significant")
+        reason = f"{sizes} {unit.split()[0]} cannot reach p < {threshold:.2g}"
+        return replace(judged, verdict="inconclusive", reason=reason, cause="too-few")
+    if draft.margin > 0 and not stats.Z_95 * draft.se <= draft.margin:
+        needed = _needed(check, stats.Z_95 * draft.se / draft.margin)
+        width = _shown(check, stats.Z_95 * draft.se)
+        what = "test cases" if check.paired else "spans"
+        reason = f"too few {what} for {spec}: 95% interval ±{_format(check, width)}" + _settle(
+            needed, unit
+        )
+        return replace(judged, verdict="inconclusive", reason=reason, cause="low-power",
+                       needed=needed)  # fmt: skip
+    if direction < 0:
+        return replace(judged, reason=f"better than {spec}, not significantly")
+    return replace(judged, reason=f"within tolerance ({spec})")
+
+
+def _settle(needed: int | None, unit: str) -> str:
+    return f", about {needed} {unit} needed" if needed else ""
+
+
+def _needed(check: Check, ratio: float) -> int | None:
+    """Spans a side (test cases, when paired) at which the standard error shrinks by
+    `ratio`: the check's n scaled by its square."""
+    if not math.isfinite(ratio) or ratio <= 0:
+        return None
+    n = check.n_current if check.paired else _harmonic(check.n_current, check.n_baseline)
+    return max(math.ceil(n * ratio * ratio), math.floor(n) + 1)
+
+
+def _harmonic(a: int, b: int) -> float:
+    """The equal size a side that gives two samples of a and b their standard error."""
+    return 2 / (1 / a + 1 / b) if a > 0 and b > 0 else float(max(a, b))
+
+
+def _shown(check: Check, amount: float) -> float:
+    """An amount on the test's scale as the check shows changes: relative for latency."""
+    return math.expm1(amount) if check.metric.startswith("latency") else amount
+
+
+def _format(check: Check, amount: float) -> str:
+    if not math.isfinite(amount):
+        return "∞"
+    if check.metric.startswith("latency"):
+        return f"{amount:.1%}"
+    if check.metric == "error_rate":
+        return f"{amount * 100:.1f}pp"
+    return f"{amount:.3g}"
+
+
+def _p(p: float) -> str:
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"

@@ -30,20 +30,25 @@ class Tolerance:
     absolute: float | None = None  # in the metric's unit: ms, a rate, a score
     spec: str = ""
 
+    def allowance(self, baseline: float) -> float:
+        """How far the metric may move from this baseline value, either way, in its unit:
+        the largest of the bounds, a relative one taken of the baseline's magnitude (so
+        against a zero baseline a relative bound allows nothing)."""
+        relative = self.relative * abs(baseline) if self.relative is not None else 0.0
+        return max(self.absolute or 0.0, relative)
+
     def beyond(self, current: float, baseline: float) -> int:
         """+1 beyond it the worse way, -1 beyond it the better way, 0 within."""
         change = current - baseline
-        if change == 0:
-            return 0
-        if self.absolute is not None and abs(change) <= self.absolute + _EPS:
-            return 0
-        if (
-            self.relative is not None
-            and baseline > 0
-            and abs(change) / baseline <= self.relative + _EPS
-        ):
+        noise = _EPS + 1e-9 * max(abs(current), abs(baseline))  # rounding is no change
+        if abs(change) <= self.allowance(baseline) + noise:
             return 0
         return 1 if change * self.direction > 0 else -1
+
+    def against_zero(self, baseline: float) -> bool:
+        """Whether only a relative bound applies and the baseline is zero: any change is
+        then beyond it."""
+        return self.absolute is None and baseline == 0
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,12 @@ class Rules:
             if key is not None:
                 return rules[key]
         return None
+
+    def names(self, metric: str) -> bool:
+        """Whether a rule, override or marked test names this metric itself (not only
+        its family)."""
+        layers = (self.tolerances, *(r for _, r in self.overrides), *self.tests.values())
+        return any(metric in rules for rules in layers)
 
     def slo(self, metric: str) -> Slo | None:
         return self.slos.get(metric)

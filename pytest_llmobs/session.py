@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs import analysis, asked, gate, history, provenance, transport, xdist
+from pytest_llmobs import analysis, asked, baseline, gate, history, provenance, transport, xdist
 from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.distributions import distributions
@@ -219,8 +219,10 @@ class LlmobsSession:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
-        keys, series, numeric = self._aggregate(table, marked)
-        findings = analysis.from_spans(table, keys, series, numeric, self._analysis_options())
+        keys, spans, numeric = self._aggregate(table, marked)
+        findings = analysis.from_spans(table, keys, spans, numeric, self._analysis_options())
+        # judged as the run report keeps them, so `llmobs compare` on it says the same
+        series = baseline.as_stored(spans)
         s = self.settings
         metadata = provenance.metadata(self.config.rootpath)
         rules = with_test_rules(s.rules, marked.rules)

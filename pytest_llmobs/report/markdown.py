@@ -12,6 +12,7 @@ from pytest_llmobs.report import text
 
 _HEADER = "| series | metric | baseline | current | change | 95% CI | p | verdict |"
 _RULE = "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |"
+_WHY_HEADER, _WHY_RULE = _HEADER + " why |", _RULE + " --- |"
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
 
 
@@ -28,7 +29,7 @@ def markdown(result: RunResult) -> str:
     checks = result.comparison.checks if result.comparison is not None else ()
     notable = [c for c in checks if c.verdict != "pass"]
     if notable:
-        lines += [_HEADER, _RULE, *(_row(c) for c in notable), ""]
+        lines += [_WHY_HEADER, _WHY_RULE, *(_row(c, why=True) for c in notable), ""]
     elif checks:
         lines += ["No regression, nothing inconclusive, nothing new or missing.", ""]
     lost = text.coverage(result)
@@ -80,7 +81,7 @@ def _why(result: RunResult) -> list[str]:
     return lines
 
 
-def _row(check: Check) -> str:
+def _row(check: Check, why: bool = False) -> str:
     interval = "-"
     if check.ci_low is not None and check.ci_high is not None:
         fmt = text.pct if check.metric.startswith("latency") else text.signed(check.metric)
@@ -95,5 +96,6 @@ def _row(check: Check) -> str:
         interval,
         escape(text.p_text(check.p_value)),
         verdict,
+        *((escape(check.reason),) if why else ()),
     )
     return "| " + " | ".join(cells) + " |"

@@ -15,7 +15,7 @@ from pytest_llmobs.baseline import (
     load,
     series_to_json,
 )
-from pytest_llmobs.compare import VERDICT_ORDER, Check
+from pytest_llmobs.compare import VERDICT_ORDER, Cause, Check
 from pytest_llmobs.findings import SEVERITIES
 from pytest_llmobs.gate import BaselineState, BaselineStatus, RunResult
 from pytest_llmobs.jsonfile import dumps, write_atomic
@@ -62,6 +62,8 @@ def check_to_json(check: Check) -> dict[str, Any]:
         "reason": check.reason,
         "pooled_change": check.pooled_change,
         "pooled_relative_change": check.pooled_relative,
+        "cause": check.cause or None,
+        "needed": check.needed,
     }
 
 
@@ -245,8 +247,16 @@ def _check(entry: dict[str, Any]) -> Check:
         n_baseline=count(entry, "n_baseline"), n_current=count(entry, "n_current"),
         mde=number("mde"), tolerance=None if tolerance is None else text(entry, "tolerance"),
         reason=text(entry, "reason", ""), pooled_change=number("pooled_change"),
-        pooled_relative=number("pooled_relative_change"),
+        pooled_relative=number("pooled_relative_change"), cause=_cause(entry),
+        needed=None if entry.get("needed") is None else count(entry, "needed"),
     )  # fmt: skip
+
+
+def _cause(entry: dict[str, Any]) -> Cause:
+    cause = entry.get("cause") or ""
+    if cause not in get_args(Cause):
+        raise ValueError(f"unknown cause {cause!r}")
+    return cast(Cause, cause)
 
 
 def _slo(entry: dict[str, Any]) -> SloResult:

@@ -8,6 +8,10 @@ from pytest_llmobs.report import text
 from pytest_llmobs.report.text import change, detail, p_text, value
 
 WIDTH = 100
+LEGEND = (
+    "regression: significantly beyond its tolerance; inconclusive: a change of the tolerance's",
+    "size cannot be ruled out (why: the line under it); pass: within it, and the data can tell",
+)
 _COLUMNS = ("series", "metric", "baseline", "current", "change", "p", "verdict")
 _FIXED = (22, 10, 10, 9, 8, 12)  # metric .. verdict; the series column takes the rest
 
@@ -21,6 +25,8 @@ def summary_lines(result: RunResult) -> list[str]:
             lines.append(_row(_cells(check)))
             if check.verdict in ("regression", "inconclusive", "improvement"):
                 lines.append(fit("    " + detail(check), LONG))
+        if any(c.verdict in ("regression", "inconclusive") for c in result.comparison.checks):
+            lines.extend(LEGEND)
     elif result.series:
         spans = sum(s.count for s in result.series)
         lines.append(f"captured {spans} spans in {len(result.series)} series")

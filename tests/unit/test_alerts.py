@@ -18,12 +18,15 @@ LLM, JUDGE = SeriesKey("llm"), SeriesKey("judge")
 
 
 def check(key: SeriesKey, metric: str, verdict: str, change: float = 0.0,
-          p: float | None = 0.5) -> Check:  # fmt: skip
-    """A check moved by change: relative for latency (of 100 ms), absolute otherwise."""
+          p: float | None = 0.5, width: float | None = None) -> Check:  # fmt: skip
+    """A check moved by change: relative for latency (of 100 ms), absolute otherwise, with
+    a 95% interval of change +- width (on the same scale) when width is given."""
     before = 100.0 if metric.startswith("latency") else 0.5
     after = before * (1 + change) if metric.startswith("latency") else before + change
+    low, high = (None, None) if width is None else (change - width, change + width)
     return Check(key, metric, verdict, baseline=before, current=after,  # type: ignore[arg-type]
-                 change=after - before, relative=change, p_value=p)  # fmt: skip
+                 change=after - before, relative=change, p_value=p, ci_low=low,
+                 ci_high=high)  # fmt: skip
 
 
 def types(*checks: Check, structure: Structure | None = None) -> list[str]:
@@ -70,19 +73,22 @@ def test_latency_and_quality_together_in_the_same_request_path() -> None:
     assert types(slower, worse, structure=apart) == []
 
 
-def test_tolerated_but_significant_changes_count_together() -> None:
-    slower = check(LLM, "latency.p95", "pass", 0.08, 0.001)  # tolerance +10% and +1ms
-    worse = check(JUDGE, "quality.score", "pass", -0.03, 0.002)  # tolerance -0.05
+def test_tolerated_but_sure_changes_count_together() -> None:
+    slower = check(LLM, "latency.p95", "pass", 0.08, width=0.02)  # tolerance +10% and +1ms
+    worse = check(JUDGE, "quality.score", "pass", -0.03, width=0.004)  # tolerance -0.05
     assert types(slower, worse) == ["LATENCY_AND_QUALITY_DROP"]
-    assert types(slower, check(JUDGE, "quality.score", "pass", -0.03, 0.2)) == []
-    # significant but under half the tolerance: a machine's drift, not a signal
-    drift = check(LLM, "latency.p95", "pass", 0.03, 0.0001)
+    # beyond half the tolerance, but the interval reaches back under it: not sure
+    assert types(slower, check(JUDGE, "quality.score", "pass", -0.03, width=0.2)) == []
+    unsure = check(LLM, "latency.p95", "inconclusive", 0.08, width=0.05)
+    assert types(unsure, worse) == []
+    # sure, but under half the tolerance: a machine's drift, not a signal
+    drift = check(LLM, "latency.p95", "pass", 0.03, width=0.001)
     assert types(drift, worse) == []
-    assert types(slower, check(JUDGE, "quality.score", "pass", -0.02, 0.0001)) == []
+    assert types(slower, check(JUDGE, "quality.score", "pass", -0.02, width=0.001)) == []
     loose = Rules({"latency.*": parse_tolerance("latency.*", "+20%")})
     found = find_alerts(Comparison((slower, worse)), Structure(), rules=loose)
-    assert found == ()  # +8% is under half of +20%
-    better = check(JUDGE, "quality.score", "pass", 0.03, 0.001)  # the good way: no alert
+    assert found == ()  # +6%..+10% is under half of +20%
+    better = check(JUDGE, "quality.score", "pass", 0.03, width=0.001)  # the good way
     assert types(slower, better) == []
 
 

@@ -248,3 +248,57 @@ def test_a_case_with_cache_hits_alone_is_still_recorded_as_present(tmp_path: Pat
     path = tmp_path / "baseline.json"
     write_atomic(path, baseline.baseline_document([series], {}))
     assert baseline.load(path).series[0].cases == ("t::a", "t::cached")
+
+
+def stored_through_a_file(tmp_path: Path, series: SeriesStats) -> SeriesStats:
+    path = tmp_path / "run.json"
+    write_atomic(path, baseline.baseline_document([series], {}))
+    [loaded] = baseline.load(path).series
+    return loaded
+
+
+def assert_same_series(a: SeriesStats, b: SeriesStats) -> None:
+    assert (a.key, a.count, a.errors, a.cache_hits) == (b.key, b.count, b.errors, b.cache_hits)
+    assert (a.latency, a.quality, a.cases) == (b.latency, b.quality, b.cases)
+    assert a.latency_samples.tolist() == b.latency_samples.tolist()
+    assert a.latency_case is not None
+    assert b.latency_case is not None
+    assert a.latency_case.tolist() == b.latency_case.tolist()
+    assert a.quality_samples.keys() == b.quality_samples.keys()
+    for attr in a.quality_samples:
+        assert a.quality_samples[attr].tolist() == b.quality_samples[attr].tolist()
+        assert a.quality_case[attr].tolist() == b.quality_case[attr].tolist()
+
+
+@pytest.mark.parametrize("spans", [1, 7, 999, 1000, 1001, 5000])
+def test_as_stored_is_what_a_file_gives_back(tmp_path: Path, spans: int) -> None:
+    rng = np.random.default_rng(spans)
+    cases = [f"t.py::test[{rng.integers(0, 1200 if spans == 5000 else 40)}]" for _ in range(spans)]
+    series = make_series(
+        "s", list(rng.lognormal(3, 1.0, spans) * 1.000001), errors=spans // 10,
+        quality={"q": list(rng.normal(0.7, 0.2, spans) / 3), "cost": [2.2e-6] * spans},
+        cases=cases or None,
+    )  # fmt: skip
+    if spans:  # a case with cache hits alone, present but without a latency
+        series = replace(series, cases=(*series.cases, "t.py::cached"), present=None)
+    [stored] = baseline.as_stored([series])
+    assert_same_series(stored, stored_through_a_file(tmp_path, series))
+    # stored once, stored again: the same (a run report promoted to baseline keeps it)
+    [again] = baseline.as_stored([stored])
+    assert_same_series(again, stored)
+    assert len(stored.latency_samples) <= max(baseline.SAMPLE_LIMIT, len(stored.cases))
+
+
+def test_stored_values_keep_six_significant_digits() -> None:
+    values = np.array([2.2345678e-6, 1234.56789, 0.0, -0.123456789, 98765432.1])
+    assert baseline.significants(values).tolist() == [
+        2.23457e-06,
+        1234.57,
+        0.0,
+        -0.123457,
+        98765400.0,
+    ]
+    assert [repr(v) for v in baseline.significants(values).tolist()] == [
+        "2.23457e-06", "1234.57", "0.0", "-0.123457", "98765400.0"
+    ]  # fmt: skip
+    assert baseline.significant(2.2345678e-6) == 2.23457e-06

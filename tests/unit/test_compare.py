@@ -4,76 +4,130 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
 
-from pytest_llmobs.compare import compare
+from pytest_llmobs.compare import Check, compare
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.rule_config import rules_from_config
+from pytest_llmobs.rules import Rules
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))  # ms
+WIDE = list(np.linspace(10.0, 20.0, 400))  # enough spans to see +10% on every percentile
 
 
 def verdict_of(current: SeriesStats, baseline: SeriesStats, metric: str) -> str:
-    [check] = [c for c in compare([current], [baseline]).checks if c.metric == metric]
-    return check.verdict
+    return check_of(current, baseline, metric).verdict
+
+
+def check_of(
+    current: SeriesStats, baseline: SeriesStats, metric: str, rules: Rules | None = None
+) -> Check:
+    checks = compare([current], [baseline], rules=rules).checks
+    [check] = [c for c in checks if c.metric == metric]
+    return check
 
 
 @pytest.mark.parametrize(
     ("current", "expected"),
     [
-        (BASE, "pass"),  # same behaviour
-        ([x * 1.6 for x in BASE], "regression"),
-        ([x / 1.6 for x in BASE], "improvement"),
-        ([x * 1.08 for x in BASE], "pass"),  # +8%: within the relative tolerance
-        ([x + 1.0 for x in BASE], "pass"),  # +1 ms, but under +10%
+        (WIDE, "pass"),  # same behaviour
+        ([x * 1.6 for x in WIDE], "regression"),
+        ([x / 1.6 for x in WIDE], "improvement"),
+        ([x * 1.08 for x in WIDE], "pass"),  # +8%: within the relative tolerance
+        ([x + 1.0 for x in WIDE], "pass"),  # +1 ms, but under +10%
     ],
     ids=["same", "1.6x-slower", "1.6x-faster", "plus-8-percent", "plus-1ms"],
 )
-@pytest.mark.parametrize("metric", ["latency.p50", "latency.p95"])
+@pytest.mark.parametrize("metric", ["latency.p50", "latency.p95", "latency.p99"])
 def test_latency(current: list[float], expected: str, metric: str) -> None:
-    assert verdict_of(make_series("s", current), make_series("s", BASE), metric) == expected
+    assert verdict_of(make_series("s", current), make_series("s", WIDE), metric) == expected
 
 
 def test_latency_needs_the_absolute_floor_too() -> None:
-    base = [x / 1000 for x in BASE]  # 10-20 microseconds
+    base = [x / 1000 for x in WIDE]  # 10-20 microseconds
     slower = [x * 1.6 for x in base]  # +60%, but far below +1 ms
     assert verdict_of(make_series("s", slower), make_series("s", base), "latency.p50") == "pass"
 
 
-def test_latency_beyond_tolerance_but_noise_is_not_a_regression() -> None:
+def test_latency_beyond_tolerance_but_noise_is_inconclusive_with_its_reason() -> None:
     base = [10.0] * 55 + [30.0, 31.0, 32.0, 33.0, 34.0]
     cur = [10.0] * 54 + [50.0, 52.0, 54.0, 56.0, 58.0, 60.0]  # one tail request more
-    [check] = [c for c in compare([make_series("s", cur)], [make_series("s", base)]).checks
-               if c.metric == "latency.p95"]  # fmt: skip
-    assert check.verdict == "pass"
-    assert check.reason == "beyond tolerance (+10% and +1ms) but not significant"
+    check = check_of(make_series("s", cur), make_series("s", base), "latency.p95")
+    assert check.verdict == "inconclusive"
+    assert check.cause == "beyond-tolerance"
+    assert check.reason.startswith("beyond +10% and +1ms but not significantly (p ")
+    assert check.needed is not None
+    assert check.needed > 60
+    assert check.reason.endswith(f", about {check.needed} spans a side needed")
     assert check.p_value is not None
     assert check.p_value > 0.001
 
 
 def test_latency_on_too_few_samples_is_inconclusive() -> None:
-    check = compare([make_series("s", [30.0, 31, 32])], [make_series("s", [10.0, 11, 12])])
+    check = compare([make_series("s", [10.5, 11, 11.5])], [make_series("s", [10.0, 11, 12])])
     [p50] = [c for c in check.checks if c.metric == "latency.p50"]
     assert p50.verdict == "inconclusive"
     assert p50.test == "median-test"  # Mood's, exact: 3 against 3 can reach p = 0.05 at best
-    assert p50.reason.endswith("but 3 (baseline) and 3 (now) samples cannot reach p < 0.005")
+    assert p50.cause == "too-few"
+    assert p50.reason == "3 (baseline) and 3 (now) spans cannot reach p < 0.005"
+
+
+def shifted_runs(change: float, n: int = 2000, seed: int = 0) -> tuple[SeriesStats, SeriesStats]:
+    """Lognormal latencies, unpaired, the current ones `change` slower."""
+    rng = np.random.default_rng(seed)
+    base = rng.lognormal(np.log(200), 0.3, n)
+    cur = rng.lognormal(np.log(200), 0.3, n) * (1 + change)
+    return make_series("s", list(cur)), make_series("s", list(base))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_change_within_tolerance_is_never_a_regression(seed: int) -> None:
+    # +8% with a +10% tolerance at 2,000 spans a side: significantly non-zero, often
+    # significantly above +5%, but a regression only beyond +10%
+    cur, base = shifted_runs(0.08, seed=seed)
+    checks = {c.metric: c for c in compare([cur], [base]).checks}
+    assert all(c.verdict != "regression" for c in checks.values()), checks
+    assert checks["latency.p50"].relative == pytest.approx(0.08, abs=0.03)
+
+
+def test_the_p_value_is_of_the_change_beyond_the_tolerance() -> None:
+    # the p50 test is Mood's on the current latencies scaled down by the tolerance
+    cur, base = shifted_runs(0.20, n=500)
+    check = check_of(cur, base, "latency.p50")
+    scaled = cur.latency_samples / 1.1  # +10% (+1 ms is less at 200 ms)
+    pooled = np.median(np.concatenate((scaled, base.latency_samples)))
+    above = (int(np.sum(scaled > pooled)), int(np.sum(base.latency_samples > pooled)))
+    table = [[above[0], 500 - above[0]], [above[1], 500 - above[1]]]
+    expected = scipy_stats.fisher_exact(table, alternative="greater").pvalue
+    assert check.p_raw == pytest.approx(expected, rel=1e-9)
+    assert check.verdict == "regression"
 
 
 @pytest.mark.parametrize(
-    ("base_errors", "cur_errors", "n", "expected"),
+    ("base_errors", "cur_errors", "n", "expected", "cause"),
     [
-        (0, 18, 60, "regression"),  # 30% error rate
-        (0, 1, 60, "pass"),  # +1.7pp: within tolerance
-        (0, 2, 100, "pass"),  # exactly +2pp: within tolerance
-        (0, 3, 60, "pass"),  # +5pp, but not significant at this n
-        (18, 0, 60, "improvement"),
-        (0, 2, 2, "inconclusive"),  # 2 spans can never be significant
+        (0, 180, 600, "regression", ""),  # 30% error rate
+        (6, 12, 600, "pass", ""),  # +1pp: within tolerance, and 600 spans can tell
+        (6, 18, 600, "pass", ""),  # exactly +2pp: within tolerance
+        (0, 1, 60, "inconclusive", "low-power"),  # within, but 60 spans cannot see +2pp
+        (0, 3, 60, "inconclusive", "beyond-tolerance"),  # +5pp, not significant at this n
+        (180, 0, 600, "improvement", ""),
     ],
 )
-def test_error_rate(base_errors: int, cur_errors: int, n: int, expected: str) -> None:
+def test_error_rate(base_errors: int, cur_errors: int, n: int, expected: str, cause: str) -> None:
     base = make_series("s", [10.0] * n, errors=base_errors)
     cur = make_series("s", [10.0] * n, errors=cur_errors)
-    assert verdict_of(cur, base, "error_rate") == expected
+    check = check_of(cur, base, "error_rate")
+    assert (check.verdict, check.cause) == (expected, cause)
+
+
+def test_an_error_rate_from_0_to_20_percent_on_few_spans_is_never_a_pass() -> None:
+    base = make_series("s", [10.0] * 20, errors=0)
+    cur = make_series("s", [10.0] * 20, errors=4)
+    check = check_of(cur, base, "error_rate")
+    assert check.verdict in ("regression", "inconclusive")
+    assert check.cause == "beyond-tolerance"
 
 
 @pytest.mark.parametrize(
@@ -91,6 +145,71 @@ def test_quality(shift: float, n: int, expected: str) -> None:
     base = make_series("s", [10.0] * n, quality={"overall_score": scores})
     cur = make_series("s", [10.0] * n, quality={"overall_score": [s + shift for s in scores]})
     assert verdict_of(cur, base, "quality.overall_score") == expected
+
+
+def test_the_three_words_at_their_boundaries() -> None:
+    # paired quality on 40 test cases, per-case noise sd 0.02: the t-test against -0.05
+    rng = np.random.default_rng(5)
+    cases = [f"t.py::test[{i}]" for i in range(40)]
+    scores = rng.uniform(0.6, 0.9, 40)
+    noise = rng.normal(0, 0.02, 40)
+    noise -= noise.mean()  # the mean change is exactly the shift
+
+    def judged(shift: float, spread: float = 1.0) -> Check:
+        base = make_series("s", [10.0] * 40, quality={"q": list(scores)}, cases=cases)
+        now = list(scores + shift + spread * noise)
+        cur = make_series("s", [10.0] * 40, quality={"q": now}, cases=cases)
+        return check_of(cur, base, "quality.q")
+
+    assert judged(-0.03).verdict == "pass"  # within, and 40 cases can tell
+    on_bound = judged(-0.05)
+    assert on_bound.verdict == "pass"  # on the bound is within it
+    assert on_bound.p_raw == pytest.approx(0.5, abs=1e-6)  # H0's edge: p one half
+    beyond = judged(-0.055)  # beyond, but not significantly at this n
+    assert (beyond.verdict, beyond.cause) == ("inconclusive", "beyond-tolerance")
+    assert judged(-0.09).verdict == "regression"  # significantly beyond
+    assert judged(+0.09).verdict == "improvement"
+    noisy = judged(-0.01, spread=10.0)  # within, but an interval of about +-0.06
+    assert (noisy.verdict, noisy.cause) == ("inconclusive", "low-power")
+    assert noisy.needed is not None
+    assert noisy.needed > 40
+    assert noisy.reason.startswith("too few test cases for -0.05: 95% interval ±0.0")
+
+
+def test_identical_deterministic_scores_give_p_one() -> None:
+    cases = [f"t.py::test[{i}]" for i in range(30)]
+    scores = [0.1, 0.7, 0.2] * 10  # per-case means that differ with the order of summing
+    base = make_series("s", [10.0] * 60, quality={"q": scores * 2}, cases=cases * 2)
+    cur = make_series("s", [10.0] * 60, quality={"q": scores[::-1] * 2}, cases=cases[::-1] * 2)
+    check = check_of(cur, base, "quality.q")
+    assert check.p_raw == 1.0
+    assert check.verdict == "pass"
+
+
+def test_p90_is_checked_when_a_rule_names_it() -> None:
+    cur, base = make_series("s", [x * 1.6 for x in WIDE]), make_series("s", WIDE)
+    assert "latency.p90" not in {c.metric for c in compare([cur], [base]).checks}
+    rules = rules_from_config({"rules": {"latency.p90": "+20%"}}, "test")
+    check = check_of(cur, base, "latency.p90", rules)
+    assert (check.verdict, check.test, check.tolerance) == ("regression", "quantile-z", "+20%")
+    few = check_of(make_series("s", BASE[:20]), make_series("s", BASE[:20]), "latency.p90", rules)
+    assert few.reason == "need >= 29 spans on each side for p90 (baseline 20, now 20)"
+
+
+def test_a_relative_tolerance_on_a_zero_or_negative_baseline() -> None:
+    rules = rules_from_config({"rules": {"quality.*": "-10%"}}, "test")
+    scores = list(np.linspace(-0.8, -0.4, 200))  # a negative score, as log-probs are
+    base = make_series("s", [10.0] * 200, quality={"q": scores})
+    worse = make_series("s", [10.0] * 200, quality={"q": [v - 0.03 for v in scores]})
+    much_worse = make_series("s", [10.0] * 200, quality={"q": [v - 0.2 for v in scores]})
+    # -10% of the magnitude 0.6 allows -0.06
+    assert check_of(worse, base, "quality.q", rules).verdict == "pass"
+    assert check_of(much_worse, base, "quality.q", rules).verdict == "regression"
+    zero = make_series("s", [10.0] * 200, quality={"q": [0.0] * 200})
+    dropped = make_series("s", [10.0] * 200, quality={"q": [-0.2] * 200})
+    check = check_of(dropped, zero, "quality.q", rules)
+    assert check.verdict == "regression"
+    assert "-10% of a zero baseline: any change" in check.reason
 
 
 def test_new_and_missing_series_and_attributes_never_fail() -> None:
@@ -223,14 +342,14 @@ def test_rules_turn_checks_off_and_loosen_them() -> None:
 
 
 def test_a_judge_score_that_drops_on_a_few_prompts_moves_the_mean() -> None:
-    # 0/1 scores: most prompts unchanged, ten of sixty drop from 1 to 0 (mean -0.17)
+    # 0/1 scores: most prompts unchanged, fifteen of sixty drop from 1 to 0 (mean -0.25)
     cases = [f"t.py::test[{i}]" for i in range(60)]
     before = [1.0] * 60
-    now = [0.0] * 10 + [1.0] * 50
+    now = [0.0] * 15 + [1.0] * 45
     base = make_series("judge", [10.0] * 60, quality={"ok": before}, cases=cases)
     cur = make_series("judge", [10.0] * 60, quality={"ok": now}, cases=cases)
     [check] = [c for c in compare([cur], [base], ["ok"]).checks if c.metric == "quality.ok"]
     assert (check.test, check.verdict) == ("paired-t", "regression")
-    assert check.change == pytest.approx(-10 / 60)
+    assert check.change == pytest.approx(-15 / 60)
     assert check.ci_high is not None
     assert check.ci_high < 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -326,7 +327,18 @@ def test_every_estimate_lies_within_its_interval_and_agrees_with_its_test(
             assert check.baseline is not None
             assert check.pooled_change == pytest.approx(check.current - check.baseline)
         if check.test in ("quantile-z", "welch-t", "paired-t") and check.p_raw is not None:
-            # the interval leaves out "no change" just when the test rejects it (5%, two-sided)
-            excludes = check.ci_low > 0 or check.ci_high < 0
-            if abs(check.p_raw - 0.025) > 1e-6:
+            # the interval leaves out the tolerance's bound, on the side the estimate moved,
+            # just when the test of that bound rejects (5%, two-sided)
+            if estimate == 0 or check.baseline is None:
+                continue
+            bound = _bound(check.metric, check.baseline) * (1 if estimate > 0 else -1)
+            excludes = check.ci_low > bound if estimate > 0 else check.ci_high < bound
+            if abs(check.p_raw - 0.025) > 1e-6 and abs(estimate - bound) > 1e-9:
                 assert excludes == (check.p_raw < 0.025), check
+
+
+def _bound(metric: str, baseline: float) -> float:
+    """The default tolerance's bound on the scale a check's interval is on."""
+    if metric.startswith("latency"):  # +10% and +1 ms: the larger of them, relative
+        return max(0.1, 1 / baseline) if baseline > 0 else math.inf
+    return 0.02 if metric == "error_rate" else 0.05

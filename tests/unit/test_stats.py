@@ -19,7 +19,6 @@ def test_wilcoxon_matches_scipy_and_hand_computed_exact_case() -> None:
     assert less == pytest.approx(scipy_stats.wilcoxon(diffs, alternative="less").pvalue)
     # 5 positive differences: the exact one-sided p is 1 / 2**5
     assert stats.wilcoxon(np.array([1.0, 2, 3, 4, 5]))[0] == pytest.approx(1 / 32)
-    assert stats.wilcoxon_min_p(5) == pytest.approx(1 / 32)
     assert stats.wilcoxon(np.zeros(12)) == (1.0, 1.0)
 
 
@@ -29,8 +28,6 @@ def test_fisher_matches_scipy_both_ways() -> None:
     assert greater == pytest.approx(scipy_stats.fisher_exact(table, alternative="greater").pvalue)
     assert less == pytest.approx(1.0)
     assert stats.fisher(1, 60, 0, 60)[0] == pytest.approx(0.5)
-    assert stats.fisher_min_p(3, 3) == pytest.approx(0.05)
-    assert stats.fisher(3, 3, 0, 3)[0] == pytest.approx(stats.fisher_min_p(3, 3))
 
 
 @pytest.mark.parametrize(("q", "n"), [(0.95, 59), (0.99, 299), (0.9, 29), (0.5, 5)])
@@ -133,7 +130,7 @@ def test_hodges_lehmann_of_many_pairs_stays_bounded() -> None:
 def test_welch_matches_scipy(seed: int) -> None:
     rng = np.random.default_rng(seed)
     a, b = rng.normal(0.7, 0.1, 12), rng.normal(0.75, 0.2, 30)
-    result = stats.welch(a, b)
+    result = stats.welch(sample(a), sample(b))
     assert result is not None
     (greater, less), _, (low, high) = result
     reference = scipy_stats.ttest_ind(a, b, equal_var=False, alternative="greater")
@@ -141,7 +138,151 @@ def test_welch_matches_scipy(seed: int) -> None:
     assert less == pytest.approx(1 - reference.pvalue, rel=1e-9)
     interval = scipy_stats.ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
     assert (low, high) == pytest.approx((interval.low, interval.high), rel=1e-9)
-    assert stats.welch(a[:1], b) is None
+    assert stats.welch(sample(a[:1]), sample(b)) is None
+
+
+def sample(values: np.ndarray) -> stats.Sample:
+    return stats.Sample(values, len(values), float(np.mean(values)))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_welch_against_bounds_is_welch_on_shifted_values(seed: int) -> None:
+    # H0: mean difference <= +0.05 (above) and >= -0.05 (below), by hand: shift one side
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(0.70, 0.1, 15), rng.normal(0.72, 0.2, 25)
+    result = stats.welch(sample(a), sample(b), (0.05, -0.05))
+    assert result is not None
+    (above, below), _, _ = result
+    greater = scipy_stats.ttest_ind(a - 0.05, b, equal_var=False, alternative="greater")
+    less = scipy_stats.ttest_ind(a + 0.05, b, equal_var=False, alternative="less")
+    assert (above, below) == pytest.approx((greater.pvalue, less.pvalue), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_paired_t_against_bounds_matches_scipy_with_a_population_mean(seed: int) -> None:
+    diffs = np.random.default_rng(seed).normal(-0.04, 0.1, 30)
+    (above, below), _, _ = stats.paired_t(diffs, (0.05, -0.05))
+    greater = scipy_stats.ttest_1samp(diffs, 0.05, alternative="greater").pvalue
+    less = scipy_stats.ttest_1samp(diffs, -0.05, alternative="less").pvalue
+    assert (above, below) == pytest.approx((greater, less), rel=1e-9)
+
+
+def test_a_change_on_its_bound_or_within_rounding_of_zero_is_no_evidence() -> None:
+    # identical per-case means, summed in another order: differences of ~1e-17
+    base = np.array([0.1, 0.2, 0.3] * 10)
+    noise = stats.denoised((base + 1e-17) - base, base)
+    assert not noise.any()
+    assert stats.paired_t(noise)[0] == (1.0, 1.0)  # no spread, no change: p = 1
+    assert stats.wilcoxon(noise) == (1.0, 1.0)
+    # every case exactly +0.05 with a +0.05 bound: on it, not beyond
+    (above, _), _, _ = stats.paired_t(np.full(20, 0.1 + 0.05) - 0.1, (0.05, -0.05))
+    assert above == 1.0
+    (above, _), _, _ = stats.paired_t(np.full(20, 0.06), (0.05, -0.05))
+    assert above == 0.0  # no spread and beyond the bound: certain
+
+
+def test_wilcoxon_min_p_matches_scipy_on_each_branch_and_drops_zeros() -> None:
+    rng = np.random.default_rng(7)
+    cases = [
+        rng.uniform(0.1, 1, 12),  # exact: no ties, at most 50
+        rng.uniform(0.1, 1, 50),
+        np.round(rng.uniform(0.1, 1, 30), 1),  # ties: the normal branch with tie correction
+        rng.uniform(0.1, 1, 120),  # more than 50: the normal branch
+    ]
+    for diffs in cases:
+        exact = len(diffs) <= 50 and len(np.unique(diffs)) == len(diffs)
+        method = "exact" if exact else "asymptotic"
+        reference = scipy_stats.wilcoxon(diffs, alternative="greater", method=method).pvalue
+        assert stats.wilcoxon_min_p(diffs) == pytest.approx(reference, rel=1e-9)
+        assert stats.wilcoxon(diffs)[0] == pytest.approx(reference, rel=1e-9)
+        assert stats.wilcoxon_min_p(-diffs) == stats.wilcoxon_min_p(diffs)
+    # 0/1 judge scores: zero differences are dropped by the test, so by its reach too
+    with_zeros = np.array([0.0] * 20 + [1.0, 1.0, 1.0])
+    assert stats.wilcoxon_min_p(with_zeros) == pytest.approx(
+        scipy_stats.wilcoxon(with_zeros, alternative="greater", method="asymptotic").pvalue
+    )
+    assert stats.wilcoxon_min_p(np.zeros(5)) == 1.0
+    assert stats.wilcoxon_min_p(np.arange(1.0, 1101.0)) < 1e-100  # no overflow
+
+
+def test_shifted_signed_rank_tests_the_bound() -> None:
+    diffs = np.random.default_rng(2).normal(0.12, 0.05, 40)
+    bound = np.log1p(0.10)
+    reference = scipy_stats.wilcoxon(diffs - bound, alternative="greater", method="exact")
+    assert stats.wilcoxon(diffs - bound)[0] == pytest.approx(reference.pvalue, rel=1e-9)
+
+
+def brute_force_score_p(x1: int, n1: int, x0: int, n0: int, bound: float) -> float:
+    """The score test by hand: the restricted likelihood maximised on a fine grid."""
+    grid = np.linspace(max(0.0, -bound) + 1e-9, min(1.0, 1 - bound) - 1e-9, 200_001)
+    p1 = grid + bound
+    loglik = (
+        x1 * np.log(p1) + (n1 - x1) * np.log(1 - p1) + x0 * np.log(grid)
+        + (n0 - x0) * np.log(1 - grid)
+    )  # fmt: skip
+    p0 = grid[int(np.argmax(loglik))]
+    se = math.sqrt((p0 + bound) * (1 - p0 - bound) / n1 + p0 * (1 - p0) / n0)
+    return float(scipy_stats.norm.sf((x1 / n1 - x0 / n0 - bound) / se))
+
+
+@pytest.mark.parametrize(
+    ("x1", "n1", "x0", "n0", "bound"),
+    [
+        (30, 500, 10, 500, 0.02),
+        (8, 60, 1, 80, 0.02),
+        (50, 1000, 30, 1000, 0.0),
+        (5, 40, 5, 50, 0.1),
+    ],
+)
+def test_rate_score_test_matches_the_restricted_likelihood_by_hand(
+    x1: int, n1: int, x0: int, n0: int, bound: float
+) -> None:
+    assert stats.rate_beyond(x1, n1, x0, n0, bound) == pytest.approx(
+        brute_force_score_p(x1, n1, x0, n0, bound), rel=1e-3
+    )
+
+
+def test_rate_score_test_at_bound_zero_is_the_pooled_z_test() -> None:
+    x1, n1, x0, n0 = 50, 1000, 30, 1000
+    pooled = (x1 + x0) / (n1 + n0)
+    z = (x1 / n1 - x0 / n0) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    assert stats.rate_beyond(x1, n1, x0, n0, 0.0) == pytest.approx(scipy_stats.norm.sf(z))
+
+
+def test_rate_tests_are_never_kinder_than_fishers_exact_test() -> None:
+    # 0 of 10 errors, then 3 of 10: the score test alone says ~0.03; Fisher says 0.105
+    above, _ = stats.rates_beyond(3, 10, 0, 10, (0.0, 0.0))
+    reference = scipy_stats.fisher_exact([[3, 7], [0, 10]], alternative="greater").pvalue
+    assert above == pytest.approx(reference)
+    # and never below the bound's own test
+    above, below = stats.rates_beyond(60, 1000, 20, 1000, (0.02, -0.02))
+    assert above == pytest.approx(stats.rate_beyond(60, 1000, 20, 1000, 0.02))
+    assert below == pytest.approx(1.0)
+    # the reach: every span of one side an error
+    reach = stats.rates_reach(3, 3, (0.02, -0.02))
+    assert reach[0] == pytest.approx(stats.rates_beyond(3, 3, 0, 3, (0.02, -0.02))[0])
+    exact = scipy_stats.fisher_exact([[3, 0], [0, 3]], alternative="greater").pvalue
+    assert reach[0] == pytest.approx(exact)
+
+
+def test_a_thinned_sample_stands_for_the_values_it_was_kept_from() -> None:
+    # evenly spaced order statistics of 5,000 values, kept as 1,000, stand for 5,000
+    full = np.sort(np.random.default_rng(3).lognormal(0, 0.3, 5000))
+    kept = full[np.round(np.linspace(0, 4999, 1000)).astype(int)]
+    for q in (0.5, 0.95):
+        assert stats.log_quantile_se(kept, q, 5000) == pytest.approx(
+            stats.log_quantile_se(full, q), rel=0.15
+        )
+        assert stats.log_quantile_se(kept, q, 5000) < 0.6 * stats.log_quantile_se(kept, q)
+    other = np.sort(np.random.default_rng(4).lognormal(0.05, 0.3, 5000))
+    other_kept = other[np.round(np.linspace(0, 4999, 1000)).astype(int)]
+    (full_p, _), _ = stats.median_test(stats.Sample(other, 5000), stats.Sample(full, 5000))
+    (kept_p, _), _ = stats.median_test(stats.Sample(other_kept, 5000), stats.Sample(kept, 5000))
+    assert math.log(kept_p) == pytest.approx(math.log(full_p), rel=0.1)
+    (counted_as_kept, _), _ = stats.median_test(
+        stats.Sample(other_kept, 1000), stats.Sample(kept, 1000)
+    )
+    assert counted_as_kept > 100 * kept_p  # what the old code did: power capped
 
 
 def test_hodges_lehmann_of_too_few_pairs_has_no_bound() -> None:
@@ -151,9 +292,8 @@ def test_hodges_lehmann_of_too_few_pairs_has_no_bound() -> None:
     assert bounds == (-math.inf, math.inf)
 
 
-def test_sign_test_and_min_p_of_thousands_of_pairs_do_not_break() -> None:
+def test_sign_test_of_thousands_of_pairs_does_not_break() -> None:
     assert 0 < presence.sign_test(1100, 1100) < 1e-300
-    assert stats.wilcoxon_min_p(1100) == math.ldexp(1.0, -1100)  # no OverflowError
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -170,14 +310,22 @@ def test_paired_t_matches_scipy(seed: int) -> None:
 def test_median_test_is_fishers_on_counts_above_the_pooled_median() -> None:
     base = np.arange(1.0, 21.0)
     cur = base + 6.0
-    (greater, _), min_p = stats.median_test(cur, base)
+    (greater, _), (reach, _) = stats.median_test(stats.Sample(cur, 20), stats.Sample(base, 20))
     pooled = np.median(np.concatenate((cur, base)))
-    table = [[int(np.sum(cur > pooled)), int(np.sum(cur <= pooled))],
-             [int(np.sum(base > pooled)), int(np.sum(base <= pooled))]]  # fmt: skip
+    above = (int(np.sum(cur > pooled)), int(np.sum(base > pooled)))
+    table = [[above[0], 20 - above[0]], [above[1], 20 - above[1]]]
     assert greater == pytest.approx(
         scipy_stats.fisher_exact(table, alternative="greater").pvalue, rel=1e-9
     )
-    assert greater > min_p > 0
+    total = sum(above)  # the most lopsided table with these margins, each way
+    lopsided = [[total, 20 - total], [0, 20]]
+    assert reach == pytest.approx(
+        scipy_stats.fisher_exact(lopsided, alternative="greater").pvalue, rel=1e-9
+    )
+    assert greater > reach > 0
     # three against three: twenty arrangements, one of them most lopsided
-    (greater, less), min_p = stats.median_test(np.array([4.0, 5, 6]), np.array([1.0, 2, 3]))
-    assert (greater, less, min_p) == pytest.approx((0.05, 1.0, 0.05))
+    (greater, less), reach_both = stats.median_test(
+        stats.Sample(np.array([4.0, 5, 6]), 3), stats.Sample(np.array([1.0, 2, 3]), 3)
+    )
+    assert (greater, less) == pytest.approx((0.05, 1.0))
+    assert reach_both == pytest.approx((0.05, 0.05))
