@@ -16,7 +16,7 @@ For every cell it prints the shares of `regression`, `inconclusive` and `pass` a
 watched checks (the changed check; in A/A and drift cells, every check of the kind), and
 the share of runs with a false regression anywhere.
 
-Run: python benchmarks/gate_accuracy.py [TRIALS]   (default 500 per cell, 2 processes)
+Run: python benchmarks/gate_accuracy.py [TRIALS]   (default 400 per cell, 2 processes)
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def naive(current: Sequence[SeriesStats], baseline: Sequence[SeriesStats], cell:
 
 
 def main() -> None:
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     start = time.perf_counter()
     rows = []
     with Pool(2) as pool:

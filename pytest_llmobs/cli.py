@@ -151,6 +151,7 @@ def _compare(args: argparse.Namespace) -> int:
         fail_on_alert=settings.fail_on_alert,
         distributions=distributions(run.series, judged.stored),
         ci=settings.ci, ci_source=settings.ci_source, settings=run.settings, ran=saved.ran,
+        capture=saved.capture, tests_failed=saved.tests_failed, interrupted=saved.interrupted,
     )  # fmt: skip
     _print(result)
     _write(args, result)

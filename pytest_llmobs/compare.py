@@ -40,6 +40,7 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
 LATENCY_METRICS = ("p50", "p95", "p99")  # checked by default; p90 when a rule names it
 SERIES_METRICS = (*(f"latency.{p}" for p in LATENCY_METRICS), "error_rate")  # every series'
 Cause = Literal["", "beyond-tolerance", "low-power", "too-few"]
+NEEDED_LIMIT = 1e9  # beyond this many spans, "needed" says nothing useful
 
 
 @dataclass(frozen=True)
@@ -317,8 +318,8 @@ def _decide(
 
 def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold: float) -> Check:
     """The verdict of one tested check: regression (or improvement) when significantly
-    beyond tolerance, else inconclusive when the data cannot rule out a change of the
-    tolerance's size, else pass."""
+    beyond tolerance, else inconclusive when the data cannot rule out a harmful change
+    of the tolerance's size, else pass."""
     check, tolerance = draft.check, draft.tolerance
     assert check.current is not None
     assert check.baseline is not None
@@ -327,42 +328,67 @@ def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold
     change = check.change or 0.0
     worse = change * tolerance.direction > 0  # p-values shown: the way the estimate moved
     p = adjusted[0] if worse else adjusted[1]
+    p_raw = draft.p_towards(worse)
     judged = replace(
-        check, p_value=p, p_raw=draft.p_towards(worse),
-        mde=None if mde is None else mde * tolerance.direction,
-    )  # fmt: skip
-    spec = tolerance.spec
-    if tolerance.against_zero(check.baseline):
-        spec += " of a zero baseline: any change"
+        check, p_value=p, p_raw=p_raw, mde=None if mde is None else mde * tolerance.direction
+    )
+    spec = _applied(check, tolerance, draft.margin)
     if adjusted[0] < alpha or adjusted[1] < alpha:
         verdict: Verdict = "regression" if adjusted[0] < alpha else "improvement"
         shown = adjusted[0] if verdict == "regression" else adjusted[1]
         reason = f"significantly beyond {spec} (p {_p(shown)} < {alpha:g})"
         return replace(judged, p_value=shown, verdict=verdict, reason=reason)
-    direction = tolerance.beyond(check.baseline + change, check.baseline)
     unit = "test cases" if check.paired else "spans a side"
-    if direction > 0:
-        excess = abs(draft.estimate) - abs(draft.margin)
+    harm = draft.estimate * tolerance.direction  # the estimate, positive the harmful way
+    if tolerance.beyond(check.baseline + change, check.baseline) > 0:
+        excess = harm - draft.margin
         needed = _needed(check, stats.z_for(threshold) * draft.se / excess) if excess > 0 else None
-        reason = f"beyond {spec} but not significantly (p {_p(p)})" + _settle(needed, unit)
+        reason = (
+            f"beyond {spec} but not significantly (p {_p(p_raw)}; {_p(p)} adjusted for the "
+            f"run's {_family(alpha, threshold)} tests)" + _settle(needed, unit)
+        )
         return replace(judged, verdict="inconclusive", reason=reason, cause="beyond-tolerance",
                        needed=needed)  # fmt: skip
     if draft.reach >= threshold:
         sizes = f"{check.n_baseline} (baseline) and {check.n_current} (now)"
         reason = f"{sizes} {unit.split()[0]} cannot reach p < {threshold:.2g}"
         return replace(judged, verdict="inconclusive", reason=reason, cause="too-few")
-    if draft.margin > 0 and not stats.Z_95 * draft.se <= draft.margin:
-        needed = _needed(check, stats.Z_95 * draft.se / draft.margin)
-        width = _shown(check, stats.Z_95 * draft.se)
+    noise = stats.Z_95 * draft.se  # the harmful end of the estimate's 95% interval is
+    if tolerance.against_zero(check.baseline) and draft.margin == 0 and noise > 0:
+        reason = f"{spec}: set an absolute tolerance to judge it"
+        return replace(judged, verdict="inconclusive", reason=reason, cause="low-power")
+    if draft.margin > 0 and not harm + noise <= draft.margin:  # harm + noise: beyond it
+        room = draft.margin - harm
+        needed = _needed(check, noise / room) if room > 0 else None
         what = "test cases" if check.paired else "spans"
-        reason = f"too few {what} for {spec}: 95% interval ±{_format(check, width)}" + _settle(
-            needed, unit
-        )
+        reason = f"too few {what} to rule out a change beyond {spec}" + _settle(needed, unit)
         return replace(judged, verdict="inconclusive", reason=reason, cause="low-power",
                        needed=needed)  # fmt: skip
-    if direction < 0:
+    if harm < 0 and tolerance.beyond(check.baseline + change, check.baseline) < 0:
         return replace(judged, reason=f"better than {spec}, not significantly")
     return replace(judged, reason=f"within tolerance ({spec})")
+
+
+def _family(alpha: float, threshold: float) -> int:
+    return round(alpha / threshold)
+
+
+def _applied(check: Check, tolerance: Tolerance, margin: float) -> str:
+    """The tolerance's spec, with the bound it came to on this baseline where that is not
+    plain from the spec (an absolute floor that outweighs a percentage, a relative bound
+    on a score, a zero baseline)."""
+    assert check.baseline is not None
+    spec = tolerance.spec
+    if tolerance.against_zero(check.baseline):
+        return f"{spec} of a zero baseline, which allows no change"
+    if tolerance.relative is None or not math.isfinite(margin):
+        return spec
+    sign = "+" if tolerance.direction > 0 else "-"
+    if check.metric.startswith("latency"):
+        if tolerance.absolute is None or math.expm1(margin) <= tolerance.relative + 1e-9:
+            return spec
+        return f"{spec}, here {sign}{math.expm1(margin):.1%}"
+    return f"{spec}, here {sign}{_format(check, margin)}"
 
 
 def _settle(needed: int | None, unit: str) -> str:
@@ -375,7 +401,8 @@ def _needed(check: Check, ratio: float) -> int | None:
     if not math.isfinite(ratio) or ratio <= 0:
         return None
     n = check.n_current if check.paired else _harmonic(check.n_current, check.n_baseline)
-    return max(math.ceil(n * ratio * ratio), math.floor(n) + 1)
+    needed = n * ratio * ratio
+    return max(math.ceil(needed), math.floor(n) + 1) if needed < NEEDED_LIMIT else None
 
 
 def _harmonic(a: int, b: int) -> float:
@@ -389,12 +416,9 @@ def _shown(check: Check, amount: float) -> float:
 
 
 def _format(check: Check, amount: float) -> str:
-    if not math.isfinite(amount):
-        return "∞"
-    if check.metric.startswith("latency"):
-        return f"{amount:.1%}"
+    """An amount in the metric's unit, as its changes are shown."""
     if check.metric == "error_rate":
-        return f"{amount * 100:.1f}pp"
+        return f"{amount * 100:.2g}pp"
     return f"{amount:.3g}"
 
 

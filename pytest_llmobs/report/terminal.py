@@ -9,8 +9,8 @@ from pytest_llmobs.report.text import change, detail, p_text, value
 
 WIDTH = 100
 LEGEND = (
-    "regression: significantly beyond its tolerance; inconclusive: a change of the tolerance's",
-    "size cannot be ruled out (why: the line under it); pass: within it, and the data can tell",
+    "regression: significantly beyond its tolerance; inconclusive: a harmful change beyond it",
+    "cannot be ruled out (why: the line under it); pass: the rest",
 )
 _COLUMNS = ("series", "metric", "baseline", "current", "change", "p", "verdict")
 _FIXED = (22, 10, 10, 9, 8, 12)  # metric .. verdict; the series column takes the rest

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from pytest_llmobs.compare import Check
 from pytest_llmobs.findings import Alert, Attribution, RequestDetail
 from pytest_llmobs.gate import RunResult
@@ -57,8 +59,8 @@ def value(metric: str, value: float | None) -> str:
         return f"{value:.1%}"
     if metric.startswith("tokens"):
         return f"{value:.1f} tok"
-    if metric == "cost":
-        return f"${value:.6f}"
+    if metric == "cost":  # three significant digits: a cheap call is $0.00000225
+        return "$" + np.format_float_positional(value, precision=3, fractional=False, trim="-")
     return f"{value:.3f}"
 
 

@@ -128,4 +128,5 @@ def test_the_cli_judges_a_saved_run_exactly_as_the_plugin_did(
     assert cli["checks"] == plugin["checks"]  # every field of every check
     assert cli["verdict"] == plugin["verdict"]
     assert cli["series"] == plugin["series"]
+    assert cli["capture"] == plugin["capture"]
     capsys.readouterr()
