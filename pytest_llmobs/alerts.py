@@ -9,16 +9,19 @@
 - COHORT_QUALITY_DROP (medium): a quality regression in one cohort of a grouping
   attribute while the other cohorts of the same span held: a problem of that cohort.
 
-A check counts as worse when it regressed, or when its 95% interval lies wholly beyond
-half its tolerance the bad way: two tolerated changes that happen together are the
+A check counts as worse when it regressed, or when its interval at the run's family
+level (the 95% interval widened to alpha over the number of tested checks) lies wholly
+beyond half its tolerance the bad way: two tolerated changes that happen together are the
 signal these alerts exist for, while the small drift of a machine's speed between two
 runs is not. An A/A run raises none.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from pytest_llmobs import stats
 from pytest_llmobs.compare import Check, Comparison
 from pytest_llmobs.findings import SEVERITIES, Alert, RequestDetail, Structure
 from pytest_llmobs.model import TEST_GROUP, SeriesKey
@@ -42,7 +45,8 @@ def find_alerts(
     if comparison is None:
         return ()
     checks = comparison.checks
-    worse = [c for c in checks if worsened(c, rules or Rules())]
+    tested = sum(c.p_raw is not None for c in checks)
+    worse = [c for c in checks if worsened(c, rules or Rules(), tested)]
     # latency "changed" only beyond its tolerance: two runs on one machine drift a little
     changed = {
         c.series
@@ -57,9 +61,10 @@ def find_alerts(
     return tuple(sorted(alerts, key=lambda a: -SEVERITIES.index(a.severity)))
 
 
-def worsened(check: Check, rules: Rules) -> bool:
-    """Regressed, or surely worse by more than half its tolerance: its 95% interval lies
-    wholly beyond that, the worse way."""
+def worsened(check: Check, rules: Rules, tested: int = 1) -> bool:
+    """Regressed, or surely worse by more than half its tolerance: its interval, widened
+    from 95% to the run's family level (Bonferroni over the `tested` checks), lies wholly
+    beyond that, the worse way."""
     if check.verdict == "regression":
         return True
     if check.verdict not in ("pass", "inconclusive"):
@@ -71,14 +76,19 @@ def worsened(check: Check, rules: Rules) -> bool:
     )
     if tolerance is None:
         return False
+    latency = check.metric.startswith("latency")
+    estimate = check.relative if latency else check.change
+    if estimate is None or (latency and (check.baseline <= 0 or check.ci_low <= -1)):
+        return False
     half = tolerance.allowance(check.baseline) / 2  # in the metric's unit
-    if check.metric.startswith("latency"):  # the interval is relative
-        if check.baseline <= 0:
-            return False
-        half /= check.baseline
+    scale = math.log1p if latency else float  # latency intervals are even on the log scale
+    if latency:
+        half = math.log1p(half / check.baseline)
+    widen = stats.z_for(rules.alpha / max(tested, 1)) / stats.Z_95
+    centre = scale(estimate)
     if tolerance.direction > 0:
-        return check.ci_low > half
-    return check.ci_high < -half
+        return centre - (centre - scale(check.ci_low)) * widen > half
+    return centre + (scale(check.ci_high) - centre) * widen < -half
 
 
 def _of(checks: Sequence[Check], prefix: str) -> list[Check]:

@@ -324,7 +324,8 @@ def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold
     assert check.current is not None
     assert check.baseline is not None
     spread = (stats.z_for(threshold) + stats.Z_POWER_80) * draft.se
-    mde = _shown(check, draft.margin + spread) if math.isfinite(draft.se) else None
+    finite = math.isfinite(draft.se) and math.isfinite(draft.margin)
+    mde = _shown(check, draft.margin + spread) if finite else None
     change = check.change or 0.0
     worse = change * tolerance.direction > 0  # p-values shown: the way the estimate moved
     p = adjusted[0] if worse else adjusted[1]
@@ -349,6 +350,8 @@ def _judge(draft: _Draft, adjusted: tuple[float, float], alpha: float, threshold
         )
         return replace(judged, verdict="inconclusive", reason=reason, cause="beyond-tolerance",
                        needed=needed)  # fmt: skip
+    if math.isinf(draft.margin):  # e.g. "-20ms" on a 5 ms span: it cannot get that much better
+        return replace(judged, reason=f"within tolerance ({spec}: any change this way)")
     if draft.reach >= threshold:
         sizes = f"{check.n_baseline} (baseline) and {check.n_current} (now)"
         reason = f"{sizes} {unit.split()[0]} cannot reach p < {threshold:.2g}"

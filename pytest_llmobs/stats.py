@@ -69,7 +69,8 @@ def _ranks(values: Floats) -> tuple[Floats, float]:
 def wilcoxon(differences: Floats) -> Sided:
     """Wilcoxon signed-rank test that paired differences (current - baseline) centre on 0.
 
-    Zero differences are dropped (Wilcoxon's own treatment). As in scipy: the exact
+    Zero differences are dropped (Wilcoxon's own treatment). As scipy's `exact` and
+    `asymptotic` methods (without continuity correction) compute them: the exact
     distribution up to 50 pairs without ties, else the normal approximation with tie
     correction; computed here without scipy's per-call overhead.
     """
@@ -249,8 +250,10 @@ def rate_beyond(
 
     Farrington and Manning's score test of H0: p1 - p0 <= bound: the difference of the
     observed rates less the bound, over its standard error at the rates that are most
-    likely under H0 (the restricted maximum likelihood). With bound 0 it is the pooled
-    two-proportion z-test.
+    likely under H0 (the restricted maximum likelihood), with a continuity correction of
+    half a count a side: without it, rare errors (1% on 1,000 spans) right at the bound
+    were flagged up to 1.75 times as often as alpha allows. With bound 0 it is the pooled
+    two-proportion z-test, corrected.
     """
     if current_n == 0 or baseline_n == 0:
         return 1.0
@@ -268,7 +271,8 @@ def rate_beyond(
     variance = p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0
     if variance <= 0:
         return 1.0 if observed <= bound else 0.0
-    return normal_sided((observed - bound) / math.sqrt(variance))[0]
+    correction = (1 / n1 + 1 / n0) / 2  # continuity: rare errors at the bound need it
+    return normal_sided((observed - bound - correction) / math.sqrt(variance))[0]
 
 
 def _restricted(x1: int, n1: int, x0: int, n0: int, bound: float) -> float:
@@ -381,16 +385,25 @@ def log_quantile_se(samples: Floats, q: float, count: int | None = None) -> floa
     logs = np.sort(np.log(_log_safe(samples)))
     centre = q * (k - 1)
     half = Z_95 * math.sqrt(n * q * (1 - q)) * (k - 1) / (n - 1)
-    low, high = math.floor(centre - half), math.ceil(centre + half)
-    i = math.floor(centre)
-    at = float(logs[i] + (logs[min(i + 1, k - 1)] - logs[i]) * (centre - i))
+    if k < n:  # thinned: each kept value stands for (n - 1) / (k - 1) ranks; interpolate
+        low, high = centre - half, centre + half
+    else:  # the order statistics themselves (the binomial method)
+        low, high = math.floor(centre - half), math.ceil(centre + half)
+    at = _at(logs, centre)
     if low < 0 or high > k - 1:
         # One bound lies past the sample: the wider of the side that fits and the whole
         # remaining stretch to the sample's end, which is never narrower than the truth.
-        width = max(at - float(logs[max(low, 0)]), float(logs[min(high, k - 1)]) - at)
+        width = max(at - _at(logs, max(low, 0)), _at(logs, min(high, k - 1)) - at)
     else:
-        width = (float(logs[high]) - float(logs[low])) / 2
+        width = (_at(logs, high) - _at(logs, low)) / 2
     return width / Z_95 or math.inf
+
+
+def _at(ordered: Floats, position: float) -> float:
+    """The value at a fractional position of sorted values, linearly interpolated."""
+    i = min(math.floor(position), len(ordered) - 1)
+    upper = float(ordered[min(i + 1, len(ordered) - 1)])
+    return float(ordered[i]) + (upper - float(ordered[i])) * (position - i)
 
 
 def log_ratio(current: float, baseline: float) -> float:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
+from pytest_llmobs import baseline, measure
+from pytest_llmobs import compare as compare_module
 from pytest_llmobs.compare import Check, compare
-from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.model import SeriesKey, SeriesStats
 from pytest_llmobs.rule_config import rules_from_config
 from pytest_llmobs.rules import Rules
 from tests.conftest import make_series
@@ -181,13 +185,34 @@ def test_the_three_words_at_their_boundaries() -> None:
 
 
 def test_identical_deterministic_scores_give_p_one() -> None:
+    # three different scores a case, summed in another order in each run: per-case means
+    # that differ in their last bits, which a rank test would take for a change
     cases = [f"t.py::test[{i}]" for i in range(30)]
-    scores = [0.1, 0.7, 0.2] * 10  # per-case means that differ with the order of summing
-    base = make_series("s", [10.0] * 60, quality={"q": scores * 2}, cases=cases * 2)
-    cur = make_series("s", [10.0] * 60, quality={"q": scores[::-1] * 2}, cases=cases[::-1] * 2)
-    check = check_of(cur, base, "quality.q")
+    scores = [[0.1, 0.7, 0.2 + i / 100] for i in range(30)]
+    flat = [s for case in scores for s in case]
+    now = [s for case in scores for s in reversed(case)]
+    base = make_series(
+        "s", [10.0] * 90, quality={"q": flat}, cases=[c for c in cases for _ in "abc"]
+    )
+    cur = make_series("s", [10.0] * 90, quality={"q": now}, cases=[c for c in cases for _ in "abc"])
+    means = [sum(case) / 3 for case in scores]
+    assert any(sum(reversed(case)) / 3 != m for case, m in zip(scores, means, strict=True))
+    strict = rules_from_config({"rules": {"quality.*": "-0"}}, "test")  # no change allowed
+    check = check_of(cur, base, "quality.q", strict)
     assert check.p_raw == 1.0
+    assert check.change == 0.0
     assert check.verdict == "pass"
+
+
+def test_a_tolerance_that_allows_any_change_one_way_is_within_it() -> None:
+    # -20 ms on a 5 ms span: no improvement can go beyond it; a report must still write
+    rules = rules_from_config({"rules": {"latency.*": "-20ms"}}, "test")
+    base = make_series("s", list(np.linspace(4.0, 6.0, 400)))
+    cur = make_series("s", list(np.linspace(1.0, 2.0, 400)))
+    check = check_of(cur, base, "latency.p50", rules)
+    assert check.verdict == "pass"
+    assert check.mde is None
+    assert check.reason == "within tolerance (-20ms: any change this way)"
 
 
 def test_p90_is_checked_when_a_rule_names_it() -> None:
@@ -362,3 +387,32 @@ def test_a_judge_score_that_drops_on_a_few_prompts_moves_the_mean() -> None:
     assert check.change == pytest.approx(-15 / 60)
     assert check.ci_high is not None
     assert check.ci_high < 0
+
+
+def test_latency_bounds_are_the_allowance_as_log_ratios_each_way() -> None:
+    upper, lower = measure.latency_bounds(1.0, 10.0)  # 1 ms either way of 10 ms
+    assert (upper, lower) == pytest.approx((np.log(1.1), np.log(0.9)))
+    assert measure.latency_bounds(20.0, 5.0)[1] == -np.inf  # it cannot get 20 ms faster
+
+
+def test_a_thinned_series_counts_every_span_it_stands_for() -> None:
+    rng = np.random.default_rng(1)
+    big = [make_series("s", list(rng.lognormal(3, 0.3, 5000))) for _ in range(2)]
+    cur, base = baseline.as_stored(big)
+    assert len(cur.latency_samples) == baseline.SAMPLE_LIMIT
+    p95 = check_of(cur, base, "latency.p95")
+    assert (p95.n_current, p95.n_baseline) == (5000, 5000)
+    # what a check flags with 80% power: the tolerance plus what the noise hides
+    assert p95.mde is not None
+    assert 0.10 < p95.mde < 0.16
+    cached = replace(make_series("s", WIDE), count=500, cache_hits=100)
+    assert check_of(cached, cached, "latency.p95").n_current == 400  # timed spans only
+
+
+def test_needed_scales_the_two_sided_n_by_the_square_of_the_ratio() -> None:
+    two = Check(SeriesKey("s"), "latency.p95", "inconclusive", n_baseline=400, n_current=100)
+    assert compare_module._needed(two, 2.0) == 640  # 160 a side (harmonic) times 4
+    paired = replace(two, paired=True, n_baseline=50, n_current=50)
+    assert compare_module._needed(paired, 1.5) == 113  # ceil(50 * 2.25)
+    assert compare_module._needed(paired, 0.5) == 51  # never fewer than it has
+    assert compare_module._needed(paired, 1e6) is None  # beyond any useful number
