@@ -31,10 +31,10 @@ from multiprocessing import Pool
 import numpy as np
 
 from pytest_llmobs.aggregate import summarize_latency
-from pytest_llmobs.baseline import as_stored
 from pytest_llmobs.compare import compare
 from pytest_llmobs.model import QualitySummary, SeriesKey, SeriesStats
 from pytest_llmobs.selection import RanTests
+from pytest_llmobs.stored import as_stored
 
 SERIES = 50
 CASES = 60

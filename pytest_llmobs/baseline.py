@@ -15,12 +15,11 @@ from pytest_llmobs.aggregate import PERCENTILES
 from pytest_llmobs.jsonfile import dumps
 from pytest_llmobs.model import LatencySummary, QualitySummary, SeriesKey, SeriesStats
 from pytest_llmobs.shape import Shape
+from pytest_llmobs.stored import bounded, significant, significants
 
 BASELINE_SCHEMA = "pytest-llmobs/baseline"
 RUN_SCHEMA = "pytest-llmobs/run"
 SCHEMA_VERSION = 1
-SAMPLE_LIMIT = 1000
-SIGNIFICANT = 6  # digits a stored value keeps, whatever its magnitude
 # A file this plugin writes holds at most SAMPLE_LIMIT samples per series and metric
 # (~9 KB); larger files are refused before reading, so loading stays bounded in memory.
 MAX_FILE_BYTES = 128 * 1024 * 1024
@@ -95,126 +94,6 @@ def _kept(
     names = [cases[i] for i in owner[starts].tolist()]
     parts = np.split(rounded, starts[1:])
     return [(n, part.tolist()) for n, part in zip(names, parts, strict=True)]
-
-
-def significant(value: float) -> float:
-    """A value rounded to SIGNIFICANT digits."""
-    return float(f"{value:.{SIGNIFICANT}g}")
-
-
-def significants(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Values rounded to SIGNIFICANT digits, each by its own magnitude (vectorised: the
-    result of dividing by a power of ten that floats hold exactly prints as a short
-    decimal)."""
-    result = values.astype(np.float64)
-    scaled = np.flatnonzero((result != 0) & (np.abs(result) > 1e-280) & np.isfinite(result))
-    if len(scaled) == 0:
-        return result
-    chosen = result[scaled]
-    exponent = (SIGNIFICANT - 1) - np.floor(np.log10(np.abs(chosen))).astype(np.int64)
-    up = exponent >= 0
-    power = 10.0 ** np.abs(exponent)
-    result[scaled] = np.where(
-        up, np.round(chosen * power) / power, np.round(chosen / power) * power
-    )
-    return result
-
-
-def bounded(
-    values: np.ndarray[Any, Any], case: np.ndarray[Any, Any]
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-    """The values sorted by (case, value), at most about SAMPLE_LIMIT of them, with their cases.
-
-    Beyond the limit, every case keeps one value and the rest of the limit is shared in
-    proportion to the cases' other values (largest remainders), each case's kept values
-    evenly spaced order statistics of its own: the same run gives the same bytes, and a
-    bounded sample bounded again stays as it is.
-    """
-    order = np.lexsort((values, case))
-    ordered, owner = values[order], case[order]
-    if len(values) <= SAMPLE_LIMIT:
-        return ordered, owner
-    starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
-    sizes = np.diff(np.append(starts, len(owner)))
-    keep = _shares(sizes)
-    first = np.repeat(starts, keep)
-    size = np.repeat(sizes, keep)
-    count = np.repeat(keep, keep)
-    rank = np.arange(int(keep.sum())) - np.repeat(np.cumsum(keep) - keep, keep)
-    spaced = np.round(rank * (size - 1) / np.maximum(count - 1, 1)).astype(np.int64)
-    position = first + np.where(count > 1, spaced, (size - 1) // 2)
-    return ordered[position], owner[position]
-
-
-def _shares(sizes: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """How many values each case keeps: one each, and what is left of SAMPLE_LIMIT in
-    proportion to their other values, by largest remainders (so at most the limit, or one
-    a case when there are more cases than that)."""
-    spare = SAMPLE_LIMIT - len(sizes)
-    if spare <= 0:
-        return np.ones(len(sizes), dtype=np.int64)
-    share = spare * (sizes - 1) / (int(sizes.sum()) - len(sizes))
-    keep = np.floor(share).astype(np.int64)
-    left = spare - int(keep.sum())
-    keep[np.argsort(keep - share, kind="stable")[:left]] += 1  # largest remainders first
-    return 1 + keep
-
-
-def as_stored(series: Sequence[SeriesStats]) -> tuple[SeriesStats, ...]:
-    """Series exactly as a run report or baseline file holds them, read back (bounded
-    samples, rounded values, cases by name), without the detour through JSON. The gate
-    judges these, so that a run judged now and its run report judged later (`llmobs
-    compare`) give the same numbers."""
-    return tuple(_stored(s) for s in series)
-
-
-def _stored(stats: SeriesStats) -> SeriesStats:
-    latency = _stored_values(stats.latency_samples, stats.latency_case, stats.cases)
-    quality = {
-        attr: _stored_values(values, stats.quality_case.get(attr), stats.cases)
-        for attr, values in stats.quality_samples.items()
-    }
-    present = range(len(stats.cases)) if stats.present is None else stats.present.tolist()
-    names = {stats.cases[i] for i in present}
-    for _, owner, labels in (latency, *quality.values()):
-        names.update(labels[i] for i in np.unique(owner).tolist())
-    cases = tuple(sorted(names))
-    position = {name: i for i, name in enumerate(cases)}
-
-    def indexed(kept: tuple[Any, Any, tuple[str, ...]]) -> tuple[Any, Any]:
-        values, owner, labels = kept
-        renumber = np.array([position.get(label, -1) for label in labels], dtype=np.int64)
-        case = renumber[owner]
-        if np.all(case[1:] >= case[:-1]):  # in case order already: sorted by (case, value)
-            return values, case
-        return bounded(values, case)
-
-    latency_values, latency_case = indexed(latency)
-    samples = {attr: indexed(kept) for attr, kept in quality.items()}
-    for attr in stats.quality:  # a summary without samples compares on none, as loaded
-        samples.setdefault(attr, (np.empty(0), np.empty(0, dtype=np.int64)))
-    return SeriesStats(
-        key=stats.key, count=stats.count, errors=stats.errors,
-        latency=LatencySummary(
-            **{k: significant(v) for k, v in asdict(stats.latency).items()}
-        ),
-        quality={
-            attr: QualitySummary(q.count, significant(q.mean)) for attr, q in stats.quality.items()
-        },
-        latency_samples=latency_values, quality_samples={a: v for a, (v, _) in samples.items()},
-        cases=cases, latency_case=latency_case,
-        quality_case={a: c for a, (_, c) in samples.items()}, cache_hits=stats.cache_hits,
-    )  # fmt: skip
-
-
-def _stored_values(
-    values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None, cases: tuple[str, ...]
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[str, ...]]:
-    """The values a file keeps (bounded, rounded), each one's case, and the case names."""
-    if case is None or len(case) != len(values):
-        case, cases = np.zeros(len(values), dtype=np.int64), ("",)
-    kept, owner = bounded(values, case)
-    return significants(kept), owner, cases
 
 
 def baseline_document(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pytest_llmobs import stats
+from pytest_llmobs import quantiles, rates, stats
 from pytest_llmobs.model import Floats, SeriesStats, per_case
 from pytest_llmobs.semconv import attribute_of
 from pytest_llmobs.stats import Bounds, Sample, Sided
@@ -55,7 +55,7 @@ class Measurement:
 
 def latency_bounds(allowance: float, baseline_ms: float) -> Bounds:
     """An allowance in ms around a baseline latency, as bounds on the log ratio."""
-    base = max(baseline_ms, stats.TINY_MS)
+    base = max(baseline_ms, quantiles.TINY_MS)
     lower = math.log1p(-allowance / base) if allowance < base else -math.inf
     return math.log1p(allowance / base), lower
 
@@ -81,10 +81,10 @@ def latency(
             per_case(base.latency_samples, base.latency_case, base.cases, "median"),
         )
         if pairs is not None:
-            diffs = stats.denoised(stats.log_ratios(*pairs), _LOG_NOISE)
+            diffs = stats.denoised(quantiles.log_ratios(*pairs), _LOG_NOISE)
             return _paired_latency(before, now, diffs, bounds, intervals)
     c, b = _timed(cur), _timed(base)
-    centre, se = stats.log_ratio(now, before), _unpaired_log_se(c, b, q)
+    centre, se = quantiles.log_ratio(now, before), _unpaired_log_se(c, b, q)
     ci = None
     if intervals and math.isfinite(se):
         ci = (math.expm1(centre - stats.Z_95 * se), math.expm1(centre + stats.Z_95 * se))
@@ -93,7 +93,7 @@ def latency(
         p, reach = _median_tests(c, b, bounds)
         m = Measurement(before, now, *n, p, "median-test", False, se, reach, ci)
         return _relative(m, centre)
-    need = stats.tail_min_samples(q)
+    need = quantiles.tail_min_samples(q)
     if min(n) < need:
         reason = f"need >= {need} spans on each side for {pct} (baseline {n[0]}, now {n[1]})"
         m = Measurement(
@@ -138,7 +138,7 @@ def _median_test(cur: Sample, base: Sample, bound: float, side: int) -> tuple[fl
     if math.isinf(bound):
         return 1.0, 1.0
     scaled = Sample(cur.values * math.exp(-bound), cur.count)
-    p, reach = stats.median_test(scaled, base)
+    p, reach = quantiles.median_test(scaled, base)
     return p[side], reach[side]
 
 
@@ -175,8 +175,8 @@ def _relative(measured: Measurement, log_ratio: float) -> Measurement:
 
 def _unpaired_log_se(cur: Sample, base: Sample, q: float) -> float:
     return math.hypot(
-        stats.log_quantile_se(cur.values, q, cur.count),
-        stats.log_quantile_se(base.values, q, base.count),
+        quantiles.log_quantile_se(cur.values, q, cur.count),
+        quantiles.log_quantile_se(base.values, q, base.count),
     )
 
 
@@ -186,12 +186,12 @@ def error_rate(cur: SeriesStats, base: SeriesStats, bounds: Bounds, intervals: b
     pooled = (cur.errors + base.errors) / (cur.count + base.count)
     pooled = max(pooled, 1 / (cur.count + base.count))
     se = math.sqrt(pooled * (1 - pooled) * (1 / cur.count + 1 / base.count))
-    ci = stats.newcombe_ci(cur.errors, cur.count, base.errors, base.count) if intervals else None
+    ci = rates.newcombe_ci(cur.errors, cur.count, base.errors, base.count) if intervals else None
     change = cur.error_rate - base.error_rate
     return Measurement(
         base.error_rate, cur.error_rate, base.count, cur.count,
-        stats.rates_beyond(cur.errors, cur.count, base.errors, base.count, bounds),
-        "score-test", False, se, stats.rates_reach(cur.count, base.count, bounds), ci,
+        rates.rates_beyond(cur.errors, cur.count, base.errors, base.count, bounds),
+        "score-test", False, se, rates.rates_reach(cur.count, base.count, bounds), ci,
         change=change, relative=change / base.error_rate if base.error_rate else None,
         estimate=change,
     )  # fmt: skip

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pytest_llmobs.stats import log_comb
+from pytest_llmobs.rates import log_comb
 
 _SMALLEST = math.ulp(0.0)  # the smallest positive float: a p-value is never 0
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs import analysis, asked, baseline, gate, history, provenance, transport, xdist
+from pytest_llmobs import analysis, asked, gate, history, provenance, transport, xdist
 from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.distributions import distributions
@@ -39,6 +39,7 @@ from pytest_llmobs.semconv import (
 from pytest_llmobs.settings import Settings
 from pytest_llmobs.shape import Shape
 from pytest_llmobs.slos import evaluate_slos
+from pytest_llmobs.stored import as_stored
 
 
 class LlmobsSession:
@@ -222,7 +223,7 @@ class LlmobsSession:
         keys, spans, numeric = self._aggregate(table, marked)
         findings = analysis.from_spans(table, keys, spans, numeric, self._analysis_options())
         # judged as the run report keeps them, so `llmobs compare` on it says the same
-        series = baseline.as_stored(spans)
+        series = as_stored(spans)
         s = self.settings
         metadata = provenance.metadata(self.config.rootpath)
         rules = with_test_rules(s.rules, marked.rules)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_llmobs import baseline, gate
+from pytest_llmobs import baseline, gate, stored
 from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.shape import Shape
@@ -169,7 +169,7 @@ def test_a_baseline_with_millions_of_samples_loads_bounded(tmp_path: Path) -> No
     [series] = baseline.load(path).series
     # kept as this plugin would have written it: every case, about SAMPLE_LIMIT samples
     assert len(series.cases) == 200
-    assert len(series.latency_samples) == baseline.SAMPLE_LIMIT
+    assert len(series.latency_samples) == stored.SAMPLE_LIMIT
     assert series.latency_case is not None
     assert set(np.unique(series.latency_case)) == set(range(200))
     assert len(series.quality_samples["q"]) == 600  # under the limit: all kept
@@ -281,24 +281,24 @@ def test_as_stored_is_what_a_file_gives_back(tmp_path: Path, spans: int) -> None
     )  # fmt: skip
     if spans:  # a case with cache hits alone, present but without a latency
         series = replace(series, cases=(*series.cases, "t.py::cached"), present=None)
-    [stored] = baseline.as_stored([series])
-    assert_same_series(stored, stored_through_a_file(tmp_path, series))
+    [kept] = stored.as_stored([series])
+    assert_same_series(kept, stored_through_a_file(tmp_path, series))
     # stored once, stored again: the same (a run report promoted to baseline keeps it)
-    [again] = baseline.as_stored([stored])
-    assert_same_series(again, stored)
-    assert len(stored.latency_samples) <= max(baseline.SAMPLE_LIMIT, len(stored.cases))
+    [again] = stored.as_stored([kept])
+    assert_same_series(again, kept)
+    assert len(kept.latency_samples) <= max(stored.SAMPLE_LIMIT, len(kept.cases))
 
 
 def test_stored_values_keep_six_significant_digits() -> None:
     values = np.array([2.2345678e-6, 1234.56789, 0.0, -0.123456789, 98765432.1])
-    assert baseline.significants(values).tolist() == [
+    assert stored.significants(values).tolist() == [
         2.23457e-06,
         1234.57,
         0.0,
         -0.123457,
         98765400.0,
     ]
-    assert [repr(v) for v in baseline.significants(values).tolist()] == [
+    assert [repr(v) for v in stored.significants(values).tolist()] == [
         "2.23457e-06", "1234.57", "0.0", "-0.123457", "98765400.0"
     ]  # fmt: skip
-    assert baseline.significant(2.2345678e-6) == 2.23457e-06
+    assert stored.significant(2.2345678e-6) == 2.23457e-06

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_llmobs import baseline, measure
-from pytest_llmobs import compare as compare_module
+from pytest_llmobs import measure, stored, verdict
 from pytest_llmobs.compare import Check, compare
 from pytest_llmobs.model import SeriesKey, SeriesStats
 from pytest_llmobs.rule_config import rules_from_config
@@ -398,8 +397,8 @@ def test_latency_bounds_are_the_allowance_as_log_ratios_each_way() -> None:
 def test_a_thinned_series_counts_every_span_it_stands_for() -> None:
     rng = np.random.default_rng(1)
     big = [make_series("s", list(rng.lognormal(3, 0.3, 5000))) for _ in range(2)]
-    cur, base = baseline.as_stored(big)
-    assert len(cur.latency_samples) == baseline.SAMPLE_LIMIT
+    cur, base = stored.as_stored(big)
+    assert len(cur.latency_samples) == stored.SAMPLE_LIMIT
     p95 = check_of(cur, base, "latency.p95")
     assert (p95.n_current, p95.n_baseline) == (5000, 5000)
     # what a check flags with 80% power: the tolerance plus what the noise hides
@@ -411,8 +410,8 @@ def test_a_thinned_series_counts_every_span_it_stands_for() -> None:
 
 def test_needed_scales_the_two_sided_n_by_the_square_of_the_ratio() -> None:
     two = Check(SeriesKey("s"), "latency.p95", "inconclusive", n_baseline=400, n_current=100)
-    assert compare_module._needed(two, 2.0) == 640  # 160 a side (harmonic) times 4
+    assert verdict._needed(two, 2.0) == 640  # 160 a side (harmonic) times 4
     paired = replace(two, paired=True, n_baseline=50, n_current=50)
-    assert compare_module._needed(paired, 1.5) == 113  # ceil(50 * 2.25)
-    assert compare_module._needed(paired, 0.5) == 51  # never fewer than it has
-    assert compare_module._needed(paired, 1e6) is None  # beyond any useful number
+    assert verdict._needed(paired, 1.5) == 113  # ceil(50 * 2.25)
+    assert verdict._needed(paired, 0.5) == 51  # never fewer than it has
+    assert verdict._needed(paired, 1e6) is None  # beyond any useful number

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_llmobs import presence, stats
+from pytest_llmobs import presence, quantiles, rates, stats
 
 
 def test_wilcoxon_matches_scipy_and_hand_computed_exact_case() -> None:
@@ -24,15 +24,15 @@ def test_wilcoxon_matches_scipy_and_hand_computed_exact_case() -> None:
 
 def test_fisher_matches_scipy_both_ways() -> None:
     table = [[18, 42], [0, 60]]
-    greater, less = stats.fisher(18, 60, 0, 60)
+    greater, less = rates.fisher(18, 60, 0, 60)
     assert greater == pytest.approx(scipy_stats.fisher_exact(table, alternative="greater").pvalue)
     assert less == pytest.approx(1.0)
-    assert stats.fisher(1, 60, 0, 60)[0] == pytest.approx(0.5)
+    assert rates.fisher(1, 60, 0, 60)[0] == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(("q", "n"), [(0.95, 59), (0.99, 299), (0.9, 29), (0.5, 5)])
 def test_tail_min_samples_is_the_distribution_free_bound(q: float, n: int) -> None:
-    assert stats.tail_min_samples(q) == n
+    assert quantiles.tail_min_samples(q) == n
     assert 1 - q**n >= 0.95 > 1 - q ** (n - 1)
 
 
@@ -41,9 +41,9 @@ def test_log_quantile_se_matches_the_spread_of_the_quantile_or_errs_wide(n: int,
     rng = np.random.default_rng(2)
     samples = rng.lognormal(0, 0.3, (300, n))
     spread = np.std(np.log(np.quantile(samples, q, axis=1)))
-    mean_se = np.mean([stats.log_quantile_se(row, q) for row in samples])
+    mean_se = np.mean([quantiles.log_quantile_se(row, q) for row in samples])
     assert 0.9 * spread < mean_se < 2.0 * spread
-    assert stats.log_quantile_se(np.array([1.0]), q) == math.inf
+    assert quantiles.log_quantile_se(np.array([1.0]), q) == math.inf
 
 
 def test_holm_adjustment_by_hand() -> None:
@@ -55,7 +55,7 @@ def test_holm_adjustment_by_hand() -> None:
 
 def test_newcombe_interval_matches_the_published_example() -> None:
     # Newcombe (1998), example (a): 56/70 vs 48/80 -> 0.0524 to 0.3339
-    low, high = stats.newcombe_ci(56, 70, 48, 80)
+    low, high = rates.newcombe_ci(56, 70, 48, 80)
     assert (round(low, 4), round(high, 4)) == (0.0524, 0.3339)
 
 
@@ -79,7 +79,7 @@ def test_fast_paths_agree_with_scipy_on_random_tables(side: int, alternative: st
         ec, eb = int(rng.integers(0, nc + 1)), int(rng.integers(0, nb + 1))
         table = [[ec, nc - ec], [eb, nb - eb]]
         reference = scipy_stats.fisher_exact(table, alternative=alternative).pvalue
-        assert stats.fisher(ec, nc, eb, nb)[side] == pytest.approx(reference, rel=1e-9)
+        assert rates.fisher(ec, nc, eb, nb)[side] == pytest.approx(reference, rel=1e-9)
 
 
 def test_wilcoxon_normal_approximation_agrees_with_scipy() -> None:
@@ -238,7 +238,7 @@ def brute_force_score_p(x1: int, n1: int, x0: int, n0: int, bound: float) -> flo
 def test_rate_score_test_matches_the_restricted_likelihood_by_hand(
     x1: int, n1: int, x0: int, n0: int, bound: float
 ) -> None:
-    assert stats.rate_beyond(x1, n1, x0, n0, bound) == pytest.approx(
+    assert rates.rate_beyond(x1, n1, x0, n0, bound) == pytest.approx(
         brute_force_score_p(x1, n1, x0, n0, bound), rel=1e-3
     )
 
@@ -248,7 +248,7 @@ def test_rate_score_test_at_bound_zero_is_the_pooled_z_test() -> None:
     pooled = (x1 + x0) / (n1 + n0)
     corrected = x1 / n1 - x0 / n0 - (1 / n1 + 1 / n0) / 2
     z = corrected / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
-    assert stats.rate_beyond(x1, n1, x0, n0, 0.0) == pytest.approx(scipy_stats.norm.sf(z))
+    assert rates.rate_beyond(x1, n1, x0, n0, 0.0) == pytest.approx(scipy_stats.norm.sf(z))
 
 
 @pytest.mark.parametrize(("p0", "n"), [(0.01, 1000), (0.001, 500), (0.01, 300), (0.05, 1000)])
@@ -263,23 +263,23 @@ def test_rate_test_keeps_its_size_at_the_bound(p0: float, n: int) -> None:
             w1[i] * w0[j]
             for i in range(len(x1s))
             for j in range(len(x0s))
-            if w1[i] * w0[j] > 1e-14 and stats.rate_beyond(i, n, j, n, 0.02) < alpha
+            if w1[i] * w0[j] > 1e-14 and rates.rate_beyond(i, n, j, n, 0.02) < alpha
         )
         assert size <= alpha, (alpha, size)
 
 
 def test_rate_tests_are_never_kinder_than_fishers_exact_test() -> None:
     # 0 of 10 errors, then 3 of 10: Fisher's exact test of no change says 0.105
-    above, _ = stats.rates_beyond(3, 10, 0, 10, (0.0, 0.0))
+    above, _ = rates.rates_beyond(3, 10, 0, 10, (0.0, 0.0))
     reference = scipy_stats.fisher_exact([[3, 7], [0, 10]], alternative="greater").pvalue
     assert above == pytest.approx(reference)
     # and never below the bound's own test
-    above, below = stats.rates_beyond(60, 1000, 20, 1000, (0.02, -0.02))
-    assert above == pytest.approx(stats.rate_beyond(60, 1000, 20, 1000, 0.02))
+    above, below = rates.rates_beyond(60, 1000, 20, 1000, (0.02, -0.02))
+    assert above == pytest.approx(rates.rate_beyond(60, 1000, 20, 1000, 0.02))
     assert below == pytest.approx(1.0)
     # the reach: every span of one side an error
-    reach = stats.rates_reach(3, 3, (0.02, -0.02))
-    assert reach[0] == pytest.approx(stats.rates_beyond(3, 3, 0, 3, (0.02, -0.02))[0])
+    reach = rates.rates_reach(3, 3, (0.02, -0.02))
+    assert reach[0] == pytest.approx(rates.rates_beyond(3, 3, 0, 3, (0.02, -0.02))[0])
     exact = scipy_stats.fisher_exact([[3, 0], [0, 3]], alternative="greater").pvalue
     assert reach[0] >= exact - 1e-12  # never kinder than Fisher's, here the score test's
 
@@ -289,16 +289,16 @@ def test_a_thinned_sample_stands_for_the_values_it_was_kept_from() -> None:
     full = np.sort(np.random.default_rng(3).lognormal(0, 0.3, 5000))
     kept = full[np.round(np.linspace(0, 4999, 1000)).astype(int)]
     for q in (0.5, 0.95):
-        assert stats.log_quantile_se(kept, q, 5000) == pytest.approx(
-            stats.log_quantile_se(full, q), rel=0.15
+        assert quantiles.log_quantile_se(kept, q, 5000) == pytest.approx(
+            quantiles.log_quantile_se(full, q), rel=0.15
         )
-        assert stats.log_quantile_se(kept, q, 5000) < 0.6 * stats.log_quantile_se(kept, q)
+        assert quantiles.log_quantile_se(kept, q, 5000) < 0.6 * quantiles.log_quantile_se(kept, q)
     other = np.sort(np.random.default_rng(4).lognormal(0.05, 0.3, 5000))
     other_kept = other[np.round(np.linspace(0, 4999, 1000)).astype(int)]
-    (full_p, _), _ = stats.median_test(stats.Sample(other, 5000), stats.Sample(full, 5000))
-    (kept_p, _), _ = stats.median_test(stats.Sample(other_kept, 5000), stats.Sample(kept, 5000))
+    (full_p, _), _ = quantiles.median_test(stats.Sample(other, 5000), stats.Sample(full, 5000))
+    (kept_p, _), _ = quantiles.median_test(stats.Sample(other_kept, 5000), stats.Sample(kept, 5000))
     assert math.log(kept_p) == pytest.approx(math.log(full_p), rel=0.1)
-    (counted_as_kept, _), _ = stats.median_test(
+    (counted_as_kept, _), _ = quantiles.median_test(
         stats.Sample(other_kept, 1000), stats.Sample(kept, 1000)
     )
     assert counted_as_kept > 100 * kept_p  # what the old code did: power capped
@@ -329,7 +329,7 @@ def test_paired_t_matches_scipy(seed: int) -> None:
 def test_median_test_is_fishers_on_counts_above_the_pooled_median() -> None:
     base = np.arange(1.0, 21.0)
     cur = base + 6.0
-    (greater, _), (reach, _) = stats.median_test(stats.Sample(cur, 20), stats.Sample(base, 20))
+    (greater, _), (reach, _) = quantiles.median_test(stats.Sample(cur, 20), stats.Sample(base, 20))
     pooled = np.median(np.concatenate((cur, base)))
     above = (int(np.sum(cur > pooled)), int(np.sum(base > pooled)))
     table = [[above[0], 20 - above[0]], [above[1], 20 - above[1]]]
@@ -343,7 +343,7 @@ def test_median_test_is_fishers_on_counts_above_the_pooled_median() -> None:
     )
     assert greater > reach > 0
     # three against three: twenty arrangements, one of them most lopsided
-    (greater, less), reach_both = stats.median_test(
+    (greater, less), reach_both = quantiles.median_test(
         stats.Sample(np.array([4.0, 5, 6]), 3), stats.Sample(np.array([1.0, 2, 3]), 3)
     )
     assert (greater, less) == pytest.approx((0.05, 1.0))
@@ -363,7 +363,7 @@ def test_welch_takes_its_n_from_the_count_a_sample_stands_for() -> None:
 
 def test_median_test_reach_each_way_on_unequal_sides() -> None:
     cur, base = np.array([1.0, 2, 3, 4]), np.arange(5.0, 15.0)
-    (greater, less), (reach_greater, reach_less) = stats.median_test(
+    (greater, less), (reach_greater, reach_less) = quantiles.median_test(
         stats.Sample(cur, 4), stats.Sample(base, 10)
     )
     pooled = np.median(np.concatenate((cur, base)))
