@@ -82,13 +82,29 @@ def worsened(check: Check, rules: Rules, tested: int = 1) -> bool:
         return False
     half = tolerance.allowance(check.baseline) / 2  # in the metric's unit
     scale = math.log1p if latency else float  # latency intervals are even on the log scale
-    if latency:
-        half = math.log1p(half / check.baseline)
-    widen = stats.z_for(rules.alpha / max(tested, 1)) / stats.Z_95
+    if latency:  # the bound half the tolerance comes to, each way, as a log ratio
+        relative = half / check.baseline
+        half = math.log1p(relative) if tolerance.direction > 0 else -math.log1p(-relative)
+        if math.isnan(half):
+            return False
+    widen = _widening(check, rules.alpha / max(tested, 1))
     centre = scale(estimate)
     if tolerance.direction > 0:
         return centre - (centre - scale(check.ci_low)) * widen > half
     return centre + (scale(check.ci_high) - centre) * widen < -half
+
+
+def _widening(check: Check, alpha: float) -> float:
+    """How much wider than its 95% interval a check's interval is at one-sided level
+    alpha: a ratio of t quantiles for t-tests (at their smallest degrees of freedom),
+    of normal ones otherwise."""
+    df = {"paired-t": check.n_current - 1, "welch-t": min(check.n_current, check.n_baseline) - 1}
+    if check.test in df and df[check.test] >= 1:
+        from scipy import special  # the t distribution; cheap beside scipy.stats
+
+        k = df[check.test]
+        return float(special.stdtrit(k, 1 - alpha)) / float(special.stdtrit(k, 0.975))
+    return stats.z_for(alpha) / stats.Z_95
 
 
 def _of(checks: Sequence[Check], prefix: str) -> list[Check]:

@@ -18,7 +18,6 @@ VERDICT_ORDER: tuple[Verdict, ...] = (
     "pass",
 )
 Cause = Literal["", "beyond-tolerance", "low-power", "too-few"]
-NEEDED_LIMIT = 1e9  # beyond this many spans, "needed" says nothing useful
 
 
 @dataclass(frozen=True)

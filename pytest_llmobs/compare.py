@@ -5,7 +5,7 @@ run's p-values are adjusted (verdict):
 - `regression`: the change is significantly beyond its tolerance (each test's null is
   "the change is at most the tolerance", not "no change");
 - `inconclusive`: not a regression, but a harmful change beyond the tolerance cannot be
-  ruled out: the estimate is beyond it, or the harmful end of its 95% interval is, or
+  ruled out: the estimate is beyond it, or the estimate plus 1.96 standard errors is, or
   the check cannot be tested at all; each says which, and what would settle it;
 - `pass`: the rest (and `improvement`, symmetrically, significantly better than tolerance).
 

@@ -40,9 +40,9 @@ def rate_beyond(
     Farrington and Manning's score test of H0: p1 - p0 <= bound: the difference of the
     observed rates less the bound, over its standard error at the rates that are most
     likely under H0 (the restricted maximum likelihood), with a continuity correction of
-    half a count a side: without it, rare errors (1% on 1,000 spans) right at the bound
-    were flagged up to 1.75 times as often as alpha allows. With bound 0 it is the pooled
-    two-proportion z-test, corrected.
+    half a count a side. Below REFINE_BELOW, the p-value is the exact chance of a score
+    at least as large at those rates (`_exact_tail`): the normal law misjudges rare
+    errors. With bound 0 it is the pooled two-proportion z-test.
     """
     if current_n == 0 or baseline_n == 0:
         return 1.0
@@ -61,7 +61,61 @@ def rate_beyond(
     if variance <= 0:
         return 1.0 if observed <= bound else 0.0
     correction = (1 / n1 + 1 / n0) / 2  # continuity: rare errors at the bound need it
-    return normal_sided((observed - bound - correction) / math.sqrt(variance))[0]
+    p = normal_sided((observed - bound - correction) / math.sqrt(variance))[0]
+    if p > REFINE_BELOW:
+        return p
+    exact = _exact_tail(x1, n1, x0, n0, bound, p0)
+    return p if exact is None else exact
+
+
+REFINE_BELOW = 0.05  # smaller score-test p-values are recomputed exactly where feasible
+_GRID_LIMIT = 250_000  # tables enumerated at most, per p-value
+
+
+def _exact_tail(x1: int, n1: int, x0: int, n0: int, bound: float, p0: float) -> float | None:
+    """The chance, at the rates most likely under H0 (p0, p0 + bound), of a table whose
+    score statistic is at least the observed one: the score test's p-value without its
+    normal law, which misjudges rare errors (at 1% on 1,000 spans, flagged up to 2.3
+    times as often as alpha allows at Holm's first step). None when the tables that
+    matter are too many to enumerate (then the normal law is good)."""
+    p1 = p0 + bound
+    span1, span0 = _plausible(n1, p1), _plausible(n0, p0)
+    if len(span1) * len(span0) > _GRID_LIMIT:
+        return None
+    grid1, grid0 = (g.ravel() for g in np.meshgrid(span1, span0, indexing="ij"))
+    statistic = _scores(grid1, n1, grid0, n0, bound)
+    observed = _scores(np.array([x1]), n1, np.array([x0]), n0, bound)[0]
+    weights = np.outer(_binomial(span1, n1, p1), _binomial(span0, n0, p0)).ravel()
+    return min(1.0, float(weights[statistic >= observed - 1e-9].sum()))
+
+
+def _binomial(k: Any, n: int, rate: float) -> Any:
+    """The binomial probabilities of counts k of n at this rate."""
+    if rate <= 0 or rate >= 1:
+        return (k == (0 if rate <= 0 else n)).astype(np.float64)
+    return np.exp(log_comb(n, k) + k * math.log(rate) + (n - k) * math.log1p(-rate))
+
+
+def _plausible(n: int, rate: float) -> Any:
+    """The counts of n trials at this rate outside which the chance is negligible."""
+    sd = math.sqrt(n * rate * (1 - rate))
+    low, high = math.floor(n * rate - 8 * sd - 8), math.ceil(n * rate + 8 * sd + 8)
+    return np.arange(max(0, low), min(n, high) + 1)
+
+
+def _scores(x1: Any, n1: int, x0: Any, n0: int, bound: float) -> Any:
+    """The score statistic (uncorrected) of each table (x1[i], x0[i])."""
+    low, high = max(0.0, -bound), min(1.0, 1.0 - bound)
+    p0 = _restricted_many(x1, n1, x0, n0, bound)
+    p0 = np.where((p0 < low) & (p0 > low - 1e-9), low, p0)  # rounding past an end
+    p0 = np.where((p0 > high) & (p0 < high + 1e-9), high, p0)
+    for i in np.flatnonzero(~((p0 >= low) & (p0 <= high))):
+        p0[i] = _restricted_by_bisection(int(x1[i]), n1, int(x0[i]), n0, bound, low, high)
+    p1 = p0 + bound
+    variance = p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0
+    difference = x1 / n1 - x0 / n0 - bound
+    safe = np.sqrt(np.maximum(variance, 1e-300))
+    return np.where(variance > 0, difference / safe, np.where(difference > 0, np.inf, -np.inf))
 
 
 def _restricted(x1: int, n1: int, x0: int, n0: int, bound: float) -> float:
@@ -79,6 +133,21 @@ def _restricted(x1: int, n1: int, x0: int, n0: int, bound: float) -> float:
     u = math.copysign(math.sqrt(root), v)
     w = (math.pi + math.acos(max(-1.0, min(1.0, v / u**3)))) / 3
     return 2 * u * math.cos(w) - b / (3 * a) - bound
+
+
+def _restricted_many(x1: Any, n1: int, x0: Any, n0: int, bound: float) -> Any:
+    """`_restricted` of many tables at once (NaN where the closed form breaks down)."""
+    p1, p0, theta = x1 / n1, x0 / n0, n0 / n1
+    a = 1 + theta
+    b = -(1 + theta + p1 + theta * p0 + bound * (theta + 2))
+    c = bound * bound + bound * (2 * p1 + theta + 1) + p1 + theta * p0
+    d = -p1 * bound * (1 + bound)
+    v = b**3 / (3 * a) ** 3 - b * c / (6 * a * a) + d / (2 * a)
+    root = b * b / (3 * a) ** 2 - c / (3 * a)
+    with np.errstate(all="ignore"):
+        u = np.copysign(np.sqrt(np.where(root > 0, root, np.nan)), v)
+        w = (math.pi + np.arccos(np.clip(v / u**3, -1.0, 1.0))) / 3
+        return 2 * u * np.cos(w) - b / (3 * a) - bound
 
 
 def _restricted_by_bisection(

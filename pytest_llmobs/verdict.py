@@ -84,14 +84,17 @@ def judge(draft: Draft, adjusted: tuple[float, float], alpha: float, threshold: 
     if math.isinf(draft.margin):  # e.g. "-20ms" on a 5 ms span: it cannot get that much better
         return replace(judged, reason=f"within tolerance ({spec}: any change this way)")
     if draft.reach >= threshold:
+        what = "test cases" if check.paired else "spans"
         sizes = f"{check.n_baseline} (baseline) and {check.n_current} (now)"
-        reason = f"{sizes} {unit.split()[0]} cannot reach p < {threshold:.2g}"
-        return replace(judged, verdict="inconclusive", reason=reason, cause="too-few")
-    noise = stats.Z_95 * draft.se  # the harmful end of the estimate's 95% interval is
-    if tolerance.against_zero(check.baseline) and draft.margin == 0 and noise > 0:
-        reason = f"{spec}: set an absolute tolerance to judge it"
-        return replace(judged, verdict="inconclusive", reason=reason, cause="low-power")
-    if draft.margin > 0 and not harm + noise <= draft.margin:  # harm + noise: beyond it
+        reason = f"{sizes} {what} cannot reach p < {threshold:.2g}"
+        needed = math.ceil(-math.log2(threshold)) + 1 if check.test == "wilcoxon" else None
+        return replace(judged, verdict="inconclusive", reason=reason + _settle(needed, unit),
+                       cause="too-few", needed=needed)  # fmt: skip
+    # A harmful change beyond the tolerance is ruled out when the estimate plus 1.96 of
+    # its test's standard errors stays within it. A zero tolerance (given so, or relative
+    # to a zero baseline) rules nothing out: there, only the estimate is judged.
+    noise = stats.Z_95 * draft.se
+    if draft.margin > 0 and not harm + noise <= draft.margin:
         room = draft.margin - harm
         needed = _needed(check, noise / room) if room > 0 else None
         what = "test cases" if check.paired else "spans"
@@ -114,7 +117,7 @@ def _applied(check: Check, tolerance: Tolerance, margin: float) -> str:
     assert check.baseline is not None
     spec = tolerance.spec
     if tolerance.against_zero(check.baseline):
-        return f"{spec} of a zero baseline, which allows no change"
+        return f"{spec} of a zero baseline, which allows no change: give it an absolute one"
     if tolerance.relative is None or not math.isfinite(margin):
         return spec
     sign = "+" if tolerance.direction > 0 else "-"

@@ -241,8 +241,10 @@ def test_a_relative_tolerance_on_a_zero_or_negative_baseline() -> None:
     assert check_of(zero, zero, "quality.q", rules).verdict == "pass"  # no change, no noise
     noisy = make_series("s", [10.0] * 200, quality={"q": [-0.1, 0.1] * 100})
     unchanged = check_of(noisy, noisy, "quality.q", rules)  # a mean of 0 with noise
-    assert (unchanged.verdict, unchanged.cause) == ("inconclusive", "low-power")
-    assert unchanged.reason.endswith("set an absolute tolerance to judge it")
+    assert unchanged.verdict == "pass"  # only the estimate is judged: nothing is allowed
+    assert unchanged.reason.endswith("allows no change: give it an absolute one)")
+    lower = make_series("s", [10.0] * 200, quality={"q": [-0.12, 0.1] * 100})
+    assert check_of(lower, noisy, "quality.q", rules).cause == "beyond-tolerance"
 
 
 def test_new_and_missing_series_and_attributes_never_fail() -> None:

@@ -228,43 +228,72 @@ def brute_force_score_p(x1: int, n1: int, x0: int, n0: int, bound: float) -> flo
 
 @pytest.mark.parametrize(
     ("x1", "n1", "x0", "n0", "bound"),
-    [
-        (30, 500, 10, 500, 0.02),
-        (8, 60, 1, 80, 0.02),
-        (50, 1000, 30, 1000, 0.0),
-        (5, 40, 5, 50, 0.1),
-    ],
-)
+    [(30, 500, 10, 500, 0.02), (8, 60, 1, 80, 0.02), (50, 1000, 30, 1000, 0.0),
+     (5, 40, 5, 50, 0.1), (12, 500, 10, 500, 0.02)],
+)  # fmt: skip
 def test_rate_score_test_matches_the_restricted_likelihood_by_hand(
     x1: int, n1: int, x0: int, n0: int, bound: float
 ) -> None:
-    assert rates.rate_beyond(x1, n1, x0, n0, bound) == pytest.approx(
-        brute_force_score_p(x1, n1, x0, n0, bound), rel=1e-3
+    grid = np.linspace(max(0.0, -bound) + 1e-9, min(1.0, 1 - bound) - 1e-9, 200_001)
+    loglik = (
+        x1 * np.log(grid + bound) + (n1 - x1) * np.log(1 - grid - bound)
+        + x0 * np.log(grid) + (n0 - x0) * np.log(1 - grid)
+    )  # fmt: skip
+    assert rates._restricted(x1, n1, x0, n0, bound) == pytest.approx(
+        grid[int(np.argmax(loglik))], abs=1e-5
     )
+    by_hand = brute_force_score_p(x1, n1, x0, n0, bound)
+    if by_hand > rates.REFINE_BELOW:  # the normal law's p-value (small ones: exact tail)
+        assert rates.rate_beyond(x1, n1, x0, n0, bound) == pytest.approx(by_hand, rel=1e-3)
 
 
 def test_rate_score_test_at_bound_zero_is_the_pooled_z_test() -> None:
-    x1, n1, x0, n0 = 50, 1000, 30, 1000
+    x1, n1, x0, n0 = 45, 1000, 35, 1000
     pooled = (x1 + x0) / (n1 + n0)
     corrected = x1 / n1 - x0 / n0 - (1 / n1 + 1 / n0) / 2
     z = corrected / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
+    assert scipy_stats.norm.sf(z) > rates.REFINE_BELOW
     assert rates.rate_beyond(x1, n1, x0, n0, 0.0) == pytest.approx(scipy_stats.norm.sf(z))
 
 
-@pytest.mark.parametrize(("p0", "n"), [(0.01, 1000), (0.001, 500), (0.01, 300), (0.05, 1000)])
+def test_a_small_rate_p_value_is_the_exact_tail_at_the_restricted_rates() -> None:
+    # 40 spans a side: every table enumerated by hand, each scored as the test scores it
+    n, bound, x1, x0 = 40, 0.02, 6, 0
+    p0 = rates._restricted_by_bisection(x1, n, x0, n, bound, 0.0, 1 - bound)
+
+    def score(a: int, b: int) -> float:
+        q0 = rates._restricted_by_bisection(a, n, b, n, bound, 0.0, 1 - bound)
+        q1 = q0 + bound
+        variance = q1 * (1 - q1) / n + q0 * (1 - q0) / n
+        return (a / n - b / n - bound) / math.sqrt(variance)
+
+    observed = score(x1, x0)
+    tail = sum(
+        scipy_stats.binom.pmf(a, n, p0 + bound) * scipy_stats.binom.pmf(b, n, p0)
+        for a in range(n + 1)
+        for b in range(n + 1)
+        if score(a, b) >= observed - 1e-9
+    )
+    assert tail < rates.REFINE_BELOW
+    assert rates.rate_beyond(x1, n, x0, n, bound) == pytest.approx(tail, rel=1e-6)
+
+
+@pytest.mark.parametrize(("p0", "n"), [(0.0, 1000), (0.001, 3000), (0.001, 500), (0.01, 1000)])
 def test_rate_test_keeps_its_size_at_the_bound(p0: float, n: int) -> None:
-    # exact: the chance of p < alpha when the change is exactly the +2pp bound
+    # exact: the chance of p < alpha when the change is exactly the +2pp bound, at the
+    # levels the gate decides at (Holm's first step of 250 checks, up to alpha itself)
     p1 = p0 + 0.02
-    x1s = np.arange(int(n * p1 + 10 * math.sqrt(n * p1) + 10))
-    x0s = np.arange(int(n * p0 + 10 * math.sqrt(n * p0) + 10))
+    x1s = np.arange(int(n * p1 + 8 * math.sqrt(n * p1) + 10))
+    x0s = np.arange(int(n * p0 + 8 * math.sqrt(n * p0) + 10))
     w1, w0 = scipy_stats.binom.pmf(x1s, n, p1), scipy_stats.binom.pmf(x0s, n, p0)
-    for alpha in (4e-5, 1e-3, 0.01):
-        size = sum(
-            w1[i] * w0[j]
-            for i in range(len(x1s))
-            for j in range(len(x0s))
-            if w1[i] * w0[j] > 1e-14 and rates.rate_beyond(i, n, j, n, 0.02) < alpha
-        )
+    found = [
+        (w1[i] * w0[j], rates.rate_beyond(i, n, j, n, 0.02))
+        for i in range(len(x1s))
+        for j in range(len(x0s))
+        if w1[i] * w0[j] > 1e-13
+    ]
+    for alpha in (4e-5, 4e-4, 0.01):
+        size = sum(weight for weight, p in found if p < alpha)
         assert size <= alpha, (alpha, size)
 
 
