@@ -191,12 +191,28 @@ def rates_beyond(
 
 def rates_reach(current_n: int, baseline_n: int, bounds: Bounds) -> Sided:
     """The smallest p-values `rates_beyond` can give at these sizes: every span of one
-    side an error, none of the other."""
+    side an error, none of the other; its exact tail is that one table's chance at the
+    rates most likely under the bound (no other table scores higher)."""
     exact = math.exp(-float(log_comb(current_n + baseline_n, current_n)))  # Fisher's least
     return (
-        max(rate_beyond(current_n, current_n, 0, baseline_n, bounds[0]), exact),
-        max(rate_beyond(baseline_n, baseline_n, 0, current_n, -bounds[1]), exact),
+        max(_lopsided(current_n, baseline_n, bounds[0]), exact),
+        max(_lopsided(baseline_n, current_n, -bounds[1]), exact),
     )
+
+
+def _lopsided(n1: int, n0: int, bound: float) -> float:
+    """The chance of n1 errors of n1 and none of n0 at the rates most likely under
+    p1 - p0 <= bound given that table."""
+    low, high = max(0.0, -bound), min(1.0, 1.0 - bound)
+    if low >= high:
+        return 1.0
+    p0 = _restricted(n1, n1, 0, n0, bound)
+    if not low <= p0 <= high:
+        p0 = _restricted_by_bisection(n1, n1, 0, n0, bound, low, high)
+    p1 = p0 + bound
+    if p1 <= 0 or p0 >= 1:
+        return 0.0
+    return math.exp(n1 * math.log(p1) + n0 * math.log1p(-p0))
 
 
 def newcombe_ci(

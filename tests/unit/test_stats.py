@@ -308,7 +308,7 @@ def test_rate_tests_are_never_kinder_than_fishers_exact_test() -> None:
     assert below == pytest.approx(1.0)
     # the reach: every span of one side an error
     reach = rates.rates_reach(3, 3, (0.02, -0.02))
-    assert reach[0] == pytest.approx(rates.rates_beyond(3, 3, 0, 3, (0.02, -0.02))[0])
+    assert reach[0] <= rates.rates_beyond(3, 3, 0, 3, (0.02, -0.02))[0]  # never above it
     exact = scipy_stats.fisher_exact([[3, 0], [0, 3]], alternative="greater").pvalue
     assert reach[0] >= exact - 1e-12  # never kinder than Fisher's, here the score test's
 
