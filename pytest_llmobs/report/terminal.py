@@ -23,7 +23,7 @@ def summary_lines(result: RunResult) -> list[str]:
         lines.append(_row(_COLUMNS))
         for check in result.comparison.checks:
             lines.append(_row(_cells(check)))
-            if check.verdict in ("regression", "inconclusive", "improvement"):
+            if check.verdict != "pass":  # every other verdict says why
                 lines.append(fit("    " + detail(check), LONG))
         if any(c.verdict in ("regression", "inconclusive") for c in result.comparison.checks):
             lines.extend(LEGEND)
