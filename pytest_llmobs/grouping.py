@@ -23,10 +23,40 @@ SpanIds = tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.u
 
 
 def parent_rows(table: SpanTable) -> Ints:
-    """Each span's parent row in the table, or -1 where the parent was not captured."""
+    """Each span's parent row in the table, or -1 where the parent was not captured (or
+    where following parents would loop: see `acyclic`)."""
     own = (table.trace_hi, table.trace_lo, table.span_id)
     rows = rows_of(own, (table.trace_hi, table.trace_lo, table.parent_id))
-    return np.where(table.parent_id != 0, rows, -1).astype(np.int64)
+    return acyclic(np.where(table.parent_id != 0, rows, -1).astype(np.int64))
+
+
+def acyclic(parents: Ints) -> Ints:
+    """Parent rows with every cycle cut, so that walking up always ends.
+
+    Fixed id generators (snapshot tests) make a span its own parent, or two spans each
+    other's. A chain that has not ended after as many steps as there are spans loops
+    (found by pointer doubling, a few vectorised steps for real trees); each cycle is cut
+    at its first row, which becomes a root.
+    """
+    parents = parents.copy()
+    n = len(parents)
+    parents[parents == np.arange(n)] = -1
+    up = parents.copy()
+    for _ in range(max(n, 1).bit_length() + 1):
+        live = np.flatnonzero(up >= 0)
+        if len(live) == 0:
+            return parents
+        up[live] = up[up[live]]
+    for start in np.flatnonzero(up >= 0).tolist():
+        seen: dict[int, int] = {}
+        row = start
+        while row >= 0 and row not in seen:
+            seen[row] = len(seen)
+            row = int(parents[row])
+        if row >= 0:  # came back to `row`: the cycle is the rows walked since it
+            cycle = [r for r, at in seen.items() if at >= seen[row]]
+            parents[min(cycle)] = -1
+    return parents
 
 
 def rows_of(own: SpanIds, wanted: SpanIds) -> Ints:

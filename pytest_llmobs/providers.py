@@ -77,7 +77,9 @@ def hook_init(cls: type, attach: Callable[[Any], None], find_existing: bool) -> 
     cls.__init__ = init  # type: ignore[misc]
     if find_existing:
         for obj in gc.get_objects():
-            if isinstance(obj, cls):
+            # type(), not isinstance(): isinstance reads obj.__class__, which a lazy
+            # proxy (Django's LazyObject) answers by running user code, or raising
+            if issubclass(type(obj), cls):
                 attach(obj)
     return original
 

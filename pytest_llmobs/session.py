@@ -16,6 +16,7 @@ from pytest_llmobs import analysis, asked, gate, history, provenance, transport,
 from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.distributions import distributions
+from pytest_llmobs.findings import Findings
 from pytest_llmobs.logs import LogCaptureInstaller
 from pytest_llmobs.model import CaptureSummary, Ints, SeriesKey, SeriesStats, SpanTable
 from pytest_llmobs.prices import SPAN_COST, cost_column
@@ -221,7 +222,11 @@ class LlmobsSession:
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
         keys, spans, numeric = self._aggregate(table, marked)
-        findings = analysis.from_spans(table, keys, spans, numeric, self._analysis_options())
+        failed: list[str] = []  # the analysis explains a verdict: it never costs one
+        options = self._analysis_options()
+        findings = _optional(
+            failed, Findings(), lambda: analysis.from_spans(table, keys, spans, numeric, options)
+        )
         # judged as the run report keeps them, so `llmobs compare` on it says the same
         series = as_stored(spans)
         s = self.settings
@@ -230,13 +235,17 @@ class LlmobsSession:
         shape, tests = self._shape(marked), self._tests(marked)
         judged = gate.judge(series, s.baseline, s.quality_attributes, rules, shape, tests, s.ci)
         comparison, state, stored = judged.comparison, judged.state, judged.stored
-        findings = analysis.with_comparison(findings, comparison, series, stored, rules)
+        found = findings
+        findings = _optional(
+            failed, found,
+            lambda: analysis.with_comparison(found, comparison, series, stored, rules),
+        )  # fmt: skip
         # Never judge or record partial data: a worker's missing spans fail the gate, and
         # so does a run cut short (what it did not run was not judged)
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
         if interrupted:
             errors += ("the session was interrupted: the tests it did not run were not judged",)
-        warnings = self._warnings()
+        warnings = self._warnings() + failed
         if s.update_baseline:  # the notes are about the file being replaced
             refused = gate.refusal(bool(errors), interrupted, session.testsfailed)
             # the baseline read to judge is the one replaced: its test ids must not be dropped
@@ -299,3 +308,15 @@ class LlmobsSession:
         return analysis.Options(
             s.slowest, s.quality_threshold, s.request_spans, s.redact, dict(s.aliases)
         )
+
+
+def _optional(failed: list[str], fallback: Findings, run: Callable[[], Findings]) -> Findings:
+    """The analysis' findings, or the fallback with a warning when it fails on odd spans:
+    the verdict and the reports must never be lost to it."""
+    try:
+        return run()
+    except Exception as exc:
+        failed.append(
+            f"the analysis failed and is left out of this run: {type(exc).__name__}: {exc}"
+        )
+        return fallback

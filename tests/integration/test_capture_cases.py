@@ -195,6 +195,39 @@ def test_provider_created_before_the_session_is_found(
     assert counts(report) == {"private": 1}
 
 
+def test_a_lazy_proxy_alive_at_start_is_not_evaluated(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    # Django's LazyObject answers `__class__` from the wrapped object, set up on first
+    # use: the search for existing providers must not run user code (or its errors).
+    pytester.makeconftest(
+        """
+        from opentelemetry.sdk.trace import TracerProvider
+        PROVIDER = TracerProvider()
+
+        class Lazy:
+            @property
+            def __class__(self):
+                raise RuntimeError("settings are not configured")
+
+        SETTINGS = Lazy()
+        """
+    )
+    pytester.makepyfile(
+        """
+        from conftest import PROVIDER
+
+        def test_uses_a_private_provider():
+            with PROVIDER.get_tracer("t").start_as_current_span("private"):
+                pass
+        """
+    )
+    result, report = run_llmobs()
+    assert result.ret == 0, result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert counts(report) == {"private": 1}
+
+
 def test_non_sdk_provider_gets_one_clear_warning(
     pytester: pytest.Pytester, run_llmobs: Any
 ) -> None:

@@ -114,3 +114,68 @@ def test_a_provider_shut_down_mid_run(pytester: pytest.Pytester, run_llmobs: Any
     assert counts(report)["before"] == 1
     assert counts(report)["after"] == 1
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+FIXED_IDS = """
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+
+class Fixed(IdGenerator):
+    # snapshot tests fix ids: every span of a trace gets the same one, so a child names
+    # itself as its parent
+    def generate_span_id(self):
+        return 0x1234
+
+    def generate_trace_id(self):
+        return 0xABCD
+
+
+PROVIDER = TracerProvider(id_generator=Fixed())
+
+
+def test_spans_with_fixed_ids():
+    tracer = PROVIDER.get_tracer("snapshot")
+    for _ in range(3):
+        with tracer.start_as_current_span("request"):
+            with tracer.start_as_current_span("llm") as span:
+                span.set_attribute("overall_score", 0.5)
+"""
+
+
+def test_a_span_that_is_its_own_parent_is_judged_and_reported(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile(test_fixed=FIXED_IDS)
+    pytester.makeini("[pytest]\nllmobs_quality_attributes = overall_score\n")
+    assert run_llmobs("--llmobs-update-baseline")[0].ret == 0
+    result, report = run_llmobs("--llmobs-slowest=3")
+    out = result.stdout.str()
+    assert result.ret == 0, out
+    assert "INTERNALERROR" not in out
+    assert "RecursionError" not in out
+    assert report["verdict"] == "pass"
+    assert counts(report) == {"request": 3, "llm": 3}
+
+
+def test_a_failing_analysis_costs_neither_the_verdict_nor_the_report(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    # whatever odd span breaks the optional analysis next, the gate still judges
+    pytester.makeconftest(
+        """
+        import pytest_llmobs.analysis as analysis
+
+        def broken(*args, **kwargs):
+            raise ValueError("an odd span")
+
+        analysis.slowest = broken
+        """
+    )
+    pytester.makepyfile(test_fixed=FIXED_IDS)
+    assert run_llmobs("--llmobs-update-baseline")[0].ret == 0
+    result, report = run_llmobs()
+    assert result.ret == 0, result.stdout.str()
+    assert report["verdict"] == "pass"
+    assert counts(report) == {"request": 3, "llm": 3}
+    assert any("the analysis failed" in w and "an odd span" in w for w in report["warnings"])

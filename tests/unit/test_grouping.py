@@ -9,7 +9,7 @@ import numpy as np
 from pytest_llmobs.aggregate import aggregate
 from pytest_llmobs.baseline import baseline_document, load
 from pytest_llmobs.compare import compare
-from pytest_llmobs.grouping import inherit, parent_rows, rows_of, values_of
+from pytest_llmobs.grouping import acyclic, inherit, parent_rows, rows_of, values_of
 from pytest_llmobs.model import SpanTable
 from pytest_llmobs.semconv import alias_map
 
@@ -49,13 +49,14 @@ TREE: list[Span] = [
     ("tool", 1, 5, 4, 4, {}),  # 4: inherits silver from its parent, not gold
     ("llm", 2, 2, 1, 8, {}),  # 5: same span ids, another trace without a cohort
     ("llm", 3, 6, 99, 7, {}),  # 6: parent never captured
-    ("llm", 4, 7, 8, 6, {}),  # 7: a loop of bad ids
+    ("llm", 4, 7, 8, 6, {}),  # 7: a loop of bad ids, cut here
     ("llm", 4, 8, 7, 6, {}),  # 8
 ]
 
 
 def test_parent_rows_match_within_the_trace_only() -> None:
-    assert parent_rows(spans(TREE)).tolist() == [-1, 0, 1, 0, 3, -1, -1, 8, 7]
+    # the loop of bad ids (7 <-> 8) is cut at its first row, so walking up ends
+    assert parent_rows(spans(TREE)).tolist() == [-1, 0, 1, 0, 3, -1, -1, -1, 7]
 
 
 def test_values_are_inherited_from_the_nearest_ancestor() -> None:
@@ -169,3 +170,14 @@ def test_rows_of_finds_each_span_by_trace_and_span_id() -> None:
         assert got.tolist() == expected
         assert -1 in expected
         assert any(e >= 0 for e in expected)
+
+
+def test_acyclic_cuts_every_cycle_and_keeps_trees() -> None:
+    tree = np.array([-1, 0, 0, 1, 3], dtype=np.int64)
+    assert acyclic(tree).tolist() == tree.tolist()
+    assert acyclic(np.array([0, 0, 1], dtype=np.int64)).tolist() == [-1, 0, 1]  # itself
+    # 1 -> 2 -> 3 -> 1, with 0 and 4 hanging below the cycle: cut at its first row
+    looped = np.array([1, 2, 3, 1, 0], dtype=np.int64)
+    assert acyclic(looped).tolist() == [1, -1, 3, 1, 0]
+    assert acyclic(np.array([1, 0], dtype=np.int64)).tolist() == [-1, 0]  # each other's
+    assert acyclic(np.empty(0, dtype=np.int64)).tolist() == []
