@@ -15,7 +15,7 @@ from pytest_llmobs.aggregate import PERCENTILES
 from pytest_llmobs.jsonfile import dumps
 from pytest_llmobs.model import LatencySummary, QualitySummary, SeriesKey, SeriesStats
 from pytest_llmobs.shape import Shape
-from pytest_llmobs.stored import bounded, significant, significants
+from pytest_llmobs.stored import bounded, kept_values, significant
 
 BASELINE_SCHEMA = "pytest-llmobs/baseline"
 RUN_SCHEMA = "pytest-llmobs/run"
@@ -84,16 +84,14 @@ def _kept(
     values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None, cases: tuple[str, ...]
 ) -> list[tuple[str, list[float]]]:
     """Each case's values, sorted and rounded; bounded to SAMPLE_LIMIT for the series."""
-    if case is None or len(case) != len(values):
-        case, cases = np.zeros(len(values), dtype=np.int64), ("",)
     if len(values) == 0:
         return []
-    kept, owner = bounded(values, case)
-    rounded = significants(kept)
+    rounded, owner, names = kept_values(values, case, cases)
     starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
-    names = [cases[i] for i in owner[starts].tolist()]
     parts = np.split(rounded, starts[1:])
-    return [(n, part.tolist()) for n, part in zip(names, parts, strict=True)]
+    return [
+        (names[i], part.tolist()) for i, part in zip(owner[starts].tolist(), parts, strict=True)
+    ]
 
 
 def baseline_document(

@@ -50,14 +50,9 @@ def rate_beyond(
     observed = x1 / n1 - x0 / n0
     if tied(observed - bound, max(abs(observed), abs(bound))):
         return normal_sided(0.0)[0]
-    low, high = max(0.0, -bound), min(1.0, 1.0 - bound)
-    if low >= high:
+    if max(0.0, -bound) >= min(1.0, 1.0 - bound):
         return 1.0
-    p0 = _restricted(x1, n1, x0, n0, bound)
-    if not low <= p0 <= high:
-        p0 = _restricted_by_bisection(x1, n1, x0, n0, bound, low, high)
-    p1 = p0 + bound
-    variance = p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0
+    _, variance, p0 = (float(v[0]) for v in _score_parts([x1], n1, [x0], n0, bound))
     if variance <= 0:
         return 1.0 if observed <= bound else 0.0
     correction = (1 / n1 + 1 / n0) / 2  # continuity: rare errors at the bound need it
@@ -105,38 +100,26 @@ def _plausible(n: int, rate: float) -> Any:
 
 def _scores(x1: Any, n1: int, x0: Any, n0: int, bound: float) -> Any:
     """The score statistic (uncorrected) of each table (x1[i], x0[i])."""
-    low, high = max(0.0, -bound), min(1.0, 1.0 - bound)
-    p0 = _restricted_many(x1, n1, x0, n0, bound)
-    p0 = np.where((p0 < low) & (p0 > low - 1e-9), low, p0)  # rounding past an end
-    p0 = np.where((p0 > high) & (p0 < high + 1e-9), high, p0)
-    for i in np.flatnonzero(~((p0 >= low) & (p0 <= high))):
-        p0[i] = _restricted_by_bisection(int(x1[i]), n1, int(x0[i]), n0, bound, low, high)
-    p1 = p0 + bound
-    variance = p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0
-    difference = x1 / n1 - x0 / n0 - bound
+    difference, variance, _ = _score_parts(x1, n1, x0, n0, bound)
     safe = np.sqrt(np.maximum(variance, 1e-300))
     return np.where(variance > 0, difference / safe, np.where(difference > 0, np.inf, -np.inf))
 
 
-def _restricted(x1: int, n1: int, x0: int, n0: int, bound: float) -> float:
-    """The baseline rate most likely under p1 = p0 + bound: Farrington and Manning's
-    closed form, the root of a cubic (NaN where it breaks down)."""
-    p1, p0, theta = x1 / n1, x0 / n0, n0 / n1
-    a = 1 + theta
-    b = -(1 + theta + p1 + theta * p0 + bound * (theta + 2))
-    c = bound * bound + bound * (2 * p1 + theta + 1) + p1 + theta * p0
-    d = -p1 * bound * (1 + bound)
-    v = b**3 / (3 * a) ** 3 - b * c / (6 * a * a) + d / (2 * a)
-    root = b * b / (3 * a) ** 2 - c / (3 * a)
-    if root <= 0:
-        return math.nan
-    u = math.copysign(math.sqrt(root), v)
-    w = (math.pi + math.acos(max(-1.0, min(1.0, v / u**3)))) / 3
-    return 2 * u * math.cos(w) - b / (3 * a) - bound
+def _score_parts(x1: Any, n1: int, x0: Any, n0: int, bound: float) -> tuple[Any, Any, Any]:
+    """For each table (x1[i], x0[i]): the difference of its rates less the bound, that
+    difference's variance at the restricted rates, and the restricted baseline rate."""
+    x1, x0 = np.asarray(x1, dtype=np.float64), np.asarray(x0, dtype=np.float64)
+    p0 = _restricted(x1, n1, x0, n0, bound)
+    p1 = p0 + bound
+    variance = p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0
+    return x1 / n1 - x0 / n0 - bound, variance, p0
 
 
-def _restricted_many(x1: Any, n1: int, x0: Any, n0: int, bound: float) -> Any:
-    """`_restricted` of many tables at once (NaN where the closed form breaks down)."""
+def _restricted(x1: Any, n1: int, x0: Any, n0: int, bound: float) -> Any:
+    """For each table (x1[i], x0[i]), the baseline rate most likely under p1 = p0 + bound:
+    Farrington and Manning's closed form, the root of a cubic; by bisection where that
+    breaks down."""
+    x1, x0 = np.asarray(x1, dtype=np.float64), np.asarray(x0, dtype=np.float64)
     p1, p0, theta = x1 / n1, x0 / n0, n0 / n1
     a = 1 + theta
     b = -(1 + theta + p1 + theta * p0 + bound * (theta + 2))
@@ -147,7 +130,13 @@ def _restricted_many(x1: Any, n1: int, x0: Any, n0: int, bound: float) -> Any:
     with np.errstate(all="ignore"):
         u = np.copysign(np.sqrt(np.where(root > 0, root, np.nan)), v)
         w = (math.pi + np.arccos(np.clip(v / u**3, -1.0, 1.0))) / 3
-        return 2 * u * np.cos(w) - b / (3 * a) - bound
+        rate = 2 * u * np.cos(w) - b / (3 * a) - bound
+    low, high = max(0.0, -bound), min(1.0, 1.0 - bound)
+    rate = np.where((rate < low) & (rate > low - 1e-9), low, rate)  # rounding past an end
+    rate = np.where((rate > high) & (rate < high + 1e-9), high, rate)
+    for i in np.flatnonzero(~((rate >= low) & (rate <= high))):
+        rate[i] = _restricted_by_bisection(int(x1[i]), n1, int(x0[i]), n0, bound, low, high)
+    return rate
 
 
 def _restricted_by_bisection(
@@ -203,12 +192,9 @@ def rates_reach(current_n: int, baseline_n: int, bounds: Bounds) -> Sided:
 def _lopsided(n1: int, n0: int, bound: float) -> float:
     """The chance of n1 errors of n1 and none of n0 at the rates most likely under
     p1 - p0 <= bound given that table."""
-    low, high = max(0.0, -bound), min(1.0, 1.0 - bound)
-    if low >= high:
+    if max(0.0, -bound) >= min(1.0, 1.0 - bound):
         return 1.0
-    p0 = _restricted(n1, n1, 0, n0, bound)
-    if not low <= p0 <= high:
-        p0 = _restricted_by_bisection(n1, n1, 0, n0, bound, low, high)
+    p0 = float(_restricted([n1], n1, [0], n0, bound)[0])
     p1 = p0 + bound
     if p1 <= 0 or p0 >= 1:
         return 0.0

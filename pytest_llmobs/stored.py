@@ -88,9 +88,9 @@ def as_stored(series: Sequence[SeriesStats]) -> tuple[SeriesStats, ...]:
 
 
 def _stored(stats: SeriesStats) -> SeriesStats:
-    latency = _stored_values(stats.latency_samples, stats.latency_case, stats.cases)
+    latency = kept_values(stats.latency_samples, stats.latency_case, stats.cases)
     quality = {
-        attr: _stored_values(values, stats.quality_case.get(attr), stats.cases)
+        attr: kept_values(values, stats.quality_case.get(attr), stats.cases)
         for attr, values in stats.quality_samples.items()
     }
     present = range(len(stats.cases)) if stats.present is None else stats.present.tolist()
@@ -126,7 +126,7 @@ def _stored(stats: SeriesStats) -> SeriesStats:
     )  # fmt: skip
 
 
-def _stored_values(
+def kept_values(
     values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None, cases: tuple[str, ...]
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[str, ...]]:
     """The values a file keeps (bounded, rounded), each one's case, and the case names."""

@@ -72,7 +72,8 @@ def judge(draft: Draft, adjusted: tuple[float, float], alpha: float, threshold: 
         return replace(judged, p_value=shown, verdict=verdict, reason=reason)
     unit = "test cases" if check.paired else "spans a side"
     harm = draft.estimate * tolerance.direction  # the estimate, positive the harmful way
-    if tolerance.beyond(check.baseline + change, check.baseline) > 0:
+    beyond = tolerance.beyond(check.baseline + change, check.baseline)
+    if beyond > 0:
         excess = harm - draft.margin
         needed = _needed(check, stats.z_for(threshold) * draft.se / excess) if excess > 0 else None
         reason = (
@@ -101,7 +102,7 @@ def judge(draft: Draft, adjusted: tuple[float, float], alpha: float, threshold: 
         reason = f"too few {what} to rule out a change beyond {spec}" + _settle(needed, unit)
         return replace(judged, verdict="inconclusive", reason=reason, cause="low-power",
                        needed=needed)  # fmt: skip
-    if harm < 0 and tolerance.beyond(check.baseline + change, check.baseline) < 0:
+    if harm < 0 and beyond < 0:
         return replace(judged, reason=f"better than {spec}, not significantly")
     return replace(judged, reason=f"within tolerance ({spec})")
 

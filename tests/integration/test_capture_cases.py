@@ -171,47 +171,25 @@ def test_d_spans_ended_on_worker_threads(pytester: pytest.Pytester, run_llmobs: 
     assert counts(report) == {"threaded_call": 50}
 
 
+LAZY_PROXY = """
+class Lazy:
+    @property
+    def __class__(self):
+        raise RuntimeError("settings are not configured")
+
+SETTINGS = Lazy()
+"""
+
+
+@pytest.mark.parametrize("beside", ["", LAZY_PROXY], ids=["alone", "beside-a-lazy-proxy"])
 def test_provider_created_before_the_session_is_found(
-    pytester: pytest.Pytester, run_llmobs: Any
+    pytester: pytest.Pytester, run_llmobs: Any, beside: str
 ) -> None:
     # conftest.py is imported before pytest_configure: its provider already exists then.
+    # Beside it, a lazy proxy (Django's LazyObject answers `__class__` from the object it
+    # sets up on first use): the search for existing providers must not run user code.
     pytester.makeconftest(
-        """
-        from opentelemetry.sdk.trace import TracerProvider
-        PROVIDER = TracerProvider()
-        """
-    )
-    pytester.makepyfile(
-        """
-        from conftest import PROVIDER
-
-        def test_uses_a_private_provider():
-            with PROVIDER.get_tracer("t").start_as_current_span("private"):
-                pass
-        """
-    )
-    result, report = run_llmobs()
-    assert result.ret == 0
-    assert counts(report) == {"private": 1}
-
-
-def test_a_lazy_proxy_alive_at_start_is_not_evaluated(
-    pytester: pytest.Pytester, run_llmobs: Any
-) -> None:
-    # Django's LazyObject answers `__class__` from the wrapped object, set up on first
-    # use: the search for existing providers must not run user code (or its errors).
-    pytester.makeconftest(
-        """
-        from opentelemetry.sdk.trace import TracerProvider
-        PROVIDER = TracerProvider()
-
-        class Lazy:
-            @property
-            def __class__(self):
-                raise RuntimeError("settings are not configured")
-
-        SETTINGS = Lazy()
-        """
+        "from opentelemetry.sdk.trace import TracerProvider\nPROVIDER = TracerProvider()\n" + beside
     )
     pytester.makepyfile(
         """

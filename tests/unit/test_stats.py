@@ -239,7 +239,7 @@ def test_rate_score_test_matches_the_restricted_likelihood_by_hand(
         x1 * np.log(grid + bound) + (n1 - x1) * np.log(1 - grid - bound)
         + x0 * np.log(grid) + (n0 - x0) * np.log(1 - grid)
     )  # fmt: skip
-    assert rates._restricted(x1, n1, x0, n0, bound) == pytest.approx(
+    assert rates._restricted([x1], n1, [x0], n0, bound)[0] == pytest.approx(
         grid[int(np.argmax(loglik))], abs=1e-5
     )
     by_hand = brute_force_score_p(x1, n1, x0, n0, bound)
