@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import operator
 import struct
 import threading
 import time
@@ -23,7 +22,19 @@ from opentelemetry.trace import StatusCode
 
 from pytest_llmobs.grouping import rows_of
 from pytest_llmobs.model import AttrValue, Ints, SpanEvent, SpanTable
+from pytest_llmobs.sampling import DetailSampler
 from pytest_llmobs.semconv import EVALUATION_EVENT, EVALUATION_NAME, EVALUATION_SCORE
+from pytest_llmobs.span_fields import (
+    NO_ENTRIES,
+    PLAIN,
+    PUBLIC_READ,
+    Fields,
+    as_number,
+    as_plain,
+    event_of,
+    read_private,
+    read_public,
+)
 
 # A span is one 64-byte row of little-endian unsigned 64-bit fields, in this order:
 _FIELDS = 8  # name index, start, duration, error, trace id low half, high half, span id, parent
@@ -33,28 +44,25 @@ _BYTES = 8 * _FIELDS
 _ERROR = StatusCode.ERROR  # an enum member lookup costs more than the rest of on_end
 _INF = math.inf
 SETTLE_AT = 65536  # spans of undecided detail before sampling drops some mid-test
-WORST_KEPT = 10  # per series the slowest spans, per numeric attribute the lowest, keep detail
-
-# One C call reads what a ReadableSpan holds; SpanContext is a tuple (trace_id, span_id, ...).
-_READ = operator.attrgetter(
-    "_name", "_start_time", "_end_time", "_context", "_parent", "_status", "_attributes", "_events"
-)
-_PLAIN = frozenset({str, bool, int, float})
-_NUMBER = frozenset({int, float})
+UNREADABLE = "unreadable span"  # a skip reason that fails the gate: the spans were lost
 
 
 class SpanRecorder(SpanProcessor):
     """Receives every ended span of the providers it is added to, and keeps it as columns.
 
     `on_end` turns the span into one row of `_FIELDS` unsigned 64-bit values and its
-    attributes into column entries at once, and keeps no object of the SDK's alive:
-    holding spans (or even a tuple a span) until later made every garbage collection of
-    the test process slower, which cost more than the conversion. Numbers of
-    `numeric_attributes` and the values of `always_kept` (grouping) attributes are kept
-    for every span; every other attribute and the events (detail) for a `sample_rate`
-    share of traces and for every trace with an error or an outlier, decided when a
-    test starts or ends. Nothing here raises into the app's thread: a span it cannot
-    read is counted in `skipped`.
+    attributes into column entries at once, and keeps no object of the SDK's alive
+    (but the last span each thread ended): holding spans (or even a tuple a span) until
+    later made every garbage collection of the test process slower, which cost more than
+    the conversion. Numbers of `numeric_attributes` and the values of `always_kept`
+    (grouping) attributes are kept for every span; every other attribute and the events
+    (detail) for a `sample_rate` share of traces and for every trace with an error or an
+    outlier, decided when a test starts or ends. Nothing here raises into the app's
+    thread: a span it cannot read is counted in `skipped` (as UNREADABLE), and a span
+    is recorded whole or not at all.
+
+    Every column of row numbers is kept in increasing order (scores added later for an
+    earlier span are inserted in place), as SpanTable promises its readers.
     """
 
     def __init__(
@@ -76,8 +84,12 @@ class SpanRecorder(SpanProcessor):
         self._always_kept = frozenset(always_kept)  # grouping attributes: every span's value
         self._events: list[SpanEvent] = []
         self._detailed = bytearray()  # per span: 1 while its detail is kept
-        self._sampler = _DetailSampler(sample_rate) if sample_rate < 1 else None
-        self._settled = _Marks(0, {}, {}, 0)
+        self._sampler = DetailSampler(sample_rate) if sample_rate < 1 else None
+        self._settling = threading.Lock()  # one sampling pass at a time, outside _lock
+        self._wanted = threading.Event()  # wakes the sampling thread
+        self._sampling_thread: threading.Thread | None = None
+        self._sampling_failed: str | None = None
+        self._settled = 0  # spans whose detail is decided
         self._timeline_ns = array("q")
         self._timeline_test = array("q")
         self._table: SpanTable | None = None
@@ -85,13 +97,28 @@ class SpanRecorder(SpanProcessor):
         self._logged: list[tuple[int, int, dict[str, Any]]] = []  # evaluations from logs
         self.skipped: Counter[str] = Counter()
         self.late = 0  # spans that ended after the capture did: not in the table
+        self.twice = 0  # spans that reached this recorder a second time: counted once
+        self._read = read_private  # read_public once the private fields are missing
+        self._last = threading.local()  # per thread: the span it started and ended last
         self._starts = itertools.count()  # next() is atomic: no lock on span start
         self._dropped = 0  # spans that ended but could not be recorded
 
+    def notes(self) -> list[str]:
+        """What the run should be told about how spans were read."""
+        notes = [PUBLIC_READ] if self._read is read_public else []
+        if self._sampling_failed:
+            notes.append(f"detail sampling failed mid-test, detail kept: {self._sampling_failed}")
+        if self.twice:
+            notes.append(
+                f"{self.twice} span(s) reached the capture twice (a TracerProvider that "
+                "forwards add_span_processor() to another one): each is counted once"
+            )
+        return notes
+
     def mark_test(self, nodeid: str | None) -> None:
         """Note that a test started (its nodeid) or ended (None) now."""
+        self._settle()
         with self._lock:
-            self._settle()
             idx = 0 if nodeid is None else self._tests.setdefault(nodeid, len(self._tests))
             self._timeline_ns.append(time.time_ns())
             self._timeline_test.append(idx)
@@ -131,91 +158,167 @@ class SpanRecorder(SpanProcessor):
     def add_score(self, row: int, name: str, value: float) -> None:
         """Record a numeric attribute (a quality score) on a recorded span."""
         with self._lock:
-            self._append_number(name, row, value)
+            self._appendnumber(name, row, value)
+
+    def skip(self, reason: str) -> None:
+        """Count something that could not be recorded (from any thread)."""
+        with self._lock:
+            self.skipped[reason] += 1
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         """Count the span, to tell at the end how many never ended; the test it belongs
         to is found from its start time when it ends."""
-        next(self._starts)
+        last = self._last
+        if getattr(last, "started", None) is not span:  # not passed on twice
+            last.started = span
+            next(self._starts)
 
     def on_end(self, span: ReadableSpan) -> None:
         """Record the span; runs in whatever thread ended it."""
+        last = self._last
+        if getattr(last, "ended", None) is span:  # a provider passing spans on to another
+            self._count_twice()
+            return
+        last.ended = span
         if not self._active:
             self._count_late()
             return
         try:
-            name, start, end, context, parent, status, attributes, events = _READ(span)
-            values = getattr(attributes, "_dict", attributes)  # BoundedAttributes wraps a dict
-            events = getattr(events, "_dq", events)  # BoundedList wraps a deque
-            self._lock.acquire()  # cheaper than `with` on this path
             try:
-                if not self._active:  # the capture ended while this thread waited
-                    self.late += 1
-                    return
-                if not 0 <= start <= end:
-                    self.skipped["span ending before it started"] += 1
-                    self._dropped += 1
-                    return
-                row = len(self._detailed)
-                name_id = self._names.get(name)
-                if name_id is None:
-                    name_id = self._names[name] = len(self._names)
-                self._rows += _ROW(
-                    name_id,
-                    start,
-                    end - start,
-                    status._status_code is _ERROR,
-                    context[0].to_bytes(16, "little"),
-                    context[1],
-                    0 if parent is None else parent[1],
-                )
-                self._detailed.append(1)
-                if values:
-                    numeric, detail = self._numeric, self._detail
-                    for key, value in values.items():
-                        number_column = numeric.get(key)
-                        if number_column is not None:
-                            number = value if type(value) in _NUMBER else _number(value)
-                            if -_INF < number < _INF:
-                                number_column[1].append(number)  # may overflow: goes first
-                                number_column[0].append(row)
-                            else:
-                                self._bad_number(key)
-                            continue
-                        column = detail.get(key)
-                        if column is None:
-                            column = detail[key] = (array("q"), [])
-                        column[0].append(row)
-                        column[1].append(value if type(value) in _PLAIN else _plain(value))
-                if events:
-                    self._events.extend(_events(row, events))
-                    self._evaluations(row, events)
-                if self._sampler is not None and row - self._settled.rows >= SETTLE_AT:
-                    self._settle()
-            finally:
-                self._lock.release()
+                fields = self._read(span)
+            except Exception as exc:
+                fields = self._read_instead(span, exc)
+            self._record(*fields)
         except Exception as exc:  # never let an odd span or our bug reach the app's thread
-            self.skipped[f"unreadable span ({type(exc).__name__})"] += 1
-            self._dropped += 1
+            with self._lock:
+                self.skipped[f"{UNREADABLE} ({type(exc).__name__})"] += 1
+                self._dropped += 1
 
-    def _evaluations(self, row: int, events: Iterable[Any]) -> None:
-        """Scores of `gen_ai.evaluation.result` events become numbers of the span."""
-        for event in events:
-            if event.name == EVALUATION_EVENT:
-                self._add_evaluation(row, getattr(event.attributes, "_dict", event.attributes))
+    def _read_instead(self, span: ReadableSpan, error: Exception) -> Fields:
+        """The span through its public properties, when the fast path failed on it; from
+        then on always, if that works (a newer SDK renamed a private field)."""
+        if self._read is read_public:
+            raise error
+        fields = read_public(span)  # raises too when the span cannot be read at all
+        self._read = read_public
+        return fields
+
+    def _record(
+        self,
+        name: str,
+        start: int,
+        end: int,
+        trace_id: int,
+        span_id: int,
+        parent_id: int,
+        error: bool,
+        values: Mapping[str, Any] | None,
+        events: Iterable[Any] | None,
+    ) -> None:
+        """Add one span: converted whole first, so that a value that cannot be kept
+        leaves no part of the span behind; then appended under the lock."""
+        numbers, details, bad = self._entries(values) if values else NO_ENTRIES
+        found = [event_of(event) for event in events] if events else []
+        self._lock.acquire()  # cheaper than `with` on this path
+        try:
+            if not self._active:  # the capture ended while this thread waited
+                self.late += 1
+                return
+            if not 0 <= start <= end:
+                self.skipped["span ending before it started"] += 1
+                self._dropped += 1
+                return
+            row = len(self._detailed)
+            name_id = self._names.get(name, len(self._names))
+            packed = _ROW(
+                name_id, start, end - start, error, trace_id.to_bytes(16, "little"), span_id,
+                parent_id,
+            )  # fmt: skip
+            self._names.setdefault(name, name_id)
+            self._rows += packed
+            self._detailed.append(1)
+            for key, number in numbers:
+                column = self._numeric[key]
+                column[1].append(number)
+                column[0].append(row)
+            for key in bad:
+                self.skipped[f"non-numeric or non-finite {key!r} attribute"] += 1
+            for key, value in details:
+                kept = self._detail.get(key)
+                if kept is None:
+                    kept = self._detail[key] = (array("q"), [])
+                kept[0].append(row)
+                kept[1].append(value)
+            for event_name, timestamp, attributes in found:
+                self._events.append(SpanEvent(row, event_name, timestamp, attributes))
+                if event_name == EVALUATION_EVENT:
+                    self._add_evaluation(row, attributes)
+        finally:
+            self._lock.release()
+        if self.has_undecided_detail() >= SETTLE_AT:
+            self._settle_soon()
+
+    def _settle_soon(self) -> None:
+        """Have the sampling thread (started on first need) decide the undecided spans:
+        the thread that ended a span goes on at once."""
+        self._wanted.set()
+        if self._sampling_thread is None:
+            with self._lock:
+                if self._sampling_thread is None and self._active:
+                    self._sampling_thread = threading.Thread(
+                        target=self._sample_in_background, name="llmobs-sampler", daemon=True
+                    )
+                    self._sampling_thread.start()
+
+    def _sample_in_background(self) -> None:
+        try:
+            while self._wanted.wait():
+                self._wanted.clear()
+                if not self._active:
+                    return
+                self._settle()
+        except Exception as exc:  # the detail is then kept: more than asked, nothing lost
+            self._sampling_failed = f"{type(exc).__name__}: {exc}"
+
+    def _entries(
+        self, values: Mapping[str, Any]
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, AttrValue]], list[str]]:
+        """A span's attributes as numbers of the numeric columns, detail values, and the
+        numeric attributes whose value is not a finite number."""
+        numeric = self._numeric
+        numbers: list[tuple[str, float]] = []
+        details: list[tuple[str, AttrValue]] = []
+        bad: list[str] = []
+        for key, value in values.items():
+            if key in numeric:
+                number = value if type(value) is float else as_number(value)
+                if -_INF < number < _INF:
+                    numbers.append((key, number))
+                else:
+                    bad.append(key)
+            else:
+                details.append((key, value if type(value) in PLAIN else as_plain(value)))
+        return numbers, details, bad
 
     def _add_evaluation(self, row: int, attributes: Mapping[str, Any] | None) -> None:
+        """A `gen_ai.evaluation.result`'s score becomes a number of the span it names."""
         attributes = attributes or {}
         name, value = attributes.get(EVALUATION_NAME), attributes.get(EVALUATION_SCORE)
-        number = _number(value)
+        number = as_number(value)
         if not isinstance(name, str) or not name or not -_INF < number < _INF:
             self.skipped["evaluation result without a name or a finite score"] += 1
             return
-        self._append_number(name, row, number)
+        self._appendnumber(name, row, number)
 
-    def _append_number(self, name: str, row: int, value: float) -> None:
-        """Add a number to a span's numeric attribute (its column is made if new)."""
+    def _appendnumber(self, name: str, row: int, value: float) -> None:
+        """Add a number to a span's numeric attribute (its column is made if new), in
+        row order."""
         rows, values = self._numeric.setdefault(name, (array("q"), array("d")))
+        if rows and rows[-1] > row:  # a score for an earlier span
+            at = bisect.bisect_right(rows, row)
+            rows.insert(at, row)
+            values.insert(at, value)
+            return
         values.append(value)
         rows.append(row)
 
@@ -241,59 +344,65 @@ class SpanRecorder(SpanProcessor):
                 self._add_evaluation(row, attributes)
         self._logged.clear()
 
-    def _rows_from(self, first: int) -> Any:
-        """A copy of the rows from `first` on, one span a row (the buffer stays growable)."""
-        return np.frombuffer(self._rows[first * _BYTES :], dtype="<u8").reshape(-1, _FIELDS)
-
-    def _bad_number(self, key: str) -> None:
-        self.skipped[f"non-numeric or non-finite {key!r} attribute"] += 1
+    def _rows_from(self, first: int, last: int | None = None) -> Any:
+        """A copy of the rows from `first` on (to `last`), one span a row."""
+        end = None if last is None else last * _BYTES
+        return np.frombuffer(self._rows[first * _BYTES : end], dtype="<u8").reshape(-1, _FIELDS)
 
     def __len__(self) -> int:
         return len(self._detailed)
 
     def has_undecided_detail(self) -> int:
         """How many spans wait for the sample to decide on their detail."""
-        return len(self) - self._settled.rows if self._sampler is not None else 0
+        return len(self) - self._settled if self._sampler is not None else 0
 
     def _settle(self) -> None:
         """Drop the detail of the newest spans whose traces the sample does not keep.
 
-        Called with the lock held, when a test starts or ends (a test's traces are
-        complete then) or when very many spans are undecided.
+        Called when a test starts or ends (a test's traces are complete then), and by
+        the sampling thread when very many spans are undecided in a long test. The
+        decision runs outside the lock, so threads ending spans meanwhile are not held
+        up; only copying the undecided spans and dropping detail take it.
         """
-        marks, sampler = self._settled, self._sampler
-        first = marks.rows
-        if sampler is None or first == len(self):
+        if self._sampler is None:
             return
-        spans = self._rows_from(first)
-        numbers = {
-            key: (
-                np.array(rows[marks.numbers.get(key, 0) :], dtype=np.int64) - first,
-                np.array(values[marks.numbers.get(key, 0) :], dtype=np.float64),
-            )
-            for key, (rows, values) in self._numeric.items()
-        }
-        keep = sampler.keep(spans, numbers)
-        self._detailed[first:] = keep.astype(np.uint8).tobytes()
+        self._settling.acquire()
+        try:
+            with self._lock:
+                first, last = self._settled, len(self)
+                if first == last:
+                    return
+                spans = self._rows_from(first, last)
+                numbers = {k: _between(*c, first, last) for k, c in self._numeric.items()}
+            keep = self._sampler.keep(spans, numbers)
+            with self._lock:
+                self._drop_detail(first, last, keep)
+                self._settled = last
+        finally:
+            self._settling.release()
+
+    def _drop_detail(self, first: int, last: int, keep: Any) -> None:
+        """Drop the detail of the rows first..last that `keep` (one bool each) says not to."""
+        self._detailed[first:last] = keep.astype(np.uint8).tobytes()
         for key, (rows, found) in self._detail.items():
             if key in self._always_kept:
                 continue
-            start = marks.detail.get(key, 0)
-            mine = keep[np.array(rows[start:], dtype=np.int64) - first].tolist()
-            rows[start:] = array("q", compress(rows[start:], mine))
-            found[start:] = compress(found[start:], mine)
-        start = marks.events
-        self._events[start:] = [e for e in self._events[start:] if keep[e.row - first]]
-        self._settled = _Marks(
-            len(self),
-            {key: len(rows) for key, (rows, _) in self._numeric.items()},
-            {key: len(rows) for key, (rows, _) in self._detail.items()},
-            len(self._events),
-        )
+            start, end = bisect.bisect_left(rows, first), bisect.bisect_left(rows, last)
+            mine = keep[np.array(rows[start:end], dtype=np.int64) - first].tolist()
+            rows[start:end] = array("q", compress(rows[start:end], mine))
+            found[start:end] = compress(found[start:end], mine)
+        events = self._events
+        start = bisect.bisect_left(events, first, key=_row_of)
+        end = bisect.bisect_left(events, last, key=_row_of)
+        events[start:end] = [e for e in events[start:end] if keep[e.row - first]]
 
     def _count_late(self) -> None:
         with self._lock:
             self.late += 1
+
+    def _count_twice(self) -> None:
+        with self._lock:
+            self.twice += 1
 
     def shutdown(self) -> None:
         """A provider shutting down does not end the capture: the session does."""
@@ -312,10 +421,16 @@ class SpanRecorder(SpanProcessor):
         peak memory holds the spans once; later calls return the same table.
         """
         with self._lock:
+            if self._table is not None:
+                return self._table
+            self._active = False
+            self._resolve_logged()
+        if self._sampling_thread is not None:
+            self._wanted.set()
+            self._sampling_thread.join()
+        self._settle()
+        with self._lock:
             if self._table is None:
-                self._resolve_logged()
-                self._settle()
-                self._active = False
                 unended = next(self._starts) - len(self) - self._dropped
                 if unended > 0:  # started under the capture, not ended before it ended
                     self.skipped["span not ended when the capture ended"] = unended
@@ -367,111 +482,15 @@ class SpanView:
     attributes: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class _Marks:
-    """Where the undecided part of each buffer starts."""
-
-    rows: int
-    numbers: dict[str, int]  # per numeric attribute
-    detail: dict[str, int]  # per detail attribute
-    events: int
+def _between(rows: array[int], values: array[float], first: int, last: int) -> tuple[Ints, Any]:
+    """A numeric column's entries for rows first..last: positions among them, values."""
+    start, end = bisect.bisect_left(rows, first), bisect.bisect_left(rows, last)
+    positions = np.array(rows[start:end], dtype=np.int64) - first
+    return positions, np.array(values[start:end], dtype=np.float64)
 
 
-class _DetailSampler:
-    """Decides which traces keep their detail, a batch of newest spans at a time.
-
-    A trace keeps it when its low 64 id bits fall under `rate` of their range (as
-    OpenTelemetry's TraceIdRatioBased sampler decides), or when one of its spans is an
-    error, one of the `WORST_KEPT` slowest of its name so far, or carries one of the
-    `WORST_KEPT` lowest values of a numeric attribute so far. Batches end with tests, so
-    a trace is decided whole; one flagged keeps the detail of spans it ends later too.
-    """
-
-    def __init__(self, rate: float) -> None:
-        self.threshold = np.uint64(min(int(rate * 2.0**64), _MASK64))
-        self.flagged: set[int] = set()
-        self.slowest: dict[int, Any] = {}
-        self.lowest: dict[str, Any] = {}
-
-    def keep(self, rows: Any, numbers: Mapping[str, tuple[Ints, Any]]) -> Any:
-        """Which of these rows (as SpanRecorder keeps them) keep their detail.
-
-        `numbers` maps a numeric attribute to the positions among the rows that carry
-        it, and their values.
-        """
-        lows = rows[:, 4]
-        flag = rows[:, 3].astype(np.bool_)
-        names = rows[:, 0].astype(np.int64)
-        durations = rows[:, 2].astype(np.int64)
-        for name in np.unique(names).tolist():
-            mine = np.flatnonzero(names == name)
-            flag[mine[_worst(self.slowest, name, durations[mine])]] = True
-        for key, (positions, values) in numbers.items():
-            if len(positions):
-                flag[positions[_worst(self.lowest, key, -values)]] = True
-        self.flagged.update(lows[flag].tolist())
-        keep: Any = lows < self.threshold
-        if self.flagged:
-            keep |= np.isin(lows, np.fromiter(self.flagged, dtype=np.uint64))
-        return keep
-
-
-def _worst(store: dict[Any, Any], key: Any, values: Any) -> Any:
-    """Mask of the values that enter the WORST_KEPT largest seen so far under `key`.
-
-    Updates the store; of equal values the earlier stay in, so a run of ties flags few.
-    """
-    seen = store.get(key, np.empty(0, dtype=values.dtype))
-    merged = np.concatenate((seen, values))
-    top = np.argsort(-merged, kind="stable")[:WORST_KEPT]
-    store[key] = merged[top]
-    flagged = np.zeros(len(values), dtype=np.bool_)
-    flagged[top[top >= len(seen)] - len(seen)] = True
-    return flagged
-
-
-def _events(row: int, events: Iterable[Any]) -> list[SpanEvent]:
-    found = []
-    for event in events:
-        attributes = getattr(event.attributes, "_dict", event.attributes) or {}
-        found.append(
-            SpanEvent(
-                row,
-                str(event.name),
-                int(event.timestamp or 0),
-                {str(k): _plain(v) for k, v in attributes.items()},
-            )
-        )
-    return found
-
-
-def _number(value: Any) -> float:
-    """A numeric attribute's value, or NaN when it is not a number (a bool is not)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return math.nan
-
-
-def _plain(value: Any) -> AttrValue:
-    """An attribute value as plain Python types only (a numpy float would break xdist)."""
-    if isinstance(value, bool):
-        return bool(value)
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, Iterable):
-        return tuple(_scalar(v) for v in value)
-    return str(value)
-
-
-def _scalar(value: Any) -> str | bool | int | float:
-    plain = _plain(value)
-    return plain if not isinstance(plain, tuple) else str(plain)
+def _row_of(event: SpanEvent) -> int:
+    return event.row
 
 
 def _view(buffer: Any, dtype: Any) -> Any:
