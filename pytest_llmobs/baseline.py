@@ -17,8 +17,9 @@ from pytest_llmobs.model import LatencySummary, QualitySummary, SeriesKey, Serie
 from pytest_llmobs.shape import Shape
 from pytest_llmobs.stored import bounded, kept_values, significant
 
-BASELINE_SCHEMA = "pytest-llmobs/baseline"
-RUN_SCHEMA = "pytest-llmobs/run"
+SCHEMA_PREFIX = "pytest-llmobs/"  # of every file this plugin writes
+BASELINE_SCHEMA = SCHEMA_PREFIX + "baseline"
+RUN_SCHEMA = SCHEMA_PREFIX + "run"
 SCHEMA_VERSION = 1
 # A file this plugin writes holds at most SAMPLE_LIMIT samples per series and metric
 # (~9 KB); larger files are refused before reading, so loading stays bounded in memory.
@@ -140,6 +141,23 @@ def load(path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)) -> 
         what = "empty" if not raw.strip() else f"not valid JSON ({exc})"
         raise BaselineError(f"{path}: {what}") from None
     return _parse(path, doc, schemas)
+
+
+def foreign(path: Path) -> str | None:
+    """Why the file at path must not be overwritten with a baseline: it is no file of this
+    plugin (a baseline path pointed at another file); None when there is none, or it is
+    empty or a baseline, even a truncated one."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)  # sorted keys: "schema" comes after the short metadata
+    except OSError:  # none there, or unreadable: writing it says why
+        return None
+    if not head.strip() or SCHEMA_PREFIX.encode() in head:
+        return None
+    return (
+        f"{path} is not a pytest-llmobs baseline: give the baseline's path, or delete the "
+        "file to record a new one there"
+    )
 
 
 def _parse(path: Path, doc: Any, schemas: Sequence[str]) -> SeriesFile:

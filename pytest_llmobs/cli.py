@@ -10,9 +10,10 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from pytest_llmobs import __version__, analysis, baseline, gate, history
+from pytest_llmobs import __version__, analysis, baseline, gate, history, promotion
 from pytest_llmobs.distributions import distributions
 from pytest_llmobs.report import terminal, text
+from pytest_llmobs.report.changes import changes
 from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
@@ -70,7 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     update = base_commands.add_parser("update", help="Promote a saved run to the baseline")
     update.add_argument("run", type=Path, metavar="RUN.json", help="Run report (--llmobs-json)")
     update.add_argument(
-        "--baseline", type=Path, default=DEFAULT_BASELINE, metavar="PATH", help="Baseline file"
+        "--baseline", type=Path, metavar="PATH", help="Baseline file (default: the run report's)"
+    )
+    update.add_argument(
+        "--force",
+        action="store_true",
+        help="Replace the baseline although the run is partial (failed or deselected tests,"
+        " series or metrics it did not measure), saying what that overrides",
     )
     update.set_defaults(handler=_update)
     show = base_commands.add_parser("show", help="Summarise a baseline file")
@@ -207,37 +214,40 @@ def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
 
 def _update(args: argparse.Namespace) -> int:
     run, saved = _saved_run(args.run)  # a run report of a run that captured
-    refused = gate.refusal(bool(saved.errors), saved.interrupted, saved.tests_failed)
-    if refused is not None:  # as the plugin's --llmobs-update-baseline would refuse it
-        raise _BadInput(f"{args.run}: baseline not updated: {refused}")
+    target = args.baseline or _named_baseline(args.run, saved.baseline.path)
     try:
-        replaced = baseline.load(args.baseline)
+        replaced = baseline.load(target, schemas=(baseline.BASELINE_SCHEMA,))
     except (FileNotFoundError, baseline.BaselineError):
-        replaced = None
-    old = replaced.series if replaced is not None else ()
+        replaced = None  # none yet, or unreadable: written anew
     ran = saved.ran or (RanTests(run.tests, frozenset()) if run.tests is not None else None)
-    if ran is not None and replaced is not None and replaced.schema == baseline.BASELINE_SCHEMA:
+    if ran is not None and replaced is not None:
         ran = replace(ran, before=gate.tests_of(replaced))
-    state = gate.promote(run.series, args.baseline, run.metadata, None, run.settings, ran)
+    old = promotion.kept_series(replaced, run.settings, ran) if replaced is not None else ()
+    # as the plugin's --llmobs-update-baseline refuses it, unless forced
+    refused = gate.refusal(bool(saved.errors), saved.interrupted, saved.tests_failed)
+    state = gate.promote(
+        run.series, target, run.metadata, refused, run.settings, ran, old, args.force,
+        remedy="give --force to replace it anyway",
+    )  # fmt: skip
     if state.status == "not-updated":
         raise _BadInput(f"{args.run}: {state.message}")
     if state.status == "error":
         raise _BadInput(state.message)
     print(state.message)
-    before = {s.key: s for s in old}
-    after = {s.key: s for s in run.series}
-    for key in sorted(after.keys() - before.keys()):
-        print(f"  new: {key.label} ({after[key].count} spans)")
-    for key in sorted(before.keys() - after.keys()):
-        print(f"  missing: {key.label} (was {before[key].count} spans)")
-    for key in sorted(after.keys() & before.keys()):
-        was, now = before[key], after[key]
-        if (was.count, was.errors, was.latency, was.quality) != (
-            now.count, now.errors, now.latency, now.quality
-        ):  # fmt: skip
-            change = text.pct(now.latency.p50 / was.latency.p50 - 1) if was.latency.p50 else "-"
-            print(f"  changed: {key.label} (p50 {change}, {was.count} -> {now.count} spans)")
+    for line in changes(replaced.series if replaced is not None else (), run.series):
+        print(line)
     return EXIT_PASS
+
+
+def _named_baseline(run: Path, named: Path) -> Path:
+    """The baseline a run report names, unless it cannot be the one meant here: none, or
+    one whose folder is not on this machine (a report from CI, say)."""
+    if str(named) in ("", "."):
+        raise _BadInput(f"{run}: it names no baseline: give --baseline=PATH")
+    if not (named.parent.is_dir() or named.parent.parent.is_dir()):
+        where = f"the baseline {named}, whose folder is not on this machine"
+        raise _BadInput(f"{run}: it names {where}: give --baseline=PATH")
+    return named
 
 
 def _show(args: argparse.Namespace) -> int:

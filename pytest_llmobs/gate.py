@@ -13,24 +13,22 @@ from pytest_llmobs import shape as shapes
 from pytest_llmobs.compare import Comparison, compare
 from pytest_llmobs.distributions import Distribution
 from pytest_llmobs.findings import Findings, Severity, fails
-from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import CaptureSummary, SeriesStats
+from pytest_llmobs.promotion import (  # the baseline's side of the gate, named here too
+    BaselineState,
+    BaselineStatus,
+    promote,
+    refusal,
+    replace_hint,
+)
 from pytest_llmobs.rules import Rules
-from pytest_llmobs.selection import RanTests, listed
+from pytest_llmobs.selection import RanTests
 from pytest_llmobs.shape import Shape
 from pytest_llmobs.slos import SloResult
 
-BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated"]
+__all__ = ["BaselineState", "BaselineStatus", "promote", "refusal", "replace_hint"]
+
 RunVerdict = Literal["pass", "regression", "fail", "error"]
-
-
-@dataclass(frozen=True)
-class BaselineState:
-    """What became of the baseline in this run, with a sentence for people."""
-
-    path: Path
-    status: BaselineStatus
-    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -182,75 +180,3 @@ def _notes(stored: baseline_file.SeriesFile, shaped: bool) -> tuple[str, ...]:
             f"{stored.path} was recorded with pytest-llmobs {version}, this is {__version__}"
         )
     return tuple(notes)
-
-
-def refusal(incomplete: bool, interrupted: bool, failed: int) -> str | None:
-    """Why a run must not become the baseline, if it must not: partial data."""
-    if incomplete:
-        return "the capture is incomplete"
-    if interrupted:
-        return "the session was interrupted"
-    return f"{failed} test(s) failed" if failed else None
-
-
-def _dropped(ran: RanTests | None) -> str | None:
-    """Why a run must not replace the baseline whose test ids are `ran.before`: it left
-    out test cases that baseline holds and that still exist (deselected, skipped, other
-    paths), whose series would then never be judged again. None for a first baseline."""
-    left = sorted(ran.left_out()) if ran is not None else []
-    if not left:
-        return None
-    return (
-        f"it would drop {len(left)} test case(s) of the baseline that still exist but did not "
-        f"run (deselected, skipped, or outside the paths given): {listed(left)}; run them "
-        "too, or delete the old baseline to record a new one on purpose"
-    )
-
-
-def promote(
-    series: Sequence[SeriesStats],
-    path: Path,
-    metadata: Mapping[str, Any],
-    refused: str | None = None,
-    shape: Shape | None = None,
-    tests: RanTests | None = None,
-) -> BaselineState:
-    """Write series as the new baseline, unless there is a reason not to.
-
-    Args:
-        series: the run's series.
-        path: the baseline file.
-        metadata: plugin version, creation time, git commit.
-        refused: why this run must not become the baseline (failed tests, say).
-        shape: what shaped the series, recorded so a run shaped otherwise is caught.
-        tests: the run's test ids, with those of the baseline it replaces as `before`:
-            those that ran are recorded so coverage can be judged, and a run that left out
-            test cases the old baseline holds is refused.
-
-    Returns:
-        The baseline's state: updated, or not-updated with the reason.
-    """
-    if refused is None and not series:
-        refused = "no spans were captured"
-    if refused is None:
-        refused = _dropped(tests)
-    if refused is not None:
-        return BaselineState(path, "not-updated", f"baseline not updated: {refused}")
-    ran = None if tests is None else tests.now
-    document = baseline_file.baseline_document(series, metadata, shape, ran)
-    size = len(document.encode("utf-8"))
-    if size > baseline_file.MAX_FILE_BYTES:  # it could not be read back
-        megabytes, limit = size / 2**20, baseline_file.MAX_FILE_BYTES // 2**20
-        message = (
-            f"{path}: not written: {megabytes:.0f} MB is more than a baseline may be "
-            f"({limit} MB); split the suite or group by fewer attributes"
-        )
-        return BaselineState(path, "error", message)
-    try:
-        write_atomic(path, document)
-    except OSError as exc:
-        return BaselineState(path, "error", f"{path}: cannot write the baseline: {exc}")
-    count = sum(s.count for s in series)
-    return BaselineState(
-        path, "updated", f"baseline written to {path} ({len(series)} series, {count} spans)"
-    )

@@ -207,7 +207,95 @@ def test_baseline_update_says_what_changed(
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith(f"baseline written to {stored} (2 series")
     assert "  new: new_step (60 spans)" in out
-    assert "  changed: llm (p50 +50.0%, 60 -> 60 spans)" in out
+    at = out.index("  changed: llm")
+    assert out[at + 1] == "    latency.p50 15.0 ms -> 22.5 ms (+50.0%)"
+
+
+def test_baseline_update_lists_every_changed_metric(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def run(name: str, scale: float, quality: dict[str, list[float]]) -> Path:
+        errors = 0 if scale == 1 else 6
+        series = [make_series("llm", [x * scale for x in BASE], errors, quality)]
+        return save_run(tmp_path / name, series)
+
+    was = {"overall_score": [0.8] * 60, "gen_ai.usage.input_tokens": [100.0] * 60,
+           "llmobs.cost_usd": [0.002] * 60, "gone_score": [0.5] * 60}  # fmt: skip
+    now = {"overall_score": [0.7] * 60, "gen_ai.usage.input_tokens": [120.0] * 60,
+           "llmobs.cost_usd": [0.0025] * 60, "new_score": [0.9] * 60}  # fmt: skip
+    target = tmp_path / "baseline.json"
+    assert (
+        main(["baseline", "update", str(run("a.json", 1.0, was)), "--baseline", str(target)]) == 0
+    )
+    capsys.readouterr()
+    later = run("b.json", 2.0, now)
+    assert main(["baseline", "update", str(later), "--baseline", str(target), "--force"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith("forced although: it would drop 1 series or metric(s) of the "
+                           "baseline that this run did not measure although their test cases "
+                           "ran: llm quality.gone_score")  # fmt: skip
+    assert out[1:] == [
+        "  changed: llm",
+        "    latency.p50 15.0 ms -> 30.0 ms (+100.0%)",
+        "    latency.p90 19.0 ms -> 38.0 ms (+100.0%)",
+        "    latency.p95 19.5 ms -> 39.0 ms (+100.0%)",
+        "    latency.p99 19.9 ms -> 39.8 ms (+100.0%)",
+        "    error_rate 0.0% -> 10.0% (+10.0pp)",
+        "    quality.gone_score 0.500 -> -",
+        "    quality.new_score - -> 0.900",
+        "    quality.overall_score 0.800 -> 0.700 (-0.100)",
+        "    tokens.input 100.0 tok -> 120.0 tok (+20.0%)",
+        "    cost $0.002 -> $0.0025 (+25.0%)",
+    ]
+
+
+def test_baseline_update_refuses_a_failed_run_unless_forced_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = shaped_run(tmp_path / "run.json", [make_series("a", BASE[:30], cases=CASES)],
+                     Shape(), CASES)  # fmt: skip
+    doc = json.loads(run.read_text())
+    doc["outcome"] = {"tests_failed": 2, "interrupted": False}
+    doc["errors"] = ["incomplete capture: gw1 sent no span data"]
+    run.write_text(json.dumps(doc))
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 2
+    assert capsys.readouterr().err == (
+        f"llmobs: error: {run}: baseline not updated: the capture is incomplete; 2 test(s) "
+        "failed; give --force to replace it anyway\n"
+    )
+    assert not target.exists()
+    assert main(["baseline", "update", str(run), "--baseline", str(target), "--force"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"baseline written to {target} (1 series, 30 spans), forced although: the capture is "
+        "incomplete; 2 test(s) failed"
+    )
+
+
+def test_baseline_update_never_writes_a_run_without_spans_even_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = save_run(tmp_path / "run.json", [])
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(run), "--baseline", str(target), "--force"]) == 2
+    assert "no spans were captured" in capsys.readouterr().err
+    assert not target.exists()
+
+
+def test_baseline_update_of_a_run_from_another_machine_asks_where_to_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    far = Path("/nonexistent-runner/work/app/.llmobs/baseline.json")
+    run = tmp_path / "run.json"
+    write_run_report(run, RunResult((make_series("a", BASE),), BaselineState(far, "missing")))
+    monkeypatch.chdir(tmp_path)
+    assert main(["baseline", "update", str(run)]) == 2
+    assert capsys.readouterr().err == (
+        f"llmobs: error: {run}: it names the baseline {far}, whose folder is not on this "
+        "machine: give --baseline=PATH\n"
+    )
+    assert main(["baseline", "update", str(run), "--baseline", "b.json"]) == 0
+    assert (tmp_path / "b.json").is_file()
 
 
 def test_baseline_show(stored: Path, capsys: pytest.CaptureFixture[str]) -> None:

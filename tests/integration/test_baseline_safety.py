@@ -1,0 +1,156 @@
+"""The baseline's own safety: a partial run never replaces it unless told to, `llmobs
+baseline update` refuses what `--llmobs-update-baseline` refuses and writes where the run
+report says, and a run that runs no test (--collect-only, --setup-plan) judges nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmobs.cli import main
+from tests.integration.suites import make_suite
+
+pytestmark = pytest.mark.usefixtures("recorded")
+
+SCORE_LINE = 'span.set_attribute("overall_score", 0.6 + (i % 30) / 100 - QUALITY_DROP)'
+
+
+def baseline_of(pytester: pytest.Pytester) -> Path:
+    return pytester.path / ".llmobs" / "baseline.json"
+
+
+def counts(path: Path) -> dict[str, int]:
+    return {s["key"]: s["count"] for s in json.loads(path.read_text())["series"]}
+
+
+def edit_suite(pytester: pytest.Pytester, old: str, new: str) -> None:
+    suite = pytester.path / "test_suite.py"
+    text = suite.read_text()
+    assert old in text
+    suite.write_text(text.replace(old, new))
+
+
+def test_one_selected_test_never_replaces_the_whole_baseline(
+    pytester: pytest.Pytester, run_llmobs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = baseline_of(pytester)
+    recorded = path.read_text()
+    result, report = run_llmobs("--llmobs-update-baseline", "-k", "test_prompt[7]")
+    assert (result.ret, report["baseline"]["status"]) == (1, "not-updated")
+    assert path.read_text() == recorded
+    message = report["baseline"]["message"]
+    assert message.startswith("baseline not updated: it would drop 59 test case(s) of the baseline")
+    # how to replace it on purpose, with this run's own report
+    assert message.endswith(
+        "run them too; to replace it anyway: `llmobs baseline update report.json --force`"
+    )
+    result.stdout.fnmatch_lines([message])
+    # the command refuses it too, then replaces it when told to, saying what it overrides
+    assert main(["baseline", "update", str(pytester.path / "report.json")]) == 2
+    err = capsys.readouterr().err
+    assert "baseline not updated: it would drop 59 test case(s)" in err
+    assert err.rstrip().endswith("give --force to replace it anyway")
+    assert path.read_text() == recorded
+    assert main(["baseline", "update", str(pytester.path / "report.json"), "--force"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"baseline written to {path} (4 series, 4 spans), forced although: ")
+    assert "it would drop 59 test case(s)" in out.splitlines()[0]
+    assert "run them too" not in out
+    assert set(counts(path).values()) == {1}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "dropped"),
+    [
+        (
+            'with tracer.start_as_current_span("evaluate_output") as span:',
+            "if True:\n            span = trace.get_current_span()",
+            "series evaluate_output",
+        ),
+        (SCORE_LINE, "pass", "evaluate_output quality.overall_score"),
+    ],
+    ids=["series", "quality"],
+)
+def test_a_full_run_that_no_longer_measures_something_keeps_the_baseline(
+    pytester: pytest.Pytester, run_llmobs: Any, old: str, new: str, dropped: str
+) -> None:
+    path = baseline_of(pytester)
+    recorded = path.read_text()
+    edit_suite(pytester, old, new)
+    result, report = run_llmobs("--llmobs-update-baseline")
+    result.assert_outcomes(passed=60)
+    assert (result.ret, report["baseline"]["status"]) == (1, "not-updated")
+    assert path.read_text() == recorded
+    result.stdout.fnmatch_lines(
+        [
+            "baseline not updated: it would drop 1 series or metric(s) of the baseline that "
+            f"this run did not measure although their test cases ran: {dropped}; to replace it "
+            "anyway: `llmobs baseline update report.json --force`"
+        ]
+    )
+    # without a run report, the way to replace it says how to save one
+    result = pytester.runpytest_subprocess("--llmobs", "-p", "no:cacheprovider",
+                                           "--llmobs-update-baseline")  # fmt: skip
+    assert result.ret == 1
+    assert path.read_text() == recorded
+    result.stdout.fnmatch_lines(
+        ["baseline not updated: *; to replace it anyway: add --llmobs-json=PATH, then "
+         "`llmobs baseline update PATH --force`"]
+    )  # fmt: skip
+
+
+def test_update_writes_to_the_baseline_the_run_report_names(
+    pytester: pytest.Pytester,
+    run_llmobs: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    make_suite(pytester, slowdown=1.5)
+    _, report = run_llmobs()
+    assert report["baseline"]["path"] == str(baseline_of(pytester))
+    elsewhere = pytester.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)
+    capsys.readouterr()
+    assert main(["baseline", "update", str(pytester.path / "report.json")]) == 0
+    assert not (elsewhere / ".llmobs").exists()  # not the current folder's
+    out = capsys.readouterr().out
+    assert out.startswith(f"baseline written to {baseline_of(pytester)} (4 series, 240 spans)")
+    assert "  changed: llm_inference" in out
+
+
+def test_a_file_that_is_no_baseline_is_never_overwritten(
+    pytester: pytest.Pytester, run_llmobs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    readme = pytester.path / "README.md"  # given as the baseline by mistake
+    text = "# The app\n"
+    readme.write_text(text)
+    result, report = run_llmobs("--llmobs-update-baseline", f"--llmobs-baseline={readme}")
+    assert (result.ret, report["baseline"]["status"]) == (1, "not-updated")
+    assert readme.read_text() == text
+    result.stdout.fnmatch_lines(
+        [f"baseline not updated: {readme} is not a pytest-llmobs baseline: give the baseline's"
+         " path, or delete the file to record a new one there"]
+    )  # fmt: skip
+    assert main(["baseline", "update", "report.json", "--baseline", str(readme)]) == 2
+    assert f"{readme} is not a pytest-llmobs baseline" in capsys.readouterr().err
+    assert readme.read_text() == text
+
+
+@pytest.mark.parametrize("dry_run", ["--collect-only", "--setup-plan", "--setup-only"])
+@pytest.mark.parametrize("update", [(), ("--llmobs-update-baseline",)], ids=["gate", "update"])
+def test_a_run_that_runs_no_test_judges_nothing(
+    pytester: pytest.Pytester, dry_run: str, update: tuple[str, ...]
+) -> None:
+    path = baseline_of(pytester)
+    recorded = path.read_text()
+    (pytester.path / "report.json").unlink()
+    result = pytester.runpytest_subprocess(
+        "--llmobs", "--llmobs-json=report.json", "-p", "no:cacheprovider", dry_run, *update
+    )
+    assert result.ret == 0
+    assert "llmobs:" not in result.stdout.str()  # no gate table, no verdict
+    assert not (pytester.path / "report.json").exists()
+    assert path.read_text() == recorded

@@ -1,0 +1,156 @@
+"""Promoting a run to the baseline: what refuses it, what --force overrides, what it changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmobs import baseline
+from pytest_llmobs.jsonfile import write_atomic
+from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.promotion import kept_series, metric_values, promote, refusal, replace_hint
+from pytest_llmobs.selection import RanTests
+from pytest_llmobs.shape import Shape
+from tests.conftest import make_series
+
+A, B = "t.py::test_a", "t.py::test_b"
+
+
+def scored(name: str, test: str, **scores: float) -> SeriesStats:
+    return make_series(name, [10.0, 11.0], quality={k: [v, v] for k, v in scores.items()},
+                       cases=[test, test])  # fmt: skip
+
+
+OLD = [scored("a", A, score=0.8), scored("b", B, score=0.9)]
+
+
+@pytest.mark.parametrize(
+    ("series", "ran", "why"),
+    [
+        # everything measured again
+        (
+            [scored("a", A, score=0.8), scored("b", B, score=0.9)],
+            RanTests(frozenset({A, B}), frozenset({A, B})),
+            None,
+        ),
+        # series b is gone although test_b ran
+        (
+            [scored("a", A, score=0.8), scored("x", B)],
+            RanTests(frozenset({A, B}), frozenset({A, B})),
+            "it would drop 1 series or metric(s) of the baseline that this run did not measure "
+            "although their test cases ran: series b",
+        ),
+        # a's score is gone although test_a ran
+        (
+            [scored("a", A), scored("b", B, score=0.9)],
+            RanTests(frozenset({A, B}), frozenset({A, B})),
+            "it would drop 1 series or metric(s) of the baseline that this run did not measure "
+            "although their test cases ran: a quality.score",
+        ),
+        # test_b deselected: its test case is what would be dropped, not its series
+        (
+            [scored("a", A, score=0.8)],
+            RanTests(frozenset({A}), frozenset({A, B}), deselected=frozenset({B})),
+            "it would drop 1 test case(s) of the baseline that still exist but did not run "
+            "(deselected, skipped, or outside the paths given): t.py::test_b; run them too",
+        ),
+        # test_b removed: its series goes with it
+        ([scored("a", A, score=0.8)], RanTests(frozenset({A}), frozenset({A, B})), None),
+    ],
+    ids=["same", "series", "metric", "deselected", "removed"],
+)
+def test_a_run_that_drops_what_the_baseline_measured_is_refused(
+    tmp_path: Path, series: list[SeriesStats], ran: RanTests, why: str | None
+) -> None:
+    path = tmp_path / "baseline.json"
+    state = promote(series, path, {}, tests=ran, replaced=OLD)
+    if why is None:
+        assert state.status == "updated"
+    else:
+        assert (state.status, state.message) == ("not-updated", f"baseline not updated: {why}")
+        assert not path.exists()
+
+
+def test_force_overrides_every_refusal_and_says_which(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    ran = RanTests(frozenset({A}), frozenset({A, B}), deselected=frozenset({B}))
+    series = [scored("a", A)]
+    refused = refusal(False, False, 2)
+    state = promote(series, path, {}, refused, None, ran, OLD, remedy="say --force")
+    assert state.status == "not-updated"
+    assert state.message.endswith("; run them too; say --force")
+    state = promote(series, path, {}, refused, None, ran, OLD, force=True)
+    assert state.status == "updated"
+    assert state.message == (
+        f"baseline written to {path} (1 series, 2 spans), forced although: 2 test(s) failed; "
+        "it would drop 1 test case(s) of the baseline that still exist but did not run "
+        "(deselected, skipped, or outside the paths given): t.py::test_b; it would drop 1 "
+        "series or metric(s) of the baseline that this run did not measure although their "
+        "test cases ran: a quality.score"
+    )
+
+
+def test_force_never_writes_without_spans_nor_over_another_file(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    assert promote([], path, {}, force=True).message == (
+        "baseline not updated: no spans were captured"
+    )
+    other = tmp_path / "pyproject.toml"
+    other.write_text("[project]\nname = 'app'\n")
+    state = promote([scored("a", A)], other, {}, force=True)
+    assert state.message == (
+        f"baseline not updated: {other} is not a pytest-llmobs baseline: give the baseline's "
+        "path, or delete the file to record a new one there"
+    )
+    assert other.read_text() == "[project]\nname = 'app'\n"
+    # an empty or truncated baseline is what re-recording repairs
+    for broken in ("", '{\n  "metadata": {},\n  "schema": "pytest-llmobs/baseline",\n  "se'):
+        path.write_text(broken)
+        assert promote([scored("a", A)], path, {}).status == "updated"
+
+
+@pytest.mark.parametrize(
+    ("incomplete", "interrupted", "failed", "why"),
+    [
+        (False, False, 0, None),
+        (True, False, 0, "the capture is incomplete"),
+        (True, True, 0, "the session was interrupted"),
+        (True, False, 3, "the capture is incomplete; 3 test(s) failed"),
+    ],
+)
+def test_refusal_names_every_reason(
+    incomplete: bool, interrupted: bool, failed: int, why: str | None
+) -> None:
+    assert refusal(incomplete, interrupted, failed) == why
+
+
+def test_series_shaped_otherwise_are_reshaped_not_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    shape = Shape(("score",))
+    write_atomic(path, baseline.baseline_document(OLD, {}, shape, [A, B]))
+    stored = baseline.load(path)
+    ran = RanTests(frozenset({A, B}), frozenset({A, B}))
+    assert kept_series(stored, shape, ran) == stored.series
+    assert kept_series(stored, Shape(("score",), ("model",)), ran) == ()
+
+
+def test_the_way_to_replace_it_anyway_names_the_run_report(tmp_path: Path) -> None:
+    assert replace_hint(tmp_path / "out" / "run.json", tmp_path) == (
+        "to replace it anyway: `llmobs baseline update out/run.json --force`"
+    )
+    assert replace_hint(None, tmp_path) == (
+        "to replace it anyway: add --llmobs-json=PATH, then `llmobs baseline update PATH --force`"
+    )
+
+
+def test_every_metric_of_a_series_is_compared() -> None:
+    was = make_series("llm", [10.0, 20.0], quality={"llmobs.cost_usd": [0.1, 0.1],
+                      "gen_ai.usage.output_tokens": [5.0, 5.0], "judge": [0.5, 0.5]})  # fmt: skip
+    now = make_series("llm", [10.0, 20.0], errors=1, quality={"judge": [0.7, 0.7]})
+    assert [(m, a, b) for m, a, b in metric_values(was, now) if a != b] == [
+        ("error_rate", 0.0, 0.5),
+        ("quality.judge", 0.5, 0.7),
+        ("tokens.output", 5.0, None),
+        ("cost", 0.1, None),
+    ]
