@@ -4,9 +4,14 @@ and the help text they share."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 Kind = Literal["bool", "path", "names", "float", "rate", "int", "count", "number", "severity"]
+
+# The TOML type a kind's value may have in a native [tool.pytest] table besides text.
+_NATIVE: dict[Kind, type] = {
+    "bool": bool, "int": int, "count": int, "float": float, "rate": float, "number": float,
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,20 @@ class Option:
     @property
     def ini(self) -> str:
         return "llmobs" if self.name == "enabled" else "llmobs_" + self.name
+
+    def ini_type(self, typed: bool) -> Any:
+        """pytest's type for the ini key, so that pytest hands over a value as written
+        without a deprecation warning: text (`str | float` where pytest takes type
+        expressions, 9.2 on, so a native TOML value is taken as is), or a list of names.
+
+        Args:
+            typed: whether `addini` takes type expressions such as `str | float`.
+        """
+        if self.kind == "names":  # a list in TOML, space-separated text in ini files
+            return "args"
+        native = _NATIVE.get(self.kind)
+        # text first: ini files and -o give text, which resolve() converts and checks
+        return str | native if typed and native is not None else "string"
 
 
 OPTIONS = (
@@ -104,5 +123,12 @@ OPTIONS = (
         "bool",
         "CI mode: fail closed where a local run passes with a hint, e.g. without a baseline"
         " (default: on when the environment variable CI is set, to anything but 0 or false)",
+    ),
+    Option(
+        "no_fallback",
+        "bool",
+        "Leave an app that sets no TracerProvider unconfigured: no recording fallback"
+        " provider (spans stay non-recording, inject() adds no traceparent), so its spans"
+        " are not captured",
     ),
 )

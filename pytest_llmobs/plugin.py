@@ -20,6 +20,7 @@ from pytest_llmobs.settings import (
     resolve,
     unread_table,
 )
+from pytest_llmobs.toml_ini import toml_ini_value
 
 if TYPE_CHECKING:
     from pytest_llmobs.fixture import LlmobsFixture
@@ -27,11 +28,11 @@ if TYPE_CHECKING:
 
 session_key: pytest.StashKey[LlmobsSession] = pytest.StashKey()
 
-
 _METAVARS = {
     "path": "PATH", "names": "NAMES", "float": "NUMBER", "rate": "RATE", "int": "N",
     "count": "N", "number": "NUMBER", "severity": "SEVERITY",
 }  # fmt: skip
+_TYPED_INI = pytest.version_tuple >= (9, 2)  # addini takes type expressions (str | float)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,8 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         else:
             metavar = _METAVARS[option.kind]
             group.addoption(option.flag, default=None, metavar=metavar, help=option.help)
-        # read as text and converted with the other sources, so a bad value gets our message
-        parser.addini(option.ini, option.help, type="string", default=None)
+        # converted with the other sources, so a bad value gets our message
+        parser.addini(option.ini, option.help, type=option.ini_type(_TYPED_INI), default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -94,9 +95,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _settings(config: pytest.Config) -> Settings:
     cli = {o.name: getattr(config.option, o.flag[2:].replace("-", "_")) for o in OPTIONS}
-    ini = {o.name: _ini(config, o.ini) for o in OPTIONS}
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     try:
+        ini = {o.name: _ini(config, o.ini) for o in OPTIONS}
         sources = [
             Source("command line", cli, config.invocation_params.dir, "flag"),
             Source(f"ini file {config.inipath}", ini, ini_dir, "ini"),
@@ -128,11 +129,13 @@ def _ini(config: pytest.Config, name: str) -> object:
     """An ini value as written; converting it is left to resolve(), which names the source."""
     try:
         return config.getini(name)
-    except (TypeError, pytest.UsageError):
-        # pytest 9's native [tool.pytest] TOML table keeps a value's own type (true, 0.05),
-        # which getini refuses for a "string" key (TypeError in 9.0, UsageError from 9.2);
-        # take the value as it is
-        return config.inicfg.get(name)
+    except (TypeError, ValueError, pytest.UsageError, pytest.PytestWarning) as exc:
+        # a TOML value's type pytest refuses (natives before 9.2, -W error): read the file
+        overrides = [o.partition("=")[0].strip() for o in config.getoption("override_ini") or []]
+        value = None if name in overrides else toml_ini_value(config.inipath, name)
+        if value is None:
+            raise ConfigError(f"{name} (ini file {config.inipath}): {exc}") from None
+        return value
 
 
 def _enabled(sources: list[Source]) -> bool:

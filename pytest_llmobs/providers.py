@@ -21,8 +21,10 @@ class _FallbackTracer(trace_api.ProxyTracer):
     """
 
     def __init__(self, owner: _FallbackProvider, *args: Any) -> None:
+        # args: get_tracer's, kept whole: ProxyTracer keeps no `_attributes` before 1.26
         super().__init__(*args)
         self._owner = owner
+        self._get_tracer_args = args
         self._fallback = owner.sdk.get_tracer(*args)
 
     @property
@@ -32,16 +34,8 @@ class _FallbackTracer(trace_api.ProxyTracer):
         current = trace_api._TRACER_PROVIDER
         if current is None or current is self._owner:
             return self._fallback
-        self._real_tracer = current.get_tracer(*self._args())
+        self._real_tracer = current.get_tracer(*self._get_tracer_args)
         return self._real_tracer
-
-    def _args(self) -> tuple[Any, ...]:
-        return (
-            self._instrumenting_module_name,
-            self._instrumenting_library_version,
-            self._schema_url,
-            self._attributes,
-        )
 
 
 class _FallbackProvider(trace_api.ProxyTracerProvider):
@@ -58,9 +52,33 @@ class _FallbackProvider(trace_api.ProxyTracerProvider):
         schema_url: str | None = None,
         attributes: Any = None,
     ) -> trace_api.Tracer:
-        return _FallbackTracer(
-            self, instrumenting_module_name, instrumenting_library_version, schema_url, attributes
-        )
+        args = (instrumenting_module_name, instrumenting_library_version, schema_url)
+        # `attributes` only when given: before 1.26, OpenTelemetry's ProxyTracer and SDK
+        # get_tracer take three arguments, and its own get_tracer() passes three
+        if attributes is None:
+            return _FallbackTracer(self, *args)
+        return _FallbackTracer(self, *args, attributes)
+
+
+class _NoOpCount:
+    """Counts the spans started through OpenTelemetry's no-op tracer, where an app without
+    a provider (and without the fallback) sends them: what it returns is left as it is."""
+
+    def __init__(self) -> None:
+        self.spans = 0  # a lost increment between threads only makes the warning smaller
+        self._original = trace_api.NoOpTracer.start_span
+        original = self._original
+
+        @functools.wraps(original)
+        def start_span(tracer: Any, *args: Any, **kwargs: Any) -> trace_api.Span:
+            self.spans += 1
+            return original(tracer, *args, **kwargs)
+
+        # start_as_current_span and ProxyTracer both come here
+        trace_api.NoOpTracer.start_span = start_span  # type: ignore[method-assign,assignment]
+
+    def uninstall(self) -> None:
+        trace_api.NoOpTracer.start_span = self._original  # type: ignore[method-assign]
 
 
 def hook_init(cls: type, attach: Callable[[Any], None], find_existing: bool) -> Any:
@@ -91,13 +109,21 @@ class CaptureInstaller:
     - providers that already exist: found once through the garbage collector;
     - no global provider at all: a fallback provider records spans without using up
       OpenTelemetry's set-once guard, so the app may still set its own later, and
-      tracers taken before then follow it there.
+      tracers taken before then follow it there. Its spans record (`is_recording()`)
+      and propagate (`inject()` writes `traceparent`) as under any SDK provider;
+      with `fallback=False` the app stays unconfigured, and the spans it starts while
+      it has no provider are counted, not captured, and the count is a warning.
     The app's own processors stay where they are: the recorder only observes.
     """
 
-    def __init__(self, recorder: SpanRecorder, find_existing: bool = True) -> None:
+    def __init__(
+        self, recorder: SpanRecorder, find_existing: bool = True, fallback: bool = True
+    ) -> None:
         self.recorder = recorder
         self.find_existing = find_existing  # False when no SDK provider can exist yet
+        self.fallback = fallback
+        self._uncaptured: _NoOpCount | None = None
+        self._uncaptured_note: str | None = None
         self.warnings: list[str] = []
         self._attached: list[object] = []
         self._original_init: Callable[..., None] | None = None
@@ -106,13 +132,17 @@ class CaptureInstaller:
 
     def install(self) -> None:
         self._original_init = hook_init(SdkTracerProvider, self._attach, self.find_existing)
-        if trace_api.get_tracer_provider() is trace_api._PROXY_TRACER_PROVIDER:
+        unset = trace_api.get_tracer_provider() is trace_api._PROXY_TRACER_PROVIDER
+        if unset and self.fallback:
             self._fallback = _FallbackProvider()
             trace_api._TRACER_PROVIDER = self._fallback
+        elif unset:  # the app stays unconfigured: count what that loses
+            self._uncaptured = _NoOpCount()
         self.check_global()
 
     def check_global(self) -> None:
         """Attach to a global provider set since the last look, or say why it cannot be."""
+        self._note_uncaptured()
         provider = trace_api._TRACER_PROVIDER
         if provider is None or provider is self._seen_global or provider is self._fallback:
             return
@@ -136,8 +166,24 @@ class CaptureInstaller:
             return
         self._attached.append(provider)
 
+    def _note_uncaptured(self) -> None:
+        """Keep one warning up to date with the spans the unconfigured app has started."""
+        spans = self._uncaptured.spans if self._uncaptured is not None else 0
+        if self._uncaptured_note is not None:
+            self.warnings.remove(self._uncaptured_note)
+            self._uncaptured_note = None
+        if spans:
+            self._uncaptured_note = (
+                f"{spans} span(s) were started while the app had no TracerProvider and were"
+                " not captured: --llmobs-no-fallback installs no recording fallback; set a"
+                " provider before the tests start spans, or drop the option"
+            )
+            self.warnings.append(self._uncaptured_note)
+
     def uninstall(self) -> None:
         self.recorder.stop()
+        if self._uncaptured is not None:
+            self._uncaptured.uninstall()
         if self._original_init is not None:
             SdkTracerProvider.__init__ = self._original_init  # type: ignore[method-assign]
         if self._fallback is not None and trace_api._TRACER_PROVIDER is self._fallback:

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_llmobs import analysis, asked, gate, history, provenance, transport, xdist
 from pytest_llmobs.aggregate import aggregate, series_index
-from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.capture import UNREADABLE, SpanRecorder
 from pytest_llmobs.distributions import distributions
 from pytest_llmobs.findings import Findings
 from pytest_llmobs.logs import LogCaptureInstaller
@@ -58,7 +58,7 @@ class LlmobsSession:
             settings.sample_rate,
             all_names((*settings.group_by, CACHE_ATTRIBUTE, REQUEST_ID), settings.aliases),
         )
-        self.installer = CaptureInstaller(self.recorder, find_existing)
+        self.installer = CaptureInstaller(self.recorder, find_existing, not settings.no_fallback)
         self.log_installer = LogCaptureInstaller(self.recorder, find_existing)
         self.result: gate.RunResult | None = None
         self.report_errors: list[str] = []
@@ -134,7 +134,7 @@ class LlmobsSession:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """Around the test loop: when it ends normally, decide, and fail the run on a regression."""
         outcome = yield
-        if self.is_worker or self.config.getoption("collectonly", False):  # nothing ran
+        if self.is_worker or _runs_no_test(self.config):
             return outcome
         self.result = self._decide(session, interrupted=False)
         self.tests_failed = session.testsfailed
@@ -146,9 +146,10 @@ class LlmobsSession:
         """At the very end, even after Ctrl-C or a crash of the loop: write the run report."""
         if self.is_worker:
             self.installer.check_global()
-            xdist.publish(self.config, self.recorder, self.installer.warnings, self.marked)
+            notes = [*self.installer.warnings, *self.recorder.notes()]
+            xdist.publish(self.config, self.recorder, notes, self.marked)
             return
-        if self.config.getoption("collectonly", False):  # nothing ran: nothing to judge
+        if _runs_no_test(self.config):  # nothing to judge
             return
         interrupted = self.result is None
         if self.result is None and session.exitstatus == pytest.ExitCode.USAGE_ERROR:
@@ -243,14 +244,18 @@ class LlmobsSession:
         # Never judge or record partial data: a worker's missing spans fail the gate, and
         # so does a run cut short (what it did not run was not judged)
         errors = tuple(f"incomplete capture: {e}" for e in self.workers.errors)
+        errors += self._unreadable() + self._nothing_captured(table)
         if interrupted:
             errors += ("the session was interrupted: the tests it did not run were not judged",)
         warnings = self._warnings() + failed
         if s.update_baseline:  # the notes are about the file being replaced
             refused = gate.refusal(bool(errors), interrupted, session.testsfailed)
-            # the baseline read to judge is the one replaced: its test ids must not be dropped
+            # the baseline read to judge is the one replaced: its test ids, series and
+            # metrics must not be dropped; a partial run says how to replace it anyway
             ran = judged.ran or tests
-            state = gate.promote(series, s.baseline, metadata, refused, shape, ran)
+            hint = gate.replace_hint(s.json, self.config.invocation_params.dir)
+            state = gate.promote(series, s.baseline, metadata, refused, shape, ran,
+                                 judged.stored, remedy="" if refused else hint)  # fmt: skip
         else:
             warnings += judged.notes
         return gate.RunResult(
@@ -284,9 +289,35 @@ class LlmobsSession:
 
     def _warnings(self) -> list[str]:
         """What could not be captured, from this process and the workers."""
-        skipped = self.recorder.skipped + Counter(self.workers.skipped)
-        warnings = [*self.installer.warnings, *self.workers.warnings]
+        skipped = self._skipped()
+        warnings = [*self.installer.warnings, *self.recorder.notes(), *self.workers.warnings]
         return warnings + [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
+
+    def _skipped(self) -> Counter[str]:
+        return self.recorder.skipped + Counter(self.workers.skipped)
+
+    def _unreadable(self) -> tuple[str, ...]:
+        """Spans ended but could not be read: their series would be judged on the rest,
+        or reported missing and pass, so the gate fails closed."""
+        lost = {why: n for why, n in self._skipped().items() if why.startswith(UNREADABLE)}
+        if not lost:
+            return ()
+        why = "; ".join(f"{n} {what}" for what, n in sorted(lost.items()))
+        return (
+            f"{sum(lost.values())} span(s) could not be read ({why}): the series they "
+            "belong to cannot be judged",
+        )
+
+    def _nothing_captured(self, table: SpanTable) -> tuple[str, ...]:
+        """Tests ran but no span was captured, because there was no fallback to capture
+        them: a pass would be by accident."""
+        if not self.settings.no_fallback or len(table) or not self.ran:
+            return ()
+        return (
+            "no span was captured: with --llmobs-no-fallback, spans your app starts before "
+            "it sets a TracerProvider are not recorded; set one before the tests start "
+            "spans, or drop the option",
+        )
 
     def _tests(self, marked: xdist.Marks) -> RanTests:
         """This run's test ids: whose body ran, selected but not run, deselected."""
@@ -308,6 +339,12 @@ class LlmobsSession:
         return analysis.Options(
             s.slowest, s.quality_threshold, s.request_spans, s.redact, dict(s.aliases)
         )
+
+
+def _runs_no_test(config: pytest.Config) -> bool:
+    """Whether the run runs no test body (--collect-only, --setup-only, --setup-plan):
+    then there is nothing to judge or record, and no gate."""
+    return bool(config.getoption("collectonly", False) or config.getoption("setuponly", False))
 
 
 def _optional(failed: list[str], fallback: Findings, run: Callable[[], Findings]) -> Findings:

@@ -65,6 +65,7 @@ class Settings:
     fail_on_alert: Severity | None = None
     ci: bool = False
     ci_source: str = "default"  # what turned CI mode on or off, in the user's words
+    no_fallback: bool = False
     rules: Rules = field(default_factory=Rules)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))

@@ -15,6 +15,7 @@ from pytest_llmobs.settings import (
     load_pyproject,
     resolve,
 )
+from pytest_llmobs.toml_ini import toml_ini_value
 
 ROOT = Path("/project")
 
@@ -207,3 +208,32 @@ def test_a_ci_setting_wins_over_the_ci_variable() -> None:
     assert (settings.ci, settings.ci_source) == (True, "--llmobs-ci (command line)")
     with pytest.raises(ConfigError, match=r"ci = 'sometimes' \(toml\): expected true or false"):
         resolve([Source("toml", {"ci": "sometimes"}, ROOT), env], ROOT)
+
+
+# case: (file name, its text, the value of llmobs_alpha as written there)
+TOML_INI = {
+    "native table": ("pyproject.toml", "[tool.pytest]\nllmobs_alpha = 0.05", 0.05),
+    "ini_options": ("pyproject.toml", '[tool.pytest.ini_options]\nllmobs_alpha = ["x"]', ["x"]),
+    "pytest.toml": ("pytest.toml", "[pytest]\nllmobs_alpha = true", True),
+    "other table": ("pyproject.toml", "[tool.llmobs]\nalpha = 0.05", None),
+    "ini file": ("tox.ini", "[pytest]\nllmobs_alpha = 0.05", None),
+    "bad TOML": ("pyproject.toml", "[tool.pytest\n", None),
+}
+
+
+@pytest.mark.parametrize("case", list(TOML_INI))
+def test_toml_ini_value_reads_pytests_own_table(tmp_path: Path, case: str) -> None:
+    name, text, expected = TOML_INI[case]
+    (tmp_path / name).write_text(text + "\n")
+    assert toml_ini_value(tmp_path / name, "llmobs_alpha") == expected
+    assert toml_ini_value(None, "llmobs_alpha") is None
+
+
+def test_ini_types_let_pytest_hand_over_values_as_written() -> None:
+    kinds = {o.name: o.ini_type(typed=True) for o in OPTIONS}
+    assert kinds["alpha"] == str | float
+    assert kinds["ci"] == str | bool
+    assert kinds["slowest"] == str | int
+    assert kinds["json"] == "string"
+    assert kinds["group_by"] == "args"
+    assert {o.ini_type(typed=False) for o in OPTIONS} == {"string", "args"}
