@@ -5,7 +5,8 @@ Run: python benchmarks/sampling.py [--names N] [--spans S] [--threads T]
 With `--llmobs-sample-rate` below 1 the recorder decides which traces keep their
 detail a batch at a time (at test boundaries, and every SETTLE_AT spans inside a long
 test). This times every `span.end()` of one test of S spans whose names cycle through
-N distinct names (high-cardinality names such as `GET /users/123`), ended by T threads
+N distinct names (high-cardinality names such as `GET /users/123`), each with a score
+and 20 string attributes (detail, which sampling drops), ended by T threads
 at once, and prints the slowest end, the 99.9th percentile and the median: the slowest
 is what one unlucky request of the app waits for. Sample rate 1 (no sampling) is run
 beside it: with several threads, waiting for the GIL alone costs milliseconds.
@@ -22,6 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from pytest_llmobs.capture import SpanRecorder
 
+DETAIL = [f"attribute.{k}" for k in range(20)]
+
 
 def run(names: int, spans: int, threads: int, rate: float) -> list[int]:
     recorder = SpanRecorder(["score"], sample_rate=rate)
@@ -36,6 +39,8 @@ def run(names: int, spans: int, threads: int, rate: float) -> list[int]:
         for i in range(k, spans, threads):
             span = tracer.start_span(f"GET /users/{i % names}")
             span.set_attribute("score", i % 7 / 7)
+            for key in DETAIL:  # detail: kept for the sampled traces only
+                span.set_attribute(key, "x")
             before = clock()
             span.end()
             mine.append(clock() - before)

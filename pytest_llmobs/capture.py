@@ -5,14 +5,15 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import os
 import struct
 import threading
 import time
+import weakref
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from opentelemetry.trace import StatusCode
 
 from pytest_llmobs.grouping import rows_of
 from pytest_llmobs.model import AttrValue, Ints, SpanEvent, SpanTable
-from pytest_llmobs.sampling import DetailSampler
+from pytest_llmobs.sampling import DetailSampler, kept
 from pytest_llmobs.semconv import EVALUATION_EVENT, EVALUATION_NAME, EVALUATION_SCORE
 from pytest_llmobs.span_fields import (
     NO_ENTRIES,
@@ -80,6 +81,10 @@ class SpanRecorder(SpanProcessor):
         self._numeric: dict[str, tuple[array[int], array[float]]] = {
             k: (array("q"), array("d")) for k in numeric_attributes
         }
+        # only these attributes are numbers; a score (llmobs.score(), an evaluation
+        # result) adds a column that an attribute of its name does not join, so what
+        # a span attribute counts as never depends on which test scored first
+        self._numeric_attributes = frozenset(numeric_attributes)
         self._detail: dict[str, tuple[array[int], list[AttrValue]]] = {}
         self._always_kept = frozenset(always_kept)  # grouping attributes: every span's value
         self._events: list[SpanEvent] = []
@@ -89,6 +94,9 @@ class SpanRecorder(SpanProcessor):
         self._wanted = threading.Event()  # wakes the sampling thread
         self._sampling_thread: threading.Thread | None = None
         self._sampling_failed: str | None = None
+        if hasattr(os, "register_at_fork"):
+            forked = weakref.WeakMethod(self._in_forked_child)
+            os.register_at_fork(after_in_child=lambda: _call(forked))
         self._settled = 0  # spans whose detail is decided
         self._timeline_ns = array("q")
         self._timeline_test = array("q")
@@ -99,7 +107,9 @@ class SpanRecorder(SpanProcessor):
         self.late = 0  # spans that ended after the capture did: not in the table
         self.twice = 0  # spans that reached this recorder a second time: counted once
         self._read = read_private  # read_public once the private fields are missing
-        self._last = threading.local()  # per thread: the span it started and ended last
+        # per thread: the span it started and the span it ended last (kept alive until
+        # that thread starts or ends another)
+        self._last = threading.local()
         self._starts = itertools.count()  # next() is atomic: no lock on span start
         self._dropped = 0  # spans that ended but could not be recorded
 
@@ -107,7 +117,8 @@ class SpanRecorder(SpanProcessor):
         """What the run should be told about how spans were read."""
         notes = [PUBLIC_READ] if self._read is read_public else []
         if self._sampling_failed:
-            notes.append(f"detail sampling failed mid-test, detail kept: {self._sampling_failed}")
+            failed = self._sampling_failed
+            notes.append(f"detail sampling failed; detail kept from then on: {failed}")
         if self.twice:
             notes.append(
                 f"{self.twice} span(s) reached the capture twice (a TracerProvider that "
@@ -186,7 +197,7 @@ class SpanRecorder(SpanProcessor):
         try:
             try:
                 fields = self._read(span)
-            except Exception as exc:
+            except (AttributeError, TypeError) as exc:  # not the fields it expects
                 fields = self._read_instead(span, exc)
             self._record(*fields)
         except Exception as exc:  # never let an odd span or our bug reach the app's thread
@@ -262,30 +273,42 @@ class SpanRecorder(SpanProcessor):
         """Have the sampling thread (started on first need) decide the undecided spans:
         the thread that ended a span goes on at once."""
         self._wanted.set()
-        if self._sampling_thread is None:
-            with self._lock:
-                if self._sampling_thread is None and self._active:
-                    self._sampling_thread = threading.Thread(
-                        target=self._sample_in_background, name="llmobs-sampler", daemon=True
-                    )
-                    self._sampling_thread.start()
+        if self._sampling_thread is not None:
+            return
+        with self._lock:
+            if self._sampling_thread is not None or not self._active:
+                return
+            thread = threading.Thread(
+                target=self._sample_in_background, name="llmobs-sampler", daemon=True
+            )
+            try:
+                thread.start()
+            except RuntimeError as exc:  # no thread to be had: keep the detail instead
+                self._sampling_failed = f"could not start a thread: {exc}"
+                self._sampler = None
+                return
+            self._sampling_thread = thread
 
     def _sample_in_background(self) -> None:
-        try:
-            while self._wanted.wait():
-                self._wanted.clear()
-                if not self._active:
-                    return
-                self._settle()
-        except Exception as exc:  # the detail is then kept: more than asked, nothing lost
-            self._sampling_failed = f"{type(exc).__name__}: {exc}"
+        while self._wanted.wait():
+            self._wanted.clear()
+            if not self._active or self._sampler is None:
+                return
+            self._settle()
+
+    def _in_forked_child(self) -> None:
+        """In a process forked from this one, whose spans this session never sees: new
+        locks (another thread may have held these at the fork) and no capture."""
+        self._lock, self._settling = threading.Lock(), threading.Lock()
+        self._wanted, self._sampling_thread = threading.Event(), None
+        self._active = False
 
     def _entries(
         self, values: Mapping[str, Any]
     ) -> tuple[list[tuple[str, float]], list[tuple[str, AttrValue]], list[str]]:
         """A span's attributes as numbers of the numeric columns, detail values, and the
         numeric attributes whose value is not a finite number."""
-        numeric = self._numeric
+        numeric = self._numeric_attributes
         numbers: list[tuple[str, float]] = []
         details: list[tuple[str, AttrValue]] = []
         bad: list[str] = []
@@ -360,41 +383,59 @@ class SpanRecorder(SpanProcessor):
         """Drop the detail of the newest spans whose traces the sample does not keep.
 
         Called when a test starts or ends (a test's traces are complete then), and by
-        the sampling thread when very many spans are undecided in a long test. The
-        decision runs outside the lock, so threads ending spans meanwhile are not held
-        up; only copying the undecided spans and dropping detail take it.
+        the sampling thread when very many spans are undecided in a long test. The lock
+        is taken only to copy a part of a buffer out or to splice its kept entries back,
+        one attribute at a time: threads ending spans meanwhile wait for one copy at
+        most, never for the decision. Entries below the last undecided row change only
+        here (one pass at a time) and the buffers only grow meanwhile, so the positions
+        copied stay valid.
         """
-        if self._sampler is None:
+        sampler = self._sampler
+        if sampler is None:
             return
-        self._settling.acquire()
-        try:
+        with self._settling:
             with self._lock:
                 first, last = self._settled, len(self)
-                if first == last:
-                    return
                 spans = self._rows_from(first, last)
                 numbers = {k: _between(*c, first, last) for k, c in self._numeric.items()}
-            keep = self._sampler.keep(spans, numbers)
+                keys = [k for k in self._detail if k not in self._always_kept]
+            if first == last:
+                return
+            try:
+                keep = sampler.keep(spans, numbers)
+                for key in keys:
+                    self._drop_detail(self._detail[key], first, last, keep)
+                self._drop_events(first, last, keep)
+            except Exception as exc:  # the detail is then kept: more than asked, not less
+                self._sampling_failed = f"{type(exc).__name__}: {exc}"
+                self._sampler = None
+                return
             with self._lock:
-                self._drop_detail(first, last, keep)
+                self._detailed[first:last] = keep.astype(np.uint8).tobytes()
                 self._settled = last
-        finally:
-            self._settling.release()
 
-    def _drop_detail(self, first: int, last: int, keep: Any) -> None:
-        """Drop the detail of the rows first..last that `keep` (one bool each) says not to."""
-        self._detailed[first:last] = keep.astype(np.uint8).tobytes()
-        for key, (rows, found) in self._detail.items():
-            if key in self._always_kept:
-                continue
+    def _drop_detail(
+        self, column: tuple[array[int], list[AttrValue]], first: int, last: int, keep: Any
+    ) -> None:
+        """Drop one detail attribute's entries of the rows first..last not kept."""
+        rows, values = column
+        with self._lock:
             start, end = bisect.bisect_left(rows, first), bisect.bisect_left(rows, last)
-            mine = keep[np.array(rows[start:end], dtype=np.int64) - first].tolist()
-            rows[start:end] = array("q", compress(rows[start:end], mine))
-            found[start:end] = compress(found[start:end], mine)
+            part = rows[start:end], values[start:end]
+        kept_rows, kept_values = kept(part[0], part[1], keep, first)
+        with self._lock:
+            rows[start:end] = kept_rows
+            values[start:end] = kept_values
+
+    def _drop_events(self, first: int, last: int, keep: Any) -> None:
+        """Drop the events of the rows first..last not kept."""
         events = self._events
-        start = bisect.bisect_left(events, first, key=_row_of)
-        end = bisect.bisect_left(events, last, key=_row_of)
-        events[start:end] = [e for e in events[start:end] if keep[e.row - first]]
+        with self._lock:
+            start, end = (bisect.bisect_left(events, row, key=_row_of) for row in (first, last))
+            part = events[start:end]
+        remaining = [e for e in part if keep[e.row - first]]
+        with self._lock:
+            events[start:end] = remaining
 
     def _count_late(self) -> None:
         with self._lock:
@@ -413,6 +454,7 @@ class SpanRecorder(SpanProcessor):
     def stop(self) -> None:
         """Ignore spans from now on (providers keep a reference to this processor)."""
         self._active = False
+        self._wanted.set()  # the sampling thread, if any, ends
 
     def snapshot(self) -> SpanTable:
         """The captured spans as a SpanTable, each attributed to its test.
@@ -491,6 +533,13 @@ def _between(rows: array[int], values: array[float], first: int, last: int) -> t
 
 def _row_of(event: SpanEvent) -> int:
     return event.row
+
+
+def _call(method: weakref.WeakMethod[Callable[[], None]]) -> None:
+    """Call a method held weakly, if its object is still alive."""
+    bound = method()
+    if bound is not None:
+        bound()
 
 
 def _view(buffer: Any, dtype: Any) -> Any:

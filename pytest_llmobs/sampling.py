@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
+from itertools import compress
 from typing import Any
 
 import numpy as np
 
-from pytest_llmobs.model import Ints
+from pytest_llmobs.model import AttrValue, Ints
 
 WORST_KEPT = 10  # per series the slowest spans, per numeric attribute the lowest, keep detail
 _MASK64 = (1 << 64) - 1
@@ -74,3 +76,12 @@ class Largest:
         entered = np.zeros(len(values), dtype=np.bool_)
         entered[top[top >= seen] - seen] = True
         return entered
+
+
+def kept(
+    rows: array[int], values: list[AttrValue], keep: Any, first: int
+) -> tuple[array[int], list[AttrValue]]:
+    """The entries of a detail column (rows, values) whose row keeps its detail, where
+    `keep` says so for the rows from `first` on."""
+    mine = keep[np.array(rows, dtype=np.int64) - first].tolist()
+    return array("q", compress(rows, mine)), list(compress(values, mine))

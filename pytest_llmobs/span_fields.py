@@ -35,7 +35,7 @@ def read_private(span: ReadableSpan) -> Fields:
     """What on_end needs of a span, from the SDK's private fields: the fast path."""
     name, start, end, context, parent, status, attributes, events = _READ(span)
     if type(name) is not str:
-        raise TypeError(f"span name {name!r} is not a string")
+        name = _text(name)
     return (
         name, start, end, context[0], context[1], 0 if parent is None else parent[1],
         status._status_code is _ERROR, getattr(attributes, "_dict", attributes),
@@ -45,14 +45,20 @@ def read_private(span: ReadableSpan) -> Fields:
 
 def read_public(span: ReadableSpan) -> Fields:
     """The same from the span's public properties, which every SDK version keeps."""
-    name, context, parent = span.name, span.context, span.parent
-    if not isinstance(name, str) or context is None:
-        raise TypeError(f"span {name!r} has no string name or no context")
+    context, parent = span.context, span.parent
+    if context is None:
+        raise TypeError(f"span {span.name!r} has no context")
     return (
-        name, span.start_time or 0, span.end_time or 0, context.trace_id, context.span_id,
-        0 if parent is None else parent.span_id, span.status.status_code is _ERROR,
-        span.attributes, span.events,
+        _text(span.name), span.start_time or 0, span.end_time or 0, context.trace_id,
+        context.span_id, 0 if parent is None else parent.span_id,
+        span.status.status_code is _ERROR, span.attributes, span.events,
     )  # fmt: skip
+
+
+def _text(name: object) -> str:
+    """A span name as a plain str: an enum's or other str subclass's own text, or
+    str() of what is not text (a None name is "None", a series like any other)."""
+    return str.__str__(name) if isinstance(name, str) else str(name)
 
 
 def event_of(event: Any) -> tuple[str, int, dict[str, AttrValue]]:

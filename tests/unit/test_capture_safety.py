@@ -254,3 +254,90 @@ def test_sampling_over_many_names_flags_the_slowest_of_each() -> None:
     table = recorder.snapshot()
     assert table.has_detail.all()  # fewer than WORST_KEPT a name: all are the slowest
     assert len(table.detail["prompt"][1]) == 3 * names
+
+
+def test_a_str_subclass_or_missing_name_is_recorded_as_text_on_the_fast_path() -> None:
+    from enum import Enum
+
+    class Step(str, Enum):
+        CHAT = "chat"
+
+    recorder = SpanRecorder()
+    _, tracer = recorded(recorder)
+    with tracer.start_as_current_span(Step.CHAT):
+        pass
+    tracer.start_span(None).end()  # type: ignore[arg-type]
+    table = recorder.snapshot()
+    assert table.names == ("chat", "None")
+    assert all(type(name) is str for name in table.names)
+    assert recorder.notes() == []  # still the fast path
+    assert recorder.skipped == {}
+
+
+def test_a_failing_sampling_pass_keeps_the_detail_and_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_llmobs.sampling import DetailSampler
+
+    def broken(*args: Any) -> Any:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(DetailSampler, "keep", broken)
+    recorder = SpanRecorder(sample_rate=0.0)
+    _, tracer = recorded(recorder)
+    recorder.mark_test("test_a")
+    with tracer.start_as_current_span("chat") as span:
+        span.set_attribute("prompt", "p")
+    recorder.mark_test(None)  # the pass fails here: the hook must not raise
+    recorder.mark_test("test_b")
+    table = recorder.snapshot()
+    assert table.has_detail.all()
+    assert recorder.notes() == [
+        "detail sampling failed; detail kept from then on: MemoryError: no room"
+    ]
+
+
+def test_a_process_forked_while_the_capture_is_locked_does_not_hang() -> None:
+    import os
+    import time
+    import warnings
+
+    recorder = SpanRecorder(sample_rate=0.5)
+    _, tracer = recorded(recorder)
+    recorder._lock.acquire()  # as if another thread were recording at the fork
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads alive
+        pid = os.fork()
+    if pid == 0:  # the child: its spans are not this session's; they must not block
+        code = 1
+        try:
+            with tracer.start_as_current_span("in the child"):
+                pass
+            code = 0
+        finally:
+            os._exit(code)
+    recorder._lock.release()
+    deadline = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    assert done[0] == pid, "the forked child hung on the capture's lock"
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+def test_a_score_never_turns_later_attributes_of_its_name_into_scores() -> None:
+    recorder = SpanRecorder(["quality"])
+    _, tracer = recorded(recorder)
+    for i in range(3):
+        with tracer.start_as_current_span("judge") as span:
+            span.set_attribute("relevance", 0.5)  # an attribute, not a configured score
+            span.set_attribute("quality", 0.9)
+        if i == 0:
+            recorder.add_score(0, "relevance", 0.7)  # the first test scores its span
+    table = recorder.snapshot()
+    assert table.numeric["relevance"][0].tolist() == [0]  # the score only, whatever the order
+    assert table.numeric["relevance"][1].tolist() == [0.7]
+    assert list(table.detail["relevance"][1]) == [0.5, 0.5, 0.5]
+    assert table.numeric["quality"][0].tolist() == [0, 1, 2]
