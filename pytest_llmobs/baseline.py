@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,10 +26,21 @@ SCHEMA_VERSION = 1
 # (~9 KB); larger files are refused before reading, so loading stays bounded in memory.
 MAX_FILE_BYTES = 128 * 1024 * 1024
 LATENCY_FIELDS = (*tuple(f"p{p:g}" for p in PERCENTILES), "mean", "max")
+# The top-level schema line as `baseline_document` and the run report write it (sorted
+# keys, two spaces: nested keys have more), by which a truncated file is known as ours
+SCHEMA_LINE = re.compile(rf'^  "schema": "{re.escape(SCHEMA_PREFIX)}[a-z]+",\r?$', re.MULTILINE)
 
 
 class BaselineError(Exception):
     """A baseline or run file cannot be used; the message names the file and the problem."""
+
+
+class NewerVersion(BaselineError):
+    """A file of a newer schema version than this pytest-llmobs reads."""
+
+    def __init__(self, message: str, version: int) -> None:
+        super().__init__(message)
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -146,14 +158,36 @@ def load(path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)) -> 
 def foreign(path: Path) -> str | None:
     """Why the file at path must not be overwritten with a baseline: it is no file of this
     plugin (a baseline path pointed at another file); None when there is none, or it is
-    empty or a baseline, even a truncated one."""
+    empty, or a file this plugin wrote, even a truncated one.
+
+    A file of this plugin is a JSON object whose `schema` starts `pytest-llmobs/`; one that
+    is no longer valid JSON (cut short) must start as the writer starts it and hold its
+    top-level schema line: another file that only mentions the schema (a README) is no
+    baseline.
+    """
     try:
         with path.open("rb") as fh:
-            head = fh.read(4096)  # sorted keys: "schema" comes after the short metadata
+            raw = fh.read(MAX_FILE_BYTES + 1)  # no more than a baseline may hold
     except OSError:  # none there, or unreadable: writing it says why
         return None
-    if not head.strip() or SCHEMA_PREFIX.encode() in head:
+    if not raw.strip():
         return None
+    text = raw[:MAX_FILE_BYTES].decode("utf-8", errors="replace")
+    if len(raw) <= MAX_FILE_BYTES:
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError):
+            pass  # cut short, or no JSON at all: told apart by the text below
+        else:
+            schema = doc.get("schema") if isinstance(doc, dict) else None
+            ours = isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX)
+            return None if ours else _foreign(path)
+    if text.startswith("{") and SCHEMA_LINE.search(text):
+        return None
+    return _foreign(path)
+
+
+def _foreign(path: Path) -> str:
     return (
         f"{path} is not a pytest-llmobs baseline: give the baseline's path, or delete the "
         "file to record a new one there"
@@ -167,9 +201,10 @@ def _parse(path: Path, doc: Any, schemas: Sequence[str]) -> SeriesFile:
     if not isinstance(version, int) or isinstance(version, bool):
         raise BaselineError(f"{path}: 'version' must be a whole number, got {version!r}")
     if version > SCHEMA_VERSION:
-        raise BaselineError(
+        raise NewerVersion(
             f"{path}: schema version {version} needs a newer pytest-llmobs "
-            f"(this one reads version {SCHEMA_VERSION}); upgrade pytest-llmobs"
+            f"(this one reads version {SCHEMA_VERSION}); upgrade pytest-llmobs",
+            version,
         )
     if version < 1:
         raise BaselineError(f"{path}: unknown schema version {version}")

@@ -198,7 +198,7 @@ def _print(result: gate.RunResult) -> None:
 def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
     runs = _runs(args.history) if args.history is not None else []
     writers: list[tuple[Path | None, Callable[[Path, gate.RunResult], None]]] = [
-        (getattr(args, "json", None), write_run_report),
+        (getattr(args, "json", None), _write_run_report),
         (args.junitxml, write_junit_xml),
         (args.markdown, write_markdown),
         (args.html, partial(write_html, history=runs)),
@@ -212,6 +212,13 @@ def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
             raise _BadInput(f"{path}: cannot write it: {exc}") from None
 
 
+def _write_run_report(path: Path, result: gate.RunResult) -> None:
+    """The run report, naming its baseline by an absolute path: `llmobs baseline update`
+    writes there, from whatever folder it runs in."""
+    state = replace(result.baseline, path=result.baseline.path.resolve())
+    write_run_report(path, replace(result, baseline=state))
+
+
 def _update(args: argparse.Namespace) -> int:
     run, saved = _saved_run(args.run)  # a run report of a run that captured
     target = args.baseline or _named_baseline(args.run, saved.baseline.path)
@@ -223,8 +230,10 @@ def _update(args: argparse.Namespace) -> int:
     if ran is not None and replaced is not None:
         ran = replace(ran, before=gate.tests_of(replaced))
     old = promotion.kept_series(replaced, run.settings, ran) if replaced is not None else ()
-    # as the plugin's --llmobs-update-baseline refuses it, unless forced
-    refused = gate.refusal(bool(saved.errors), saved.interrupted, saved.tests_failed)
+    # as the plugin's --llmobs-update-baseline refuses it, unless forced; the report of
+    # an interrupted run holds one error for the interruption itself
+    incomplete = len(saved.errors) > saved.interrupted
+    refused = gate.refusal(incomplete, saved.interrupted, saved.tests_failed)
     state = gate.promote(
         run.series, target, run.metadata, refused, run.settings, ran, old, args.force,
         remedy="give --force to replace it anyway",
@@ -241,9 +250,11 @@ def _update(args: argparse.Namespace) -> int:
 
 def _named_baseline(run: Path, named: Path) -> Path:
     """The baseline a run report names, unless it cannot be the one meant here: none, or
-    one whose folder is not on this machine (a report from CI, say)."""
+    one whose folder is not on this machine (a report from CI, say). A relative path (in
+    reports of older versions) is taken from the report's folder, not the current one."""
     if str(named) in ("", "."):
         raise _BadInput(f"{run}: it names no baseline: give --baseline=PATH")
+    named = run.parent / named  # an absolute one stays as it is
     if not (named.parent.is_dir() or named.parent.parent.is_dir()):
         where = f"the baseline {named}, whose folder is not on this machine"
         raise _BadInput(f"{run}: it names {where}: give --baseline=PATH")

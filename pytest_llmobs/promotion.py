@@ -32,15 +32,65 @@ class BaselineState:
 
 def refusal(incomplete: bool, interrupted: bool, failed: int) -> str | None:
     """Why a run must not become the baseline, if it must not: partial data (every reason
-    that applies, so that overriding them says what it overrides)."""
+    that applies, so that overriding them says what it overrides).
+
+    Args:
+        incomplete: the capture is incomplete for a reason besides the interruption (a
+            worker's spans lost, spans that could not be read).
+        interrupted: the session was interrupted.
+        failed: how many tests failed.
+    """
     reasons = []
-    if interrupted:  # its capture is incomplete for that reason
+    if interrupted:
         reasons.append("the session was interrupted")
-    elif incomplete:
+    if incomplete:
         reasons.append("the capture is incomplete")
     if failed:
         reasons.append(f"{failed} test(s) failed")
     return "; ".join(reasons) or None
+
+
+def _unreadable(path: Path, ran: RanTests | None) -> tuple[str | None, str]:
+    """Why a run must not replace the file at path, a baseline this plugin cannot read:
+    which of its test cases and series the run would drop cannot be told. One of a newer
+    pytest-llmobs is never replaced (it would be downgraded); a damaged one (cut short, too
+    large, malformed) only by a run of every test. Returns the reason, or what the message
+    of the write says instead."""
+    try:
+        baseline_file.load(path, schemas=(baseline_file.BASELINE_SCHEMA,))
+    except FileNotFoundError:
+        return None, ""
+    except baseline_file.NewerVersion as exc:
+        return (
+            "it would replace a baseline of a newer pytest-llmobs (schema version "
+            f"{exc.version}; this one writes version {baseline_file.SCHEMA_VERSION}) with an "
+            "older one: upgrade pytest-llmobs"
+        ), ""
+    except baseline_file.BaselineError as exc:
+        if _size(path) == 0:  # nothing there to lose
+            return None, ""
+        if ran is not None and not _left_tests_out(ran):
+            return None, f", replacing one it could not read ({exc})"
+        why = "this run left tests out (deselected, skipped, named one by one, or --lf)"
+        if ran is None:
+            why = "the run report does not say which tests ran"
+        return (
+            f"the old baseline cannot be read ({exc}), so what this run would drop of it "
+            f"cannot be told, and {why}: run every test to re-record it"
+        ), ""
+    return None, ""
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _left_tests_out(ran: RanTests) -> bool:
+    """Whether a run left out tests it could have run: what they measured is not in it."""
+    return bool(ran.deselected or ran.skipped or ran.skipped_files or ran.narrowed or ran.partial)
 
 
 def _dropped(ran: RanTests | None) -> str | None:
@@ -108,7 +158,8 @@ def promote(
         replaced: the series of the baseline it replaces, when shaped as this run's; a run
             that did not measure some of them although their test cases ran is refused.
         force: write it although refused, saying so (never without spans, nor over a
-            file that is no baseline).
+            file that is no baseline). A baseline at path that cannot be read refuses a
+            run that left tests out, and one of a newer pytest-llmobs any run.
         remedy: how to replace the baseline anyway, said after a refusal.
 
     Returns:
@@ -119,8 +170,11 @@ def promote(
     foreign = baseline_file.foreign(path)
     if foreign is not None:
         return _not_updated(path, foreign)
+    # a baseline that cannot be read was not `replaced`: what it holds is unknown
+    unreadable, over = _unreadable(path, tests)
     dropped = _dropped(tests)
-    reasons = [r for r in (refused, dropped, _unmeasured(replaced, series, tests)) if r]
+    unmeasured = _unmeasured(replaced, series, tests)
+    reasons = [r for r in (refused, unreadable, dropped, unmeasured) if r]
     if reasons and not force:
         return _not_updated(path, *reasons, "run them too" if dropped else None, remedy)
     ran = None if tests is None else tests.now
@@ -138,7 +192,7 @@ def promote(
     except OSError as exc:
         return BaselineState(path, "error", f"{path}: cannot write the baseline: {exc}")
     count = sum(s.count for s in series)
-    message = f"baseline written to {path} ({len(series)} series, {count} spans)"
+    message = f"baseline written to {path} ({len(series)} series, {count} spans){over}"
     forced = f", forced although: {'; '.join(reasons)}" if reasons else ""
     return BaselineState(path, "updated", message + forced)
 

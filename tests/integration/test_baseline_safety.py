@@ -121,11 +121,16 @@ def test_update_writes_to_the_baseline_the_run_report_names(
     assert "  changed: llm_inference" in out
 
 
+# A README that names the files of pytest-llmobs (`pytest-llmobs/baseline`): still none
+PROJECT_README = Path(__file__).parents[2] / "README.md"
+
+
+@pytest.mark.parametrize("text", ["# The app\n", PROJECT_README.read_text(encoding="utf-8")],
+                         ids=["short", "this-project"])  # fmt: skip
 def test_a_file_that_is_no_baseline_is_never_overwritten(
-    pytester: pytest.Pytester, run_llmobs: Any, capsys: pytest.CaptureFixture[str]
+    pytester: pytest.Pytester, run_llmobs: Any, capsys: pytest.CaptureFixture[str], text: str
 ) -> None:
     readme = pytester.path / "README.md"  # given as the baseline by mistake
-    text = "# The app\n"
     readme.write_text(text)
     result, report = run_llmobs("--llmobs-update-baseline", f"--llmobs-baseline={readme}")
     assert (result.ret, report["baseline"]["status"]) == (1, "not-updated")
@@ -137,6 +142,72 @@ def test_a_file_that_is_no_baseline_is_never_overwritten(
     assert main(["baseline", "update", "report.json", "--baseline", str(readme)]) == 2
     assert f"{readme} is not a pytest-llmobs baseline" in capsys.readouterr().err
     assert readme.read_text() == text
+
+
+def test_a_baseline_of_a_newer_pytest_llmobs_is_never_replaced_by_an_older_one(
+    pytester: pytest.Pytester, run_llmobs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = baseline_of(pytester)
+    doc = json.loads(path.read_text())
+    doc["version"] = 2  # recorded by a teammate's newer pytest-llmobs
+    path.write_text(json.dumps(doc))
+    recorded = path.read_text()
+    for selection in (("-k", "test_prompt[7]"), ()):  # neither part of the tests, nor all
+        result, report = run_llmobs("--llmobs-update-baseline", *selection)
+        assert (result.ret, report["baseline"]["status"]) == (1, "not-updated")
+        assert path.read_text() == recorded
+        result.stdout.fnmatch_lines(
+            ["baseline not updated: it would replace a baseline of a newer pytest-llmobs "
+             "(schema version 2; this one writes version 1) with an older one: upgrade "
+             "pytest-llmobs; to replace it anyway: `llmobs baseline update report.json --force`"]
+        )  # fmt: skip
+    assert main(["baseline", "update", str(pytester.path / "report.json")]) == 2
+    assert "with an older one: upgrade pytest-llmobs" in capsys.readouterr().err
+    assert path.read_text() == recorded
+
+
+def test_a_baseline_it_cannot_read_is_re_recorded_by_a_full_run_only(
+    pytester: pytest.Pytester, run_llmobs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = baseline_of(pytester)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])  # cut short
+    broken = path.read_text()
+    result, report = run_llmobs("--llmobs-update-baseline", "-k", "test_prompt[7]")
+    assert (result.ret, report["baseline"]["status"]) == (1, "not-updated")
+    assert path.read_text() == broken
+    message = report["baseline"]["message"]
+    assert message.startswith(
+        f"baseline not updated: the old baseline cannot be read ({path}: not valid JSON"
+    )
+    assert "and this run left tests out (deselected, skipped" in message
+    assert "run every test to re-record it; to replace it anyway: `llmobs" in message
+    assert main(["baseline", "update", str(pytester.path / "report.json")]) == 2
+    assert "the old baseline cannot be read" in capsys.readouterr().err
+    assert path.read_text() == broken
+    result, report = run_llmobs("--llmobs-update-baseline")
+    assert (result.ret, report["baseline"]["status"]) == (0, "updated")
+    assert report["baseline"]["message"].startswith(
+        f"baseline written to {path} (4 series, 240 spans), replacing one it could not read "
+        f"({path}: not valid JSON"
+    )
+    assert sum(counts(path).values()) == 240
+
+
+def test_an_interrupted_run_is_refused_for_that_alone(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    path = baseline_of(pytester)
+    recorded = path.read_text()
+    pytester.makeconftest(
+        "import pytest\n\ndef pytest_runtest_teardown(item):\n"
+        "    if item.name.endswith('[5]'):\n        pytest.exit('stop', returncode=0)\n"
+    )
+    _, report = run_llmobs("--llmobs-update-baseline")
+    assert report["baseline"]["status"] == "not-updated"
+    # its capture is incomplete for that reason only, which the run's errors say
+    assert report["baseline"]["message"] == "baseline not updated: the session was interrupted"
+    assert path.read_text() == recorded
 
 
 @pytest.mark.parametrize("dry_run", ["--collect-only", "--setup-plan", "--setup-only"])

@@ -12,6 +12,7 @@ import pytest
 from pytest_llmobs import baseline, gate, stored
 from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import SeriesStats
+from pytest_llmobs.selection import RanTests
 from pytest_llmobs.shape import Shape
 from tests.conftest import make_series
 
@@ -189,6 +190,58 @@ def test_a_file_larger_than_any_baseline_is_refused_unread(tmp_path: Path) -> No
     assert "--llmobs-update-baseline" in str(info.value)
 
 
+README = Path(__file__).parents[2] / "README.md"  # it mentions pytest-llmobs/ files
+DOCUMENT = baseline.baseline_document([make_series("a", [1.0, 2.0])], {"plugin_version": "x"})
+CUT = DOCUMENT[: DOCUMENT.index('"series"') + 20]  # a baseline cut short after its schema
+
+
+@pytest.mark.parametrize(
+    ("content", "ours"),
+    [
+        ("", True),
+        ("\n  \n", True),
+        (DOCUMENT, True),
+        (DOCUMENT.replace("\n", "\r\n")[:len(CUT) + 4], True),  # checked out with CRLF
+        (CUT, True),
+        ('{"schema": "pytest-llmobs/run", "version": 1}', True),
+        ('{"schema": "pytest-llmobs/baseline", "version": 99}', True),  # newer: not foreign
+        (README.read_text(encoding="utf-8"), False),
+        ("# App\nIts baseline has\n  \"schema\": \"pytest-llmobs/baseline\",\n", False),
+        ('{"note": "see pytest-llmobs/baseline"}', False),
+        ('{"schema": "other/baseline"}', False),
+        ("[1, 2]", False),
+        ("[project]\nname = 'app'\n", False),
+        ('{"schema": "pytest-llmobs/baseline", "ver', False),  # not as the writer writes
+        ('{\n  "a": {\n    "schema": "pytest-llmobs/baseline",\n    "x', False),  # nested
+        ("\x00\x89 binary", False),
+    ],
+    ids=["empty", "blank", "baseline", "crlf", "truncated", "run-report", "newer", "readme",
+         "mention", "json-mention", "other-schema", "array", "toml", "compact-cut",
+         "nested-cut", "binary"],
+)  # fmt: skip
+def test_only_a_file_this_plugin_writes_is_taken_for_a_baseline(
+    tmp_path: Path, content: str, ours: bool
+) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_bytes(content.encode("utf-8"))
+    why = baseline.foreign(path)
+    assert why == (None if ours else (
+        f"{path} is not a pytest-llmobs baseline: give the baseline's path, or delete the "
+        "file to record a new one there"
+    ))  # fmt: skip
+
+
+def test_a_file_too_large_to_parse_is_told_by_its_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "baseline.json"
+    path.write_text(DOCUMENT)
+    monkeypatch.setattr(baseline, "MAX_FILE_BYTES", len(CUT))  # read up to the cut only
+    assert baseline.foreign(path) is None
+    path.write_text(README.read_text(encoding="utf-8"))
+    assert baseline.foreign(path) is not None
+
+
 def test_a_baseline_too_large_to_read_back_is_not_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -196,7 +249,8 @@ def test_a_baseline_too_large_to_read_back_is_not_written(
     write(path)
     before = path.read_bytes()
     monkeypatch.setattr(baseline, "MAX_FILE_BYTES", 100)
-    state = gate.promote([make_series("llm", [1.0, 2.0])], path, {})
+    full = RanTests(frozenset({"t.py::test"}), frozenset())  # may replace one it cannot read
+    state = gate.promote([make_series("llm", [1.0, 2.0])], path, {}, tests=full)
     assert state.status == "error"
     assert state.message.startswith(f"{path}: not written: ")
     assert path.read_bytes() == before

@@ -421,3 +421,119 @@ def test_compare_keeps_a_run_failed_closed(
     write_run_report(tmp_path / "run.json", result)
     assert main(["compare", str(tmp_path / "run.json"), str(stored)]) == 1
     assert "incomplete capture: gw1 sent no span data" in capsys.readouterr().out
+
+
+def test_a_report_of_compare_names_its_baseline_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / ".llmobs" / "baseline.json"
+    write_atomic(target, baseline.baseline_document([make_series("llm", BASE)], {}))
+    save_run(tmp_path / "run.json", [make_series("llm", BASE), make_series("new", BASE)])
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "run.json", ".llmobs/baseline.json", "--json=cmp.json"]) == 0
+    assert json.loads((tmp_path / "cmp.json").read_text())["baseline"]["path"] == str(target)
+    sub = tmp_path / "sub"
+    (sub / ".llmobs").mkdir(parents=True)
+    monkeypatch.chdir(sub)
+    capsys.readouterr()
+    assert main(["baseline", "update", "../cmp.json"]) == 0
+    assert capsys.readouterr().out.startswith(f"baseline written to {target} (2 series")
+    assert not (sub / ".llmobs" / "baseline.json").exists()
+    assert [s.key.name for s in baseline.load(target).series] == ["llm", "new"]
+
+
+def test_a_relative_baseline_path_of_an_older_report_is_the_report_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    state = BaselineState(Path(".llmobs/baseline.json"), "loaded")
+    write_run_report(reports / "run.json", RunResult((make_series("llm", BASE),), state))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["baseline", "update", "../reports/run.json"]) == 0
+    assert (reports / ".llmobs" / "baseline.json").is_file()
+    assert not (elsewhere / ".llmobs").exists()
+
+
+def spoiled(path: Path, how: str) -> None:
+    """A baseline at path that this pytest-llmobs cannot read: newer, or cut short."""
+    text = baseline.baseline_document([make_series("a", BASE[:30], cases=CASES)], {}, None, CASES)
+    if how == "newer":
+        text = text.replace('"version": 1', '"version": 2')
+    path.write_text(text if how == "newer" else text[: len(text) // 2])
+
+
+@pytest.mark.parametrize("how", ["newer", "truncated"])
+def test_baseline_update_never_downgrades_a_newer_baseline_nor_fills_a_broken_one_in_part(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    target = tmp_path / "baseline.json"
+    spoiled(target, how)
+    before = target.read_text()
+    run = shaped_run(tmp_path / "run.json", [make_series("a", BASE[:30], cases=CASES)],
+                     Shape(), CASES[:1])  # fmt: skip
+    doc = json.loads(run.read_text())
+    doc["selection"]["deselected"] = CASES[1:]  # -k: a partial run
+    run.write_text(json.dumps(doc))
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"llmobs: error: {run}: baseline not updated: it would replace a baseline of a newer "
+        "pytest-llmobs (schema version 2; this one writes version 1) with an older one"
+        if how == "newer" else
+        f"llmobs: error: {run}: baseline not updated: the old baseline cannot be read ({target}: "
+    )  # fmt: skip
+    assert err.endswith("; give --force to replace it anyway\n")
+    assert target.read_text() == before
+    assert main(["baseline", "update", str(run), "--baseline", str(target), "--force"]) == 0
+    assert ", forced although: " in capsys.readouterr().out.splitlines()[0]
+    assert baseline.load(target).tests == frozenset(CASES[:1])
+
+
+def test_baseline_update_re_records_a_broken_baseline_from_a_full_run_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "baseline.json"
+    spoiled(target, "truncated")
+    run = shaped_run(tmp_path / "run.json", [make_series("a", BASE[:30], cases=CASES)],
+                     Shape(), CASES)  # fmt: skip
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"baseline written to {target} (1 series, 30 spans), replacing one it could not read "
+        f"({target}: not valid JSON"
+    )
+    spoiled(target, "newer")  # never, without --force
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 2
+    assert "with an older one: upgrade pytest-llmobs; give --force" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("errors", "why"),
+    [
+        ([], "the session was interrupted"),
+        (["the session was interrupted: the tests it did not run were not judged"],
+         "the session was interrupted"),
+        (["incomplete capture: gw1 sent no span data",
+          "the session was interrupted: the tests it did not run were not judged"],
+         "the session was interrupted; the capture is incomplete"),
+    ],
+    ids=["older-report", "interrupted", "and-incomplete"],
+)  # fmt: skip
+def test_baseline_update_names_an_incomplete_capture_beside_the_interruption(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], errors: list[str], why: str
+) -> None:
+    run = shaped_run(tmp_path / "run.json", [make_series("a", BASE[:30], cases=CASES)],
+                     Shape(), CASES)  # fmt: skip
+    doc = json.loads(run.read_text())
+    doc["outcome"] = {"tests_failed": 0, "interrupted": True}
+    doc["errors"] = errors
+    run.write_text(json.dumps(doc))
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(run), "--baseline", str(target)]) == 2
+    assert capsys.readouterr().err == (
+        f"llmobs: error: {run}: baseline not updated: {why}; give --force to replace it anyway\n"
+    )
+    assert main(["baseline", "update", str(run), "--baseline", str(target), "--force"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith(f", forced although: {why}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ def scored(name: str, test: str, **scores: float) -> SeriesStats:
 
 
 OLD = [scored("a", A, score=0.8), scored("b", B, score=0.9)]
+FULL = RanTests(frozenset({A, B}), frozenset())  # every test ran; the baseline's unread
 
 
 @pytest.mark.parametrize(
@@ -104,10 +106,75 @@ def test_force_never_writes_without_spans_nor_over_another_file(tmp_path: Path) 
         "path, or delete the file to record a new one there"
     )
     assert other.read_text() == "[project]\nname = 'app'\n"
-    # an empty or truncated baseline is what re-recording repairs
+    # this project's README names pytest-llmobs/ files, and is none
+    readme = tmp_path / "README.md"
+    readme.write_text((Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8"))
+    before = readme.read_text()
+    assert promote([scored("a", A)], readme, {}, force=True).message == (
+        f"baseline not updated: {readme} is not a pytest-llmobs baseline: give the baseline's "
+        "path, or delete the file to record a new one there"
+    )
+    assert readme.read_text() == before
+    # an empty or truncated baseline is what re-recording (by a full run) repairs
     for broken in ("", '{\n  "metadata": {},\n  "schema": "pytest-llmobs/baseline",\n  "se'):
         path.write_text(broken)
-        assert promote([scored("a", A)], path, {}).status == "updated"
+        assert promote([scored("a", A)], path, {}, tests=FULL).status == "updated"
+
+
+def unreadable(path: Path, how: str) -> str:
+    """Spoil the baseline at path as `how` says; return the part of the message naming it."""
+    doc = json.loads(baseline.baseline_document(OLD, {}, None, [A, B]))
+    if how == "newer":
+        doc["version"] = 2
+        path.write_text(json.dumps(doc))
+        return (
+            "it would replace a baseline of a newer pytest-llmobs (schema version 2; this one "
+            "writes version 1) with an older one: upgrade pytest-llmobs"
+        )
+    text = baseline.baseline_document(OLD, {}, None, [A, B])
+    path.write_text(text[: len(text) // 2] if how == "truncated" else text.replace("[", "{"))
+    return f"the old baseline cannot be read ({path}: "
+
+
+@pytest.mark.parametrize("how", ["newer", "truncated", "malformed"])
+@pytest.mark.parametrize(
+    "ran",
+    [
+        FULL,
+        RanTests(frozenset({A}), frozenset(), deselected=frozenset({B})),
+        RanTests(frozenset({A}), frozenset(), skipped=frozenset({B})),
+        RanTests(frozenset({A}), frozenset(), narrowed=frozenset({"t.py"})),
+        None,  # a run report of an older version: which tests ran is not known
+    ],
+    ids=["full", "deselected", "skipped", "narrowed", "unknown"],
+)
+def test_a_baseline_it_cannot_read_is_replaced_only_by_a_full_run_and_never_downgraded(
+    tmp_path: Path, how: str, ran: RanTests | None
+) -> None:
+    path = tmp_path / "baseline.json"
+    named = unreadable(path, how)
+    before = path.read_text()
+    series = [scored("a", A, score=0.8)]
+    state = promote(series, path, {}, tests=ran, remedy="say --force")
+    if how != "newer" and ran is FULL:  # re-recorded, saying over what
+        assert state.status == "updated"
+        assert state.message.startswith(
+            f"baseline written to {path} (1 series, 2 spans), replacing one it could not read "
+            f"({path}: "
+        )
+        assert [s.key.name for s in baseline.load(path).series] == ["a"]
+        return
+    assert state.status == "not-updated"
+    assert state.message.startswith(f"baseline not updated: {named}")
+    assert state.message.endswith("; say --force")
+    if how != "newer":
+        why = "the run report does not say" if ran is None else "this run left tests out"
+        assert f"cannot be told, and {why}" in state.message
+        assert "run every test to re-record it" in state.message
+    assert path.read_text() == before
+    state = promote(series, path, {}, tests=ran, force=True)
+    assert state.status == "updated"
+    assert f", forced although: {named}" in state.message
 
 
 @pytest.mark.parametrize(
@@ -115,7 +182,9 @@ def test_force_never_writes_without_spans_nor_over_another_file(tmp_path: Path) 
     [
         (False, False, 0, None),
         (True, False, 0, "the capture is incomplete"),
-        (True, True, 0, "the session was interrupted"),
+        (False, True, 0, "the session was interrupted"),
+        (True, True, 0, "the session was interrupted; the capture is incomplete"),
+        (True, True, 2, "the session was interrupted; the capture is incomplete; 2 test(s) failed"),
         (True, False, 3, "the capture is incomplete; 3 test(s) failed"),
     ],
 )
