@@ -97,12 +97,17 @@ def _settings(config: pytest.Config) -> Settings:
     cli = {o.name: getattr(config.option, o.flag[2:].replace("-", "_")) for o in OPTIONS}
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     try:
-        ini = {o.name: _ini(config, o.ini) for o in OPTIONS}
+        refused: dict[str, str] = {}  # why values of ini keys could not be read
+        ini = {o.name: _ini(config, o.ini, refused) for o in OPTIONS}
         sources = [
             Source("command line", cli, config.invocation_params.dir, "flag"),
             Source(f"ini file {config.inipath}", ini, ini_dir, "ini"),
         ]
-        enabled = _enabled(sources)
+        # cheap, before pyproject.toml is read: a run without the gate costs nothing, and
+        # fails on no llmobs key but the one that says whether the gate is on
+        enabled = any(s.values.get("enabled") not in (None, False, "", []) for s in sources)
+        if refused and (enabled or "llmobs" in refused):
+            raise ConfigError(next(iter(refused.values())))
         # settings read from a config file pytest chose by mistake must not be used
         worker = hasattr(config, "workerinput")
         moved = None if worker else early_parse.moved_setup(config, enabled)
@@ -125,22 +130,16 @@ def _settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"llmobs: {exc}") from None
 
 
-def _ini(config: pytest.Config, name: str) -> object:
-    """An ini value as written; converting it is left to resolve(), which names the source."""
+def _ini(config: pytest.Config, name: str, refused: dict[str, str]) -> object:
+    """An ini value as written, for resolve() to convert; None with why in `refused` if unread."""
     try:
         return config.getini(name)
     except (TypeError, ValueError, pytest.UsageError, pytest.PytestWarning) as exc:
         # a TOML value's type pytest refuses (natives before 9.2, -W error): read the file
-        overrides = [o.partition("=")[0].strip() for o in config.getoption("override_ini") or []]
-        value = None if name in overrides else toml_ini_value(config.inipath, name)
+        value = toml_ini_value(config.inipath, name, config.getoption("override_ini") or ())
         if value is None:
-            raise ConfigError(f"{name} (ini file {config.inipath}): {exc}") from None
+            refused[name] = f"{name} (ini file {config.inipath}): {exc}"
         return value
-
-
-def _enabled(sources: list[Source]) -> bool:
-    # Cheap check before reading pyproject.toml, so runs without --llmobs cost nothing.
-    return any(s.values.get("enabled") not in (None, False, "", []) for s in sources[:2])
 
 
 def _pyproject(config: pytest.Config) -> Path:

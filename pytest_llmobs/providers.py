@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Generator
 from typing import Any
 
 from opentelemetry import trace as trace_api
@@ -62,23 +64,65 @@ class _FallbackProvider(trace_api.ProxyTracerProvider):
 
 class _NoOpCount:
     """Counts the spans started through OpenTelemetry's no-op tracer, where an app without
-    a provider (and without the fallback) sends them: what it returns is left as it is."""
+    a provider (and without the fallback) sends them: what it returns is left as it is.
+
+    Both ways in are wrapped: before API 1.40, `start_as_current_span` yields its span
+    without calling `start_span`; from 1.40 it calls it, and a per-thread flag keeps that
+    span from being counted twice.
+    """
 
     def __init__(self) -> None:
         self.spans = 0  # a lost increment between threads only makes the warning smaller
-        self._original = trace_api.NoOpTracer.start_span
-        original = self._original
+        self._inside = threading.local()  # in start_as_current_span, before its body
+        self._start_span = trace_api.NoOpTracer.start_span
+        self._start_as_current_span = trace_api.NoOpTracer.start_as_current_span
+        trace_api.NoOpTracer.start_span = self._counted_start_span()  # type: ignore[method-assign]
+        trace_api.NoOpTracer.start_as_current_span = self._counted_current_span()  # type: ignore[method-assign]
+
+    def _counted_start_span(self) -> Callable[..., trace_api.Span]:
+        original = self._start_span
 
         @functools.wraps(original)
         def start_span(tracer: Any, *args: Any, **kwargs: Any) -> trace_api.Span:
-            self.spans += 1
+            if not getattr(self._inside, "on", False):
+                self.spans += 1
             return original(tracer, *args, **kwargs)
 
-        # start_as_current_span and ProxyTracer both come here
-        trace_api.NoOpTracer.start_span = start_span  # type: ignore[method-assign,assignment]
+        return start_span
+
+    def _counted_current_span(self) -> Callable[..., Any]:
+        original = self._start_as_current_span
+
+        def counted(
+            tracer: Any, *args: Any, **kwargs: Any
+        ) -> Generator[trace_api.Span, None, None]:
+            self.spans += 1
+            with contextlib.ExitStack() as stack:
+                was = getattr(self._inside, "on", False)
+                self._inside.on = True
+                try:  # the span is started here; the body's own spans count again
+                    span = stack.enter_context(original(tracer, *args, **kwargs))
+                finally:
+                    self._inside.on = was
+                yield span
+
+        # the context manager class OpenTelemetry uses (contextlib's, or its own that also
+        # decorates coroutines), built as its decorator builds it: a decorated function
+        # counts on every call, as the original starts a span on every call
+        probe = original(trace_api.NoOpTracer(), "probe")  # not entered: no span
+        if not isinstance(probe, contextlib._GeneratorContextManager):
+            return original  # a shape of another make: counted through start_span only
+        kind = type(probe)
+
+        @functools.wraps(original)
+        def start_as_current_span(tracer: Any, *args: Any, **kwargs: Any) -> Any:
+            return kind(counted, (tracer, *args), kwargs)
+
+        return start_as_current_span
 
     def uninstall(self) -> None:
-        trace_api.NoOpTracer.start_span = self._original  # type: ignore[method-assign]
+        trace_api.NoOpTracer.start_span = self._start_span  # type: ignore[method-assign]
+        trace_api.NoOpTracer.start_as_current_span = self._start_as_current_span  # type: ignore[method-assign]
 
 
 def hook_init(cls: type, attach: Callable[[Any], None], find_existing: bool) -> Any:
@@ -166,9 +210,14 @@ class CaptureInstaller:
             return
         self._attached.append(provider)
 
+    @property
+    def uncaptured(self) -> int:
+        """The spans the app started without a provider, lost with `fallback=False`."""
+        return self._uncaptured.spans if self._uncaptured is not None else 0
+
     def _note_uncaptured(self) -> None:
         """Keep one warning up to date with the spans the unconfigured app has started."""
-        spans = self._uncaptured.spans if self._uncaptured is not None else 0
+        spans = self.uncaptured
         if self._uncaptured_note is not None:
             self.warnings.remove(self._uncaptured_note)
             self._uncaptured_note = None

@@ -147,7 +147,7 @@ class LlmobsSession:
         if self.is_worker:
             self.installer.check_global()
             notes = [*self.installer.warnings, *self.recorder.notes()]
-            xdist.publish(self.config, self.recorder, notes, self.marked)
+            xdist.publish(self.config, self.recorder, notes, self.marked, self.installer.uncaptured)
             return
         if _runs_no_test(self.config):  # nothing to judge
             return
@@ -249,7 +249,9 @@ class LlmobsSession:
             errors += ("the session was interrupted: the tests it did not run were not judged",)
         warnings = self._warnings() + failed
         if s.update_baseline:  # the notes are about the file being replaced
-            refused = gate.refusal(bool(errors), interrupted, session.testsfailed)
+            # the interruption adds one error of its own: is the capture incomplete besides?
+            incomplete = len(errors) > interrupted
+            refused = gate.refusal(incomplete, interrupted, session.testsfailed)
             # the baseline read to judge is the one replaced: its test ids, series and
             # metrics must not be dropped; a partial run says how to replace it anyway
             ran = judged.ran or tests
@@ -309,14 +311,16 @@ class LlmobsSession:
         )
 
     def _nothing_captured(self, table: SpanTable) -> tuple[str, ...]:
-        """Tests ran but no span was captured, because there was no fallback to capture
-        them: a pass would be by accident."""
-        if not self.settings.no_fallback or len(table) or not self.ran:
+        """Tests ran and started spans, but no span was captured, because there was no
+        fallback to capture them: a pass would be by accident. Tests that start no span
+        at all (an app that set its own provider, tests of other parts) pass as ever."""
+        lost = self.installer.uncaptured + self.workers.uncaptured
+        if not self.settings.no_fallback or len(table) or not self.ran or not lost:
             return ()
         return (
-            "no span was captured: with --llmobs-no-fallback, spans your app starts before "
-            "it sets a TracerProvider are not recorded; set one before the tests start "
-            "spans, or drop the option",
+            f"no span was captured: with --llmobs-no-fallback, the {lost} span(s) your app "
+            "started before it set a TracerProvider were not recorded; set one before the "
+            "tests start spans, or drop the option",
         )
 
     def _tests(self, marked: xdist.Marks) -> RanTests:
@@ -341,10 +345,23 @@ class LlmobsSession:
         )
 
 
+# The options (by dest) of runs that run no test body yet hold a session: --collect-only,
+# --setup-only and --setup-plan (which sets setuponly), --fixtures, --fixtures-per-test
+# and --cache-show (run through pytest's wrap_session). --markers, --help and -VV hold
+# none, so they never reach the gate.
+_NO_TEST_OPTIONS = (
+    "collectonly",
+    "setuponly",
+    "showfixtures",
+    "show_fixtures_per_test",
+    "cacheshow",
+)
+
+
 def _runs_no_test(config: pytest.Config) -> bool:
-    """Whether the run runs no test body (--collect-only, --setup-only, --setup-plan):
-    then there is nothing to judge or record, and no gate."""
-    return bool(config.getoption("collectonly", False) or config.getoption("setuponly", False))
+    """Whether the run runs no test body: then there is nothing to judge or record, and
+    no gate."""
+    return any(config.getoption(dest, None) for dest in _NO_TEST_OPTIONS)
 
 
 def _optional(failed: list[str], fallback: Findings, run: Callable[[], Findings]) -> Findings:

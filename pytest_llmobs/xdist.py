@@ -65,11 +65,21 @@ def publish(
     recorder: SpanRecorder,
     warnings: list[str],
     marked: Marks,
+    uncaptured: int,
 ) -> None:
-    """On a worker, at session end: put its spans where xdist ships them to the controller."""
+    """On a worker, at session end: put its spans where xdist ships them to the controller.
+
+    Args:
+        config: the worker's config.
+        recorder: the worker's recorder, whose spans and skip counts are sent.
+        warnings: what the worker could not capture, in words.
+        marked: what the worker's collection decided.
+        uncaptured: spans the app started without a provider (with no fallback), lost.
+    """
     config.workeroutput[OUTPUT_KEY] = {  # type: ignore[attr-defined]
         "table": transport.to_payload(recorder.snapshot()),
         "skipped": dict(recorder.skipped),
+        "uncaptured": uncaptured,
         "warnings": list(warnings),
         # the controller collects no tests: it learns marks and deselection here
         "marked": marked.to_json(),
@@ -82,6 +92,7 @@ class WorkerCollector:
     def __init__(self) -> None:
         self.tables: list[SpanTable] = []
         self.skipped: dict[str, int] = {}
+        self.uncaptured = 0  # spans started without a provider (no fallback), all workers
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self.marked = Marks()
@@ -101,6 +112,7 @@ class WorkerCollector:
             self.tables.append(transport.from_payload(sent["table"]))
             for reason, n in sent.get("skipped", {}).items():
                 self.skipped[reason] = self.skipped.get(reason, 0) + int(n)
+            self.uncaptured += int(sent.get("uncaptured", 0))
             self.warnings.extend(f"{name}: {w}" for w in sent.get("warnings", []))
             self.marked = self.marked.merged(Marks.from_json(sent.get("marked", {})))
         except (transport.PayloadError, KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -146,3 +146,87 @@ def test_no_fallback_still_captures_the_apps_own_provider(
     [warning] = report["warnings"]
     assert UNCAPTURED in warning
     assert re.match(r"gw\d: " if workers else re.escape(UNCAPTURED), warning)
+
+
+# An app that configures OpenTelemetry itself, before any test: nothing is lost to the
+# no-op tracer, whatever the tests do.
+APP_CONFIGURED_FIRST = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+
+trace.set_tracer_provider(TracerProvider())
+"""
+
+NO_SPANS = """
+import pytest
+
+@pytest.mark.parametrize("i", range(4))
+def test_parsing(i):
+    assert int(str(i)) == i
+"""
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_no_fallback_passes_tests_that_start_no_span(
+    pytester: pytest.Pytester, run_llmobs: Any, workers: list[str]
+) -> None:
+    # the error is for spans lost to the no-op tracer, not for a run that made none
+    pytester.makeconftest(APP_CONFIGURED_FIRST)
+    pytester.makepyfile(test_app=MANY, test_other=NO_SPANS)
+    result, report = run_llmobs("--llmobs-no-fallback", "-k", "parsing", *workers)
+    result.assert_outcomes(passed=4)
+    assert result.ret == 0, result.outlines
+    assert report["verdict"] == "pass"
+    assert (report["errors"], report["warnings"]) == ([], [])
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_no_fallback_fails_on_spans_lost_in_any_process(
+    pytester: pytest.Pytester, run_llmobs: Any, workers: list[str]
+) -> None:
+    # the app sets no provider: the workers' lost spans reach the controller's verdict
+    pytester.makepyfile(test_app=MANY, test_other=NO_SPANS)
+    result, report = run_llmobs("--llmobs-no-fallback", *workers)
+    assert result.ret == 1
+    assert report["verdict"] == "error"
+    assert report["errors"] == [
+        "no span was captured: with --llmobs-no-fallback, the 20 span(s) your app started "
+        "before it set a TracerProvider were not recorded; set one before the tests start "
+        "spans, or drop the option"
+    ]
+
+
+# Only start_as_current_span, as a context manager and as a decorator: before API 1.40
+# the no-op tracer yields its span without going through start_span.
+CURRENT_SPANS_ONLY = """
+import asyncio
+from opentelemetry import trace
+
+tracer = trace.get_tracer("app")
+
+@tracer.start_as_current_span("llm_request")
+def ask():
+    with tracer.start_as_current_span("llm_inference") as span:
+        assert not span.is_recording()
+        return 42
+
+@tracer.start_as_current_span("llm_async_request")
+async def ask_async():
+    return 43
+
+def test_ask():
+    assert ask() == 42
+    assert ask() == 42
+    assert asyncio.run(ask_async()) == 43
+"""
+
+
+def test_no_fallback_counts_spans_started_as_current_once(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile(test_app=CURRENT_SPANS_ONLY)
+    result, report = run_llmobs("--llmobs-no-fallback")
+    result.assert_outcomes(passed=1)
+    [warning] = report["warnings"]
+    assert warning.startswith(UNCAPTURED.replace("1 span", "5 span"))
+    assert report["errors"][0].startswith("no span was captured: with --llmobs-no-fallback, the 5")

@@ -147,3 +147,53 @@ def test_bad_native_value_is_named_with_its_source(pytester: pytest.Pytester, ca
     source = f"(ini file {pytester.path}/pyproject.toml)"
     assert lines[0].startswith(f"ERROR: llmobs: {quoted} {source}: "), lines
     assert expected in lines[0]
+
+
+@pytest.mark.skipif(
+    pytest.version_tuple < (9, 2), reason="a TOML file given with -c has [pytest] from 9.2"
+)
+@pytest.mark.parametrize("gate", [(), ("--llmobs",)], ids=["without", "with"])
+def test_pytest_table_of_any_toml_file_given_with_c(
+    pytester: pytest.Pytester, gate: tuple[str, ...]
+) -> None:
+    # pytest refuses a string for the 'args' key; the value is read from ci.toml itself
+    pytester.makepyfile(test_app=SUITE)
+    pytester.makefile(".toml", ci='[pytest]\nllmobs_group_by = "model"\nllmobs_json = "r.json"\n')
+    result = pytester.runpytest_subprocess(*_strict("-c", "ci.toml", *gate))
+    output = _output(result)
+    assert result.ret == 0, output
+    assert "ERROR" not in output
+    if gate:
+        report = read_report(pytester, "r.json")
+        assert [s["key"] for s in report["series"]] == ["llm_inference[model=m1]"]
+
+
+# Stands for a value pytest refuses and its file does not give either.
+UNREADABLE = (
+    "import pytest_llmobs.plugin\n\npytest_llmobs.plugin.toml_ini_value = lambda *a: None\n"
+)
+
+
+@pytest.mark.skipif(pytest.version_tuple < (9, 2), reason="typed ini keys are pytest 9.2's")
+@pytest.mark.parametrize(
+    ("line", "gate", "fails"),
+    [
+        ("llmobs_group_by = 3", (), False),
+        ("llmobs_group_by = 3", ("--llmobs",), True),
+        ("llmobs_ci = 1.5", (), False),
+        ("llmobs = 1", (), True),  # whether the gate is on: needed to run at all
+    ],
+)
+def test_an_unreadable_value_fails_only_a_run_with_the_gate(
+    pytester: pytest.Pytester, line: str, gate: tuple[str, ...], fails: bool
+) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    pytester.makeconftest(UNREADABLE)
+    pytester.makepyprojecttoml(f"[tool.pytest]\n{line}\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *gate)
+    if not fails:
+        assert result.ret == 0, result.errlines
+        return
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    key = line.partition(" ")[0]
+    result.stderr.fnmatch_lines([f"ERROR: llmobs: {key} (ini file *pyproject.toml): *"])

@@ -215,6 +215,14 @@ TOML_INI = {
     "native table": ("pyproject.toml", "[tool.pytest]\nllmobs_alpha = 0.05", 0.05),
     "ini_options": ("pyproject.toml", '[tool.pytest.ini_options]\nllmobs_alpha = ["x"]', ["x"]),
     "pytest.toml": ("pytest.toml", "[pytest]\nllmobs_alpha = true", True),
+    ".pytest.toml": (".pytest.toml", "[pytest]\nllmobs_alpha = 1", 1),
+    "pytest.toml, pyproject's table": ("pytest.toml", "[tool.pytest]\nllmobs_alpha = 1", None),
+    "pyproject.toml, pytest's table": ("pyproject.toml", "[pytest]\nllmobs_alpha = 1", None),
+    # any other TOML file, as given with -c: pyproject's tables if it has them, else [pytest]
+    "-c file, pytest's table": ("ci.toml", "[pytest]\nllmobs_alpha = 0.1", 0.1),
+    "-c file, native table": ("ci.toml", "[tool.pytest]\nllmobs_alpha = 0.2", 0.2),
+    "-c file, ini_options": ("ci.toml", '[tool.pytest.ini_options]\nllmobs_alpha = "x"', "x"),
+    "-c file, empty tool.pytest": ("ci.toml", "[tool.pytest]\n[pytest]\nllmobs_alpha = 3", 3),
     "other table": ("pyproject.toml", "[tool.llmobs]\nalpha = 0.05", None),
     "ini file": ("tox.ini", "[pytest]\nllmobs_alpha = 0.05", None),
     "bad TOML": ("pyproject.toml", "[tool.pytest\n", None),
@@ -227,6 +235,13 @@ def test_toml_ini_value_reads_pytests_own_table(tmp_path: Path, case: str) -> No
     (tmp_path / name).write_text(text + "\n")
     assert toml_ini_value(tmp_path / name, "llmobs_alpha") == expected
     assert toml_ini_value(None, "llmobs_alpha") is None
+
+
+def test_toml_ini_value_leaves_an_overridden_key_to_pytest(tmp_path: Path) -> None:
+    # a key given with -o has the override's value, not the file's
+    (tmp_path / "pytest.toml").write_text("[pytest]\nllmobs_alpha = true\n")
+    assert toml_ini_value(tmp_path / "pytest.toml", "llmobs_alpha", ["llmobs_alpha = 1"]) is None
+    assert toml_ini_value(tmp_path / "pytest.toml", "llmobs_alpha", ["llmobs_ci=1"]) is True
 
 
 def test_ini_types_let_pytest_hand_over_values_as_written() -> None:
