@@ -11,6 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from pytest_llmobs import __version__, analysis, baseline, gate, history, promotion
+from pytest_llmobs.coverage import Absence
 from pytest_llmobs.distributions import distributions
 from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.changes import changes
@@ -55,12 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("run", type=Path, metavar="RUN.json", help="Run report (--llmobs-json)")
     cmp.add_argument("baseline", type=Path, metavar="BASELINE.json", help="Baseline file")
     _outputs(cmp, json=True)
-    cmp.add_argument(
-        "--config",
-        type=Path,
-        metavar="PYPROJECT",
-        help="pyproject.toml whose [tool.llmobs] rules apply (default: the nearest one)",
-    )
+    _config(cmp)
     cmp.set_defaults(handler=_compare)
     report = commands.add_parser("report", help="Render reports from a saved run report")
     report.add_argument("run", type=Path, metavar="RUN.json", help="Run report (--llmobs-json)")
@@ -77,8 +73,10 @@ def _parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="Replace the baseline although the run is partial (failed or deselected tests,"
-        " series or metrics it did not measure), saying what that overrides",
+        " test cases the report does not have, series or metrics it did not measure or"
+        " lost), saying what that overrides",
     )
+    _config(update)
     update.set_defaults(handler=_update)
     show = base_commands.add_parser("show", help="Summarise a baseline file")
     show.add_argument("path", type=Path, nargs="?", default=DEFAULT_BASELINE, metavar="PATH")
@@ -95,6 +93,15 @@ def _positive(value: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number above 0, got {value!r}")
     return int(value)
+
+
+def _config(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--config",
+        type=Path,
+        metavar="PYPROJECT",
+        help="pyproject.toml whose [tool.llmobs] rules apply (default: the nearest one)",
+    )
 
 
 def _outputs(command: argparse.ArgumentParser, json: bool) -> None:
@@ -236,7 +243,8 @@ def _update(args: argparse.Namespace) -> int:
     refused = gate.refusal(incomplete, saved.interrupted, saved.tests_failed)
     state = gate.promote(
         run.series, target, run.metadata, refused, run.settings, ran, old, args.force,
-        remedy="give --force to replace it anyway",
+        remedy="give --force to replace it anyway", lost=_lost(args.config, replaced, run, ran),
+        saved=True,
     )  # fmt: skip
     if state.status == "not-updated":
         raise _BadInput(f"{args.run}: {state.message}")
@@ -246,6 +254,22 @@ def _update(args: argparse.Namespace) -> int:
     for line in changes(replaced.series if replaced is not None else (), run.series):
         print(line)
     return EXIT_PASS
+
+
+def _lost(
+    config: Path | None,
+    replaced: baseline.SeriesFile | None,
+    run: baseline.SeriesFile,
+    ran: RanTests | None,
+) -> tuple[Absence, ...]:
+    """What of the baseline being replaced the gate judges this run lost, judged again
+    against it with the rules `llmobs compare` applies: the update is refused for it."""
+    if replaced is None or ran is None:
+        return ()
+    settings = _settings(config)
+    return gate.against(
+        replaced, run.series, settings.quality_attributes, settings.rules, run.settings, ran
+    ).lost
 
 
 def _named_baseline(run: Path, named: Path) -> Path:

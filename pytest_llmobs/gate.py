@@ -11,6 +11,7 @@ from pytest_llmobs import __version__
 from pytest_llmobs import baseline as baseline_file
 from pytest_llmobs import shape as shapes
 from pytest_llmobs.compare import Comparison, compare
+from pytest_llmobs.coverage import Absence
 from pytest_llmobs.distributions import Distribution
 from pytest_llmobs.findings import Findings, Severity, fails
 from pytest_llmobs.model import CaptureSummary, SeriesStats
@@ -89,6 +90,12 @@ class Judged:
     stored: tuple[SeriesStats, ...] = ()
     notes: tuple[str, ...] = ()
     ran: RanTests | None = None
+
+    @property
+    def lost(self) -> tuple[Absence, ...]:
+        """The baseline's series and metrics this run lost, which fail the gate: an update
+        from this run is refused for them too."""
+        return self.comparison.lost if self.comparison is not None else ()
 
 
 def judge(

@@ -10,9 +10,10 @@ from typing import Any, Literal
 
 from pytest_llmobs import baseline as baseline_file
 from pytest_llmobs import coverage
+from pytest_llmobs.coverage import Absence
 from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import SeriesStats
-from pytest_llmobs.selection import RanTests, listed
+from pytest_llmobs.selection import SHOWN, RanTests, listed
 from pytest_llmobs.semconv import metric_of
 from pytest_llmobs.shape import Shape, differences
 
@@ -106,6 +107,39 @@ def _dropped(ran: RanTests | None) -> str | None:
     )
 
 
+def _unconfirmed(ran: RanTests | None) -> str | None:
+    """Why a saved run report must not replace the baseline whose test ids are
+    `ran.before`: it would drop test cases of that baseline it does not have at all. A run
+    of the plugin collected them not, so they were removed or renamed; a report may have
+    been made before they were added, and this command collects nothing to tell."""
+    gone = sorted(ran.gone) if ran is not None else []
+    if not gone:
+        return None
+    return (
+        f"it would drop {len(gone)} test case(s) of the baseline that the run report does "
+        "not have (added after it was made, or removed or renamed since the baseline: a "
+        f"saved report cannot tell which): {listed(gone)}"
+    )
+
+
+def _lost(lost: Sequence[Absence]) -> str | None:
+    """Why a run must not replace the baseline: the gate judges series or metrics of it
+    lost from some of the test cases that made them (a span gone from 14 of 35, say), and
+    fails on that. Those lost from every one are `_unmeasured`'s; what the gate calls no
+    loss (a conditional span, say) is no reason."""
+    parts = [
+        f"{a.subject} in {len(a.tests)} of the {a.before} test cases that made it in the "
+        f"baseline: {listed(a.tests)} (p = {a.p_value:.2g})"
+        for a in lost
+        if not a.missing and a.p_value is not None
+    ]
+    if not parts:
+        return None
+    more = len(parts) - SHOWN
+    rest = f"; and {more} more series or metric(s) the gate judges lost" if more > 0 else ""
+    return "it did not measure " + "; nor ".join(parts[:SHOWN]) + rest
+
+
 def _unmeasured(
     replaced: Sequence[SeriesStats], series: Sequence[SeriesStats], ran: RanTests | None
 ) -> str | None:
@@ -143,6 +177,8 @@ def promote(
     replaced: Sequence[SeriesStats] = (),
     force: bool = False,
     remedy: str = "",
+    lost: Sequence[Absence] = (),
+    saved: bool = False,
 ) -> BaselineState:
     """Write series as the new baseline, unless there is a reason not to.
 
@@ -161,6 +197,12 @@ def promote(
             file that is no baseline). A baseline at path that cannot be read refuses a
             run that left tests out, and one of a newer pytest-llmobs any run.
         remedy: how to replace the baseline anyway, said after a refusal.
+        lost: what the gate judged lost of the baseline being replaced (`Judged.lost`):
+            a run that lost a series or metric from some of its test cases is refused,
+            as the gate fails it.
+        saved: the run is a saved run report (`llmobs baseline update`): a test case of
+            the baseline that it does not have may be newer than the report, so dropping
+            one is refused too (a run of the plugin collected it not: it is gone).
 
     Returns:
         The baseline's state: updated, or not-updated with the reason.
@@ -173,8 +215,9 @@ def promote(
     # a baseline that cannot be read was not `replaced`: what it holds is unknown
     unreadable, over = _unreadable(path, tests)
     dropped = _dropped(tests)
+    unconfirmed = _unconfirmed(tests) if saved else None
     unmeasured = _unmeasured(replaced, series, tests)
-    reasons = [r for r in (refused, unreadable, dropped, unmeasured) if r]
+    reasons = [r for r in (refused, unreadable, dropped, unconfirmed, unmeasured, _lost(lost)) if r]
     if reasons and not force:
         return _not_updated(path, *reasons, "run them too" if dropped else None, remedy)
     ran = None if tests is None else tests.now

@@ -253,11 +253,13 @@ class LlmobsSession:
             incomplete = len(errors) > interrupted
             refused = gate.refusal(incomplete, interrupted, session.testsfailed)
             # the baseline read to judge is the one replaced: its test ids, series and
-            # metrics must not be dropped; a partial run says how to replace it anyway
+            # metrics must not be dropped, nor what the gate judges lost; a partial run
+            # says how to replace it anyway
             ran = judged.ran or tests
             hint = gate.replace_hint(s.json, self.config.invocation_params.dir)
             state = gate.promote(series, s.baseline, metadata, refused, shape, ran,
-                                 judged.stored, remedy="" if refused else hint)  # fmt: skip
+                                 judged.stored, remedy="" if refused else hint,
+                                 lost=judged.lost)  # fmt: skip
         else:
             warnings += judged.notes
         return gate.RunResult(

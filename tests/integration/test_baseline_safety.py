@@ -5,10 +5,15 @@ report says, and a run that runs no test (--collect-only, --setup-plan) judges n
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# `llmobs baseline update` judges in this process, which imports scipy; pytester drops
+# what a test imported when it ends, and numpy's extensions load once per process
+import scipy.special  # noqa: F401
 
 from pytest_llmobs.cli import main
 from tests.integration.suites import make_suite
@@ -100,6 +105,89 @@ def test_a_full_run_that_no_longer_measures_something_keeps_the_baseline(
         ["baseline not updated: *; to replace it anyway: add --llmobs-json=PATH, then "
          "`llmobs baseline update PATH --force`"]
     )  # fmt: skip
+
+
+EVALUATE = 'with tracer.start_as_current_span("evaluate_output") as span:'
+
+
+@pytest.mark.parametrize(
+    ("kept", "lost"), [("i % 3", 20), ("i != 7", 1)], ids=["lost", "conditional"]
+)
+def test_a_run_the_gate_fails_for_a_span_lost_in_part_never_replaces_the_baseline(
+    pytester: pytest.Pytester,
+    run_llmobs: Any,
+    capsys: pytest.CaptureFixture[str],
+    kept: str,
+    lost: int,
+) -> None:
+    path = baseline_of(pytester)
+    recorded = path.read_text()
+    # evaluate_output is no longer made in some of the 60 test cases
+    edit_suite(pytester, EVALUATE, f"with (tracer.start_as_current_span('evaluate_output') "
+               f"if {kept} else trace.use_span(trace.INVALID_SPAN)) as span:")  # fmt: skip
+    result, report = run_llmobs("--llmobs-update-baseline")
+    result.assert_outcomes(passed=60)
+    if lost == 1:  # as a conditional span may be: no loss, for the gate nor the update
+        assert report["coverage"]["failures"] == []
+        assert (result.ret, report["baseline"]["status"]) == (0, "updated")
+        assert counts(path)["evaluate_output"] == 59
+        return
+    assert (result.ret, report["baseline"]["status"]) == (1, "not-updated")
+    assert path.read_text() == recorded
+    why = (
+        f"it did not measure series evaluate_output in {lost} of the 60 test cases that made "
+        "it in the baseline: test_suite.py::test_prompt[[]0[]], "
+        "test_suite.py::test_prompt[[]12[]], test_suite.py::test_prompt[[]15[]] and 17 more "
+        "(p = *)"
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "not measured: LOST series evaluate_output: lost: measured in 40 of the 60 test "
+            "cases that produced it in the baseline*",  # what the gate fails on
+            f"baseline not updated: {why}; to replace it anyway: `llmobs baseline update "
+            "report.json --force`",
+        ]
+    )
+    # judged again against the baseline it would replace, the command refuses it too
+    assert main(["baseline", "update", "report.json"]) == 2
+    err = capsys.readouterr().err
+    assert fnmatch(err, f"*: baseline not updated: {why}; give --force to replace it anyway\n")
+    assert path.read_text() == recorded
+    assert main(["baseline", "update", "report.json", "--force"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert fnmatch(
+        first, f"baseline written to {path} (4 series, 220 spans), forced although: {why}"
+    )
+
+
+def test_a_stale_run_report_never_drops_a_test_case_added_since_unless_forced(
+    pytester: pytest.Pytester, run_llmobs: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_llmobs()
+    (pytester.path / "report.json").rename(pytester.path / "stale.json")  # 60 test cases
+    with (pytester.path / "test_suite.py").open("a") as suite:
+        suite.write("\ndef test_added():\n    pipeline(3)\n")
+    result, _ = run_llmobs("--llmobs-update-baseline")
+    assert result.ret == 0
+    path = baseline_of(pytester)
+    recorded = path.read_text()
+    assert "test_suite.py::test_added" in json.loads(recorded)["tests"]
+    capsys.readouterr()
+    assert main(["baseline", "update", "stale.json"]) == 2
+    why = (
+        "it would drop 1 test case(s) of the baseline that the run report does not have "
+        "(added after it was made, or removed or renamed since the baseline: a saved report "
+        "cannot tell which): test_suite.py::test_added"
+    )
+    assert capsys.readouterr().err == (
+        f"llmobs: error: stale.json: baseline not updated: {why}; give --force to replace it "
+        "anyway\n"
+    )
+    assert path.read_text() == recorded
+    assert main(["baseline", "update", "stale.json", "--force"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"baseline written to {path} (4 series, 240 spans), forced although: {why}"
+    )
 
 
 def test_update_writes_to_the_baseline_the_run_report_names(

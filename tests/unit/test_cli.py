@@ -537,3 +537,73 @@ def test_baseline_update_names_an_incomplete_capture_beside_the_interruption(
     )
     assert main(["baseline", "update", str(run), "--baseline", str(target), "--force"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith(f", forced although: {why}")
+
+
+def test_baseline_update_refuses_what_the_gate_judges_lost_unless_forced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "baseline.json"
+    whole = shaped_run(tmp_path / "whole.json", [make_series("judge", BASE[:30], cases=CASES)],
+                       Shape(), CASES)  # fmt: skip
+    assert main(["baseline", "update", str(whole), "--baseline", str(target)]) == 0
+    before = target.read_text()
+    kept = [c for i, c in enumerate(CASES) if i % 3]  # gone from 10 of the 30
+    half = shaped_run(tmp_path / "half.json", [make_series("judge", BASE[:20], cases=kept)],
+                      Shape(), CASES)  # fmt: skip
+    capsys.readouterr()
+    assert main(["compare", str(half), str(target)]) == 1  # as the gate fails it
+    assert "not measured: LOST series judge: lost: measured in 20 of the 30" in (
+        capsys.readouterr().out
+    )
+    assert main(["baseline", "update", str(half), "--baseline", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"llmobs: error: {half}: baseline not updated: it did not measure series judge in 10 "
+        "of the 30 test cases that made it in the baseline: t.py::test[0], t.py::test[12], "
+        "t.py::test[15] and 7 more (p = "
+    )
+    assert err.endswith("); give --force to replace it anyway\n")
+    assert target.read_text() == before
+    assert main(["baseline", "update", str(half), "--baseline", str(target), "--force"]) == 0
+    assert (
+        ", forced although: it did not measure series judge in 10 of the 30"
+        in (capsys.readouterr().out.splitlines()[0])
+    )
+    # a span gone from one test case only is what a conditional one does: no loss
+    assert main(["baseline", "update", str(whole), "--baseline", str(target)]) == 0
+    once = shaped_run(tmp_path / "once.json", [make_series("judge", BASE[:29], cases=CASES[1:])],
+                      Shape(), CASES)  # fmt: skip
+    assert main(["baseline", "update", str(once), "--baseline", str(target)]) == 0
+
+
+def test_baseline_update_of_a_stale_report_names_the_test_cases_it_would_drop(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the baseline was recorded after a test was added; the report is of a run before it
+    target = tmp_path / "baseline.json"
+    added = [*CASES, "t.py::x"]
+    new = shaped_run(tmp_path / "new.json", [make_series("a", BASE[:31], cases=added)],
+                     Shape(), added)  # fmt: skip
+    assert main(["baseline", "update", str(new), "--baseline", str(target)]) == 0
+    stale = shaped_run(tmp_path / "stale.json", [make_series("a", BASE[:30], cases=CASES)],
+                       Shape(), CASES)  # fmt: skip
+    doc = json.loads(stale.read_text())
+    doc["selection"]["collected"], doc["selection"]["paths"] = CASES, [""]
+    stale.write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["baseline", "update", str(stale), "--baseline", str(target)]) == 2
+    assert capsys.readouterr().err == (
+        f"llmobs: error: {stale}: baseline not updated: it would drop 1 test case(s) of the "
+        "baseline that the run report does not have (added after it was made, or removed or "
+        "renamed since the baseline: a saved report cannot tell which): t.py::x; give --force "
+        "to replace it anyway\n"
+    )
+    assert baseline.load(target).tests == frozenset(added)
+    assert main(["baseline", "update", str(stale), "--baseline", str(target), "--force"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"baseline written to {target} (1 series, 30 spans), forced although: it would drop 1 "
+        "test case(s) of the baseline that the run report does not have (added after it was "
+        "made, or removed or renamed since the baseline: a saved report cannot tell which): "
+        "t.py::x"
+    )
+    assert baseline.load(target).tests == frozenset(CASES)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_llmobs import baseline
+from pytest_llmobs.compare import compare
 from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.promotion import kept_series, metric_values, promote, refusal, replace_hint
@@ -72,6 +73,69 @@ def test_a_run_that_drops_what_the_baseline_measured_is_refused(
     else:
         assert (state.status, state.message) == ("not-updated", f"baseline not updated: {why}")
         assert not path.exists()
+
+
+CASES35 = [f"t.py::test_case[{i}]" for i in range(35)]
+
+
+def judge_in(cases: list[str]) -> SeriesStats:
+    return make_series("judge", [10.0 + i for i in range(len(cases))], cases=cases)
+
+
+@pytest.mark.parametrize(
+    ("gone", "why"),
+    [
+        # gone from 14 of the 35 test cases: the gate fails it as lost
+        (
+            [i for i in range(35) if i % 5 in (0, 2)],
+            "it did not measure series judge in 14 of the 35 test cases that made it in the "
+            "baseline: t.py::test_case[0], t.py::test_case[10], t.py::test_case[12] and 11 "
+            "more (p = 0.00037)",
+        ),
+        ([7], None),  # from one of them: as a conditional span may be, not a loss
+    ],
+    ids=["lost", "conditional"],
+)
+def test_a_run_that_lost_a_series_in_part_is_refused_as_the_gate_fails_it(
+    tmp_path: Path, gone: list[int], why: str | None
+) -> None:
+    path = tmp_path / "baseline.json"
+    old = [judge_in(CASES35)]
+    series = [judge_in([c for i, c in enumerate(CASES35) if i not in gone])]
+    ran = RanTests(frozenset(CASES35), frozenset(CASES35))
+    comparison = compare(series, old, tests=ran)
+    assert bool(comparison.failures) is (why is not None)  # the gate's own judgement
+    state = promote(series, path, {}, tests=ran, replaced=old, lost=comparison.lost)
+    if why is None:
+        assert state.status == "updated"
+        return
+    assert (state.status, state.message) == ("not-updated", f"baseline not updated: {why}")
+    state = promote(series, path, {}, tests=ran, replaced=old, lost=comparison.lost, force=True)
+    assert state.status == "updated"
+    assert state.message.endswith(f"(1 series, 21 spans), forced although: {why}")
+
+
+def test_a_saved_report_that_lacks_test_cases_of_the_baseline_is_refused(tmp_path: Path) -> None:
+    # a report made before test_b was added, or after it was removed: it cannot tell
+    path = tmp_path / "baseline.json"
+    ran = RanTests(frozenset({A}), frozenset({A, B}), collected=frozenset({A}), paths=("",))
+    series = [scored("a", A, score=0.8)]
+    assert promote(series, path, {}, tests=ran, replaced=OLD).status == "updated"  # the plugin
+    path.unlink()
+    state = promote(series, path, {}, tests=ran, replaced=OLD, saved=True, remedy="say --force")
+    assert (state.status, state.message) == (
+        "not-updated",
+        "baseline not updated: it would drop 1 test case(s) of the baseline that the run "
+        "report does not have (added after it was made, or removed or renamed since the "
+        "baseline: a saved report cannot tell which): t.py::test_b; say --force",
+    )
+    assert not path.exists()
+    state = promote(series, path, {}, tests=ran, replaced=OLD, saved=True, force=True)
+    assert state.status == "updated"
+    assert (
+        ", forced although: it would drop 1 test case(s) of the baseline that the run "
+        "report does not have" in state.message
+    )
 
 
 def test_force_overrides_every_refusal_and_says_which(tmp_path: Path) -> None:
