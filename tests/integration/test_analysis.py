@@ -7,13 +7,15 @@ from typing import Any
 
 import pytest
 
-PIPELINE = """
-import random
-import time
-import pytest
-from opentelemetry import trace
+from tests.integration.suites import CLOCK
 
-tracer = trace.get_tracer("pipeline")
+PIPELINE = (
+    CLOCK
+    + """
+import random
+import pytest
+
+tracer = TimedTracer("pipeline")
 SEED, SLOW_STEP, QUALITY_DROP, DROP_TIER, ERROR_EVERY = {seed}, {slow}, {drop}, {tier!r}, {errors}
 
 def pipeline(i):
@@ -23,12 +25,12 @@ def pipeline(i):
         request.set_attribute("request_id", f"req-{{i}}")
         request.set_attribute("user_tier", tier)
         request.set_attribute("gen_ai.prompt", f"secret prompt of jane{{i}}@example.com")
-        with tracer.start_as_current_span("retrieve"):
-            time.sleep(0.002 * noise.uniform(0.97, 1.03))
+        with tracer.start_as_current_span("retrieve", ms=2 * noise.uniform(0.97, 1.03)):
+            pass
         try:
-            with tracer.start_as_current_span("llm_inference") as span:
+            ms = (6 + i * 7 % 11) * SLOW_STEP * noise.uniform(0.97, 1.03)
+            with tracer.start_as_current_span("llm_inference", ms=ms) as span:
                 span.set_attribute("gen_ai.usage.output_tokens", 100 + i)
-                time.sleep((0.006 + (i * 7 % 11) / 1000) * SLOW_STEP * noise.uniform(0.97, 1.03))
                 if ERROR_EVERY and i % 10 < ERROR_EVERY:
                     raise TimeoutError("rate limited")
         except TimeoutError:
@@ -42,6 +44,7 @@ def pipeline(i):
 def test_prompt(i):
     pipeline(i)
 """
+)
 
 
 def write(

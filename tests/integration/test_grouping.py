@@ -6,12 +6,14 @@ from typing import Any
 
 import pytest
 
-SUITE = """
-import time
-import pytest
-from opentelemetry import trace
+from tests.integration.suites import CLOCK
 
-tracer = trace.get_tracer("cohorts")
+SUITE = (
+    CLOCK
+    + """
+import pytest
+
+tracer = TimedTracer("cohorts")
 FREE_SLOWDOWN = {slowdown}
 
 @pytest.mark.parametrize("i", range(60))
@@ -19,10 +21,11 @@ def test_request(i):
     tier = "free" if i % 2 else "gold"
     with tracer.start_as_current_span("request") as root:
         root.set_attribute("user_tier", tier)  # set once, on the root only
-        with tracer.start_as_current_span("llm_inference"):
-            factor = FREE_SLOWDOWN if tier == "free" else 1.0
-            time.sleep((8 + i % 5) / 1000 * factor)
+        factor = FREE_SLOWDOWN if tier == "free" else 1.0
+        with tracer.start_as_current_span("llm_inference", ms=(8 + i % 5) * factor):
+            pass
 """
+)
 
 
 def write_suite(pytester: pytest.Pytester, slowdown: float) -> None:

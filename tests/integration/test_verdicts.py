@@ -28,7 +28,7 @@ def test_a_5_percent_slowdown_within_a_10_percent_tolerance_passes(
     assert "regression" not in verdicts(report).values()
     p50 = check(report, "llm_inference", "latency.p50")
     assert p50["paired"]
-    assert p50["change"] / p50["baseline"] < 0.10  # within tolerance (sleeps jitter under load)
+    assert p50["change"] / p50["baseline"] < 0.10  # within tolerance
 
 
 COHORTS = """
