@@ -67,7 +67,7 @@ def _histogram(
     both = both[np.isfinite(both)]
     if len(both) == 0:
         return None
-    low, high = float(both.min()), float(both.max())
+    low, high = float(np.min(both)), float(np.max(both))
     if high <= low:
         low, high = low - 0.5, high + 0.5
     edges = np.linspace(low, high, BINS + 1)

@@ -8,18 +8,29 @@ attaches the score to the span when the session ends.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import _logs as logs_api
-from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadWriteLogRecord
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 
 from pytest_llmobs.capture import SpanRecorder
 from pytest_llmobs.providers import hook_init
 from pytest_llmobs.semconv import EVALUATION_EVENT
 
+if TYPE_CHECKING:  # SDK 1.39+ only: older SDKs pass a LogData, of the same shape here
+    from opentelemetry.sdk._logs import ReadWriteLogRecord
+
+# Before SDK 1.35 a log record had no event_name: the Events API put it in this attribute
+_EVENT_NAME_ATTRIBUTE = "event.name"
+
 
 class EvaluationLogProcessor(LogRecordProcessor):
-    """Passes `gen_ai.evaluation.result` log records to the recorder; never raises."""
+    """Passes `gen_ai.evaluation.result` log records to the recorder; never raises.
+
+    Works with every SDK from 1.20 on: 1.20-1.34 call `emit(LogData)`, 1.35-1.38
+    `on_emit(LogData)`, 1.39+ `on_emit(ReadWriteLogRecord)`; both wrappers hold the
+    record in `.log_record`.
+    """
 
     def __init__(self, recorder: SpanRecorder) -> None:
         self.recorder = recorder
@@ -30,14 +41,18 @@ class EvaluationLogProcessor(LogRecordProcessor):
             return
         try:
             record = log_record.log_record
-            if record.event_name != EVALUATION_EVENT:
+            attributes = getattr(record.attributes, "_dict", record.attributes) or {}
+            name = getattr(record, "event_name", None) or attributes.get(_EVENT_NAME_ATTRIBUTE)
+            if name != EVALUATION_EVENT:
                 return
-            attributes = getattr(record.attributes, "_dict", record.attributes)
             self.recorder.add_evaluation_record(
                 int(record.trace_id or 0), int(record.span_id or 0), attributes
             )
         except Exception as exc:  # never let our bug reach the app's thread
-            self.recorder.skipped[f"unreadable evaluation log record ({type(exc).__name__})"] += 1
+            self.recorder.skip(f"unreadable evaluation log record ({type(exc).__name__})")
+
+    # SDK 1.20-1.34 declare and call this name: without it the class cannot even be made
+    emit = on_emit
 
     def shutdown(self) -> None:
         """A provider shutting down does not end the capture: the session does."""

@@ -104,13 +104,15 @@ def _check(table: SpanTable) -> None:
     n = len(table.name_idx)
     if any(len(getattr(table, name)) != n for name in _COLUMNS):
         raise PayloadError("columns of different lengths")
-    if n and (table.name_idx.max() >= len(table.names) or table.test_idx.max() >= len(table.tests)):
+    if n and (
+        np.max(table.name_idx) >= len(table.names) or np.max(table.test_idx) >= len(table.tests)
+    ):
         raise PayloadError("an index points past its name list")
     if table.detailed is not None and len(table.detailed) != n:
         raise PayloadError("columns of different lengths")
     attributes = [*table.numeric.values(), *table.detail.values()]
     for rows, values in attributes:
-        if len(rows) != len(values) or (len(rows) and (rows.max() >= n or rows.min() < 0)):  # type: ignore[arg-type]
+        if len(rows) != len(values) or (len(rows) and (np.max(rows) >= n or np.min(rows) < 0)):  # type: ignore[arg-type]
             raise PayloadError("attribute rows do not match the spans")
     if any(not 0 <= e.row < n for e in table.events):
         raise PayloadError("event rows do not match the spans")

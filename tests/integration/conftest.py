@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 import pytest
 
-from tests.conftest import read_report
+from tests.conftest import REMOVED_IN_10, read_report
 from tests.integration.repo import Repo
 from tests.integration.suites import make_suite
 
@@ -15,6 +16,23 @@ from tests.integration.suites import make_suite
 def _no_job_summary(monkeypatch: pytest.MonkeyPatch) -> None:
     # Runs inside GitHub Actions must not append their summaries to the real job summary.
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _same_warning_filters(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suites a test runs see this run's -W filters and the suite's own filter that
+    # makes pytest 10's removals errors; pytester drops PYTEST_ADDOPTS, so set it after
+    # pytester.
+    filters = [
+        *(request.config.getoption("pythonwarnings") or []),
+        *(f for f in request.config.getini("filterwarnings") if f == REMOVED_IN_10),
+    ]
+    if not filters:
+        return
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester")
+    addopts = (shlex.quote(f"--pythonwarnings={f}") for f in filters)
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(addopts))
 
 
 @pytest.fixture

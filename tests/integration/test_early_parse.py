@@ -29,6 +29,7 @@ def test_words_from_pytest_addopts_are_guarded(
     result.stderr.fnmatch_lines(["*--llmobs-json out.json: pytest read the value*"])
 
 
+@pytest.mark.skipif(pytest.version_tuple < (8, 2), reason="pytest reads @file args from 8.2")
 def test_words_from_an_args_file_are_guarded(repo: pytest.Pytester) -> None:
     (repo.path / "args.txt").write_text("--llmobs-json\nout.json\n")
     result = repo.runpytest_subprocess("--llmobs", "suite", "@args.txt")

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 SUITE = """
+import inspect
+
 from opentelemetry import _logs, trace
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import LoggerProvider
@@ -18,14 +20,16 @@ tracer = trace.get_tracer("app")
 logger = _logs.get_logger("judge")
 
 def evaluation(name, score, span_context=None):
-    ids = {}
+    attributes = {"gen_ai.evaluation.name": name, "gen_ai.evaluation.score.value": score}
+    fields = {"attributes": attributes}
+    if "event_name" in inspect.signature(LogRecord).parameters:
+        fields["event_name"] = "gen_ai.evaluation.result"
+    else:  # before OpenTelemetry 1.35, as its Events API wrote it: ids from the current span
+        attributes["event.name"] = "gen_ai.evaluation.result"
+        span_context = span_context or trace.get_current_span().get_span_context()
     if span_context is not None:
-        ids = {"trace_id": span_context.trace_id, "span_id": span_context.span_id}
-    logger.emit(LogRecord(
-        event_name="gen_ai.evaluation.result",
-        attributes={"gen_ai.evaluation.name": name, "gen_ai.evaluation.score.value": score},
-        **ids,
-    ))
+        fields.update(trace_id=span_context.trace_id, span_id=span_context.span_id)
+    logger.emit(LogRecord(**fields))
 
 def test_event_on_the_span():
     with tracer.start_as_current_span("chat") as span:
