@@ -54,6 +54,7 @@ class RunResult:
     ran: RanTests | None = None  # this run's test ids (`before` empty); None when not known
     tests_failed: int = 0  # by the tests themselves
     interrupted: bool = False
+    advisory: bool = False  # --llmobs-exit-code=0: reported, never failing the run
 
     @property
     def verdict(self) -> RunVerdict:

@@ -66,7 +66,8 @@ OPTIONS = (
     Option(
         "exit_code",
         "int",
-        "Exit status when the gate fails while every test passed (default: 1)",
+        "Exit status when the gate fails while every test passed (default: 1; 0 is"
+        " advisory mode: everything is judged and reported, the run never fails)",
     ),
     Option(
         "quality_attributes",

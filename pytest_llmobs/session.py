@@ -267,7 +267,7 @@ class LlmobsSession:
             tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
             CaptureSummary.of(table, s.sample_rate), findings, s.fail_on_alert,
             distributions(series, stored), s.ci, s.ci_source, shape, tests,
-            session.testsfailed, interrupted,
+            session.testsfailed, interrupted, s.exit_code == 0,
         )  # fmt: skip
 
     def _stopped(self) -> gate.RunResult:

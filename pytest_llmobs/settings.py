@@ -259,7 +259,7 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
         raise ConfigError(f"{where}: expected true or false")
     if option.kind in ("int", "count"):
         text = str(raw).strip()
-        low, high = (1, 255) if option.kind == "int" else (0, 10_000)
+        low, high = (0, 255) if option.kind == "int" else (0, 10_000)
         if isinstance(raw, bool) or not text.isdigit() or not low <= int(text) <= high:
             raise ConfigError(f"{where}: expected a whole number from {low} to {high}")
         return int(text)

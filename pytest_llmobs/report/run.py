@@ -104,6 +104,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "distributions": distributions_to_json(result.distributions),
         "ci": {"on": result.ci, "source": result.ci_source},
         "outcome": {"tests_failed": result.tests_failed, "interrupted": result.interrupted},
+        "advisory": result.advisory,
         "coverage": coverage_to_json(result.comparison),
         **({"settings": result.settings.to_json()} if result.settings is not None else {}),
         **(_tests_to_json(result.ran) if result.ran is not None else {}),

@@ -15,6 +15,8 @@ from pytest_llmobs.selection import listed
 def title(result: RunResult) -> str:
     """The summary's headline, verdict first, and what put it in CI mode."""
     mode = f" [CI mode: {result.ci_source}]" if result.ci else ""
+    if result.advisory and result.verdict != "pass":
+        mode += " [advisory: the run does not fail]"
     if result.comparison is None:
         return f"llmobs: {result.verdict.upper()}{mode}"
     checks = result.comparison.checks

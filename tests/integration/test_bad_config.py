@@ -17,8 +17,8 @@ BAD: dict[str, tuple[list[str], str, str, str, str]] = {
     "flag: sample rate above 1": (
         ["--llmobs-sample-rate", "1.5"], "", "", "--llmobs-sample-rate '1.5'", "(command line)",
     ),
-    "flag: exit code 0": (
-        ["--llmobs-exit-code", "0"], "", "", "--llmobs-exit-code '0'", "(command line)",
+    "flag: exit code 256": (
+        ["--llmobs-exit-code", "256"], "", "", "--llmobs-exit-code '256'", "(command line)",
     ),
     "ini: alpha of 2": (
         [], "llmobs_alpha = 2", "", "llmobs_alpha = '2'", f"({INI})",

@@ -81,6 +81,24 @@ def test_exit_code_for_a_gate_failure_when_every_test_passed(
 
 
 @pytest.mark.usefixtures("recorded")
+@pytest.mark.parametrize(("broken", "status"), [(False, 0), (True, 1)])
+def test_advisory_mode_reports_a_regression_without_failing_the_run(
+    pytester: pytest.Pytester, run_llmobs: Any, broken: bool, status: int
+) -> None:
+    make_suite(pytester, slowdown=1.6)
+    if broken:
+        pytester.makepyfile(test_broken="def test_broken():\n    assert False\n")
+    result, report = run_llmobs("--llmobs-exit-code=0", "--llmobs-junitxml=checks.xml")
+    assert result.ret == status  # a failing test still fails the run
+    assert report["verdict"] == "regression"
+    assert report["advisory"] is True
+    result.stdout.fnmatch_lines(
+        ["*llmobs: REGRESSION in * checks [[]advisory: the run does not fail[]]*"]
+    )
+    assert suites(pytester.path / "checks.xml")  # every report is still written
+
+
+@pytest.mark.usefixtures("recorded")
 @pytest.mark.parametrize("slowdown", [1.0, 1.6])
 def test_llmobs_compare_on_saved_files_agrees_with_the_plugin(
     pytester: pytest.Pytester, run_llmobs: Any, slowdown: float
