@@ -72,13 +72,15 @@ OPTIONS = (
     Option(
         "quality_attributes",
         "names",
-        "Span attributes that hold quality scores, higher is better (space-separated)",
+        "Span attributes that hold quality scores, higher is better (comma- or"
+        " space-separated; empty clears)",
     ),
     Option(
         "group_by",
         "names",
         "Span attributes whose values split series, e.g. gen_ai.request.model or a cohort"
-        " such as user_tier (space-separated); a span without one takes its ancestor's",
+        " such as user_tier (comma- or space-separated; empty clears); a span without one"
+        " takes its ancestor's",
     ),
     Option(
         "alpha",

@@ -177,6 +177,7 @@ class LlmobsSession:
                     path, str(meta.get("created_at", "")), meta.get("git_commit"),
                     result.verdict, result.series,
                 )  # fmt: skip
+                self.written.append(path)
             # the runs are read back only for the dashboard's trends
             return history.load(path) if self.settings.html is not None else []
         except FileNotFoundError:

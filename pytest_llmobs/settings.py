@@ -182,6 +182,8 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         for source in reversed(sources):
             raw = source.values.get(option.name)
             if raw is None or raw == "" or raw == []:
+                if raw == "" and option.kind == "names" and source.style == "flag":
+                    values[option.name] = ()  # `--llmobs-group-by=` clears the list
                 continue
             values[option.name] = _convert(option, raw, source)
             if option.name == "ci":
@@ -285,12 +287,18 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
         if not isinstance(raw, (str, Path)) or not str(raw).strip():
             raise ConfigError(f"{where}: expected a file path")
         return source.base_dir / Path(str(raw).strip())
-    names = raw.split() if isinstance(raw, str) else raw
+    names = [raw] if isinstance(raw, str) else raw
     if not isinstance(names, (list, tuple)) or not all(
         isinstance(n, str) and n.strip() for n in names
     ):
         raise ConfigError(f"{where}: expected a list of attribute names")
-    return tuple(dict.fromkeys(n.strip() for n in names))
+    if isinstance(raw, str):  # text: names separated by spaces or commas
+        parts = raw.replace(",", " ").split()
+    elif option.name == "request_spans":  # a list of span names, which may hold either
+        parts = [n.strip() for n in names]
+    else:  # attribute names hold neither: `model,user_tier` in a list is two
+        parts = [p.strip() for n in names for p in n.split(",") if p.strip()]
+    return tuple(dict.fromkeys(parts))
 
 
 def _float(raw: Any) -> float:

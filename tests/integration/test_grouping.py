@@ -84,3 +84,20 @@ def test_configured_aliases_are_read_in_a_real_run(
     result, report = run_llmobs()
     assert result.ret == 0
     assert [s["key"] for s in report["series"]] == ["ask[cohort=gold]"]
+
+
+def test_group_by_from_the_command_line_with_commas_or_cleared(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile(test_cohorts=SUITE.format(slowdown=1.0))
+    pytester.makepyprojecttoml('[tool.llmobs]\ngroup_by = ["user_tier"]\n')
+    _, report = run_llmobs("--llmobs-group-by=user_tier,gen_ai.request.model")
+    assert {s["key"] for s in report["series"]} == {
+        "request[user_tier=free]", "request[user_tier=gold]",
+        "llm_inference[user_tier=free]", "llm_inference[user_tier=gold]",
+    }  # fmt: skip
+    assert report["settings"]["group_by"] == ["user_tier", "gen_ai.request.model"]
+    result, report = run_llmobs("--llmobs-group-by=", "--llmobs-history=runs.sqlite")
+    assert result.ret == 0, result.stdout.str()
+    assert {s["key"] for s in report["series"]} == {"request", "llm_inference"}
+    result.stdout.fnmatch_lines(["reports: *runs.sqlite*report.json*"])

@@ -43,6 +43,35 @@ def test_unset_values_fall_through() -> None:
 
 
 @pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("answer_quality,groundedness", ("answer_quality", "groundedness")),
+        ("a, b  c,,a", ("a", "b", "c")),  # commas, spaces or both; each name once
+        (["model,user_tier", "domain"], ("model", "user_tier", "domain")),  # ini args
+        (["model", "user_tier"], ("model", "user_tier")),  # a TOML list
+    ],
+)
+def test_names_are_separated_by_commas_or_spaces(given: object, expected: tuple[str]) -> None:
+    settings = resolve([Source("command line", {"group_by": given}, Path("/cwd"), "flag")], ROOT)
+    assert settings.group_by == expected
+
+
+def test_span_names_in_a_list_are_kept_whole() -> None:
+    toml = Source("toml", {"request_spans": ["GET /users, all", "rag"]}, Path("/p"))
+    assert resolve([toml], ROOT).request_spans == ("GET /users, all", "rag")
+
+
+def test_an_empty_list_on_the_command_line_clears_the_one_below() -> None:
+    cli = Source("command line", {"group_by": ""}, Path("/cwd"), "flag")
+    toml = Source("toml", {"group_by": ["user_tier"], "quality_attributes": ["q"]}, Path("/p"))
+    settings = resolve([cli, toml], ROOT)
+    assert settings.group_by == ()
+    assert settings.quality_attributes == ("q",)  # untouched: not given on the command line
+    unset = Source("command line", {"group_by": None}, Path("/cwd"), "flag")
+    assert resolve([unset, toml], ROOT).group_by == ("user_tier",)
+
+
+@pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
         ("quality_attributes", 3, "expected a list of attribute names"),
