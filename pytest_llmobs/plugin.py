@@ -106,6 +106,8 @@ def _settings(config: pytest.Config) -> Settings:
         # cheap, before pyproject.toml is read: a run without the gate costs nothing, and
         # fails on no llmobs key but the one that says whether the gate is on
         enabled = any(s.values.get("enabled") not in (None, False, "", []) for s in sources)
+        if not enabled:
+            enabled = cli["enabled"] = _typed_without_gate(config)
         if refused and (enabled or "llmobs" in refused):
             raise ConfigError(next(iter(refused.values())))
         # settings read from a config file pytest chose by mistake must not be used
@@ -128,6 +130,25 @@ def _settings(config: pytest.Config) -> Settings:
 
             write_error_report(config.invocation_params.dir / cli["json"], str(exc))
         raise pytest.UsageError(f"llmobs: {exc}") from None
+
+
+def _typed_without_gate(config: pytest.Config) -> bool:
+    """Whether --llmobs-update-baseline, typed without --llmobs, turns the gate on (it
+    clearly means it). Another llmobs option typed without it stops the run: it would do
+    nothing. Options from addopts or PYTEST_ADDOPTS, often set for the runs that add
+    --llmobs, do nothing without it, as before."""
+    typed = [o for o in OPTIONS if o.name != "enabled" and _typed(config, o.flag)]
+    if any(o.name == "update_baseline" for o in typed):
+        return True
+    if typed:
+        flag = typed[0].flag
+        raise ConfigError(f"{flag} does nothing without --llmobs: add --llmobs to this run")
+    return False
+
+
+def _typed(config: pytest.Config, flag: str) -> bool:
+    args = config.invocation_params.args
+    return any(a == flag or a.startswith(f"{flag}=") for a in args if isinstance(a, str))
 
 
 def _ini(config: pytest.Config, name: str, refused: dict[str, str]) -> object:

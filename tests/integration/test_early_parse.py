@@ -66,7 +66,7 @@ def test_collect_only_does_not_judge(repo: pytest.Pytester) -> None:
 
 
 def test_an_over_long_value_is_no_crash(repo: pytest.Pytester) -> None:
-    result = repo.runpytest_subprocess("suite", "--llmobs-json", "x" * 300)
+    result = repo.runpytest_subprocess("suite", "--llmobs", "--llmobs-json", "x" * 300)
     assert result.ret == 0, result.stderr.str()
 
 
