@@ -35,6 +35,17 @@ def separated(args: Sequence[str]) -> list[tuple[str, str]]:
     return found
 
 
+def typed(config: pytest.Config) -> set[str]:
+    """The llmobs flags typed on this command line (`@file` arguments expanded, nothing
+    after `--`), with or without `=value`; not those from addopts or PYTEST_ADDOPTS."""
+    found = set()
+    for arg in expanded(_args(config)):
+        if arg == "--":
+            break
+        found.add(arg.partition("=")[0])
+    return found & {o.flag for o in OPTIONS}
+
+
 def expanded(args: Sequence[str], depth: int = 0) -> list[str]:
     """The arguments with `@file` replaced by the file's lines, as pytest's parser does."""
     result: list[str] = []

@@ -137,18 +137,14 @@ def _typed_without_gate(config: pytest.Config) -> bool:
     clearly means it). Another llmobs option typed without it stops the run: it would do
     nothing. Options from addopts or PYTEST_ADDOPTS, often set for the runs that add
     --llmobs, do nothing without it, as before."""
-    typed = [o for o in OPTIONS if o.name != "enabled" and _typed(config, o.flag)]
+    flags = early_parse.typed(config)
+    typed = [o for o in OPTIONS if o.name != "enabled" and o.flag in flags]
     if any(o.name == "update_baseline" for o in typed):
         return True
     if typed:
         flag = typed[0].flag
         raise ConfigError(f"{flag} does nothing without --llmobs: add --llmobs to this run")
     return False
-
-
-def _typed(config: pytest.Config, flag: str) -> bool:
-    args = config.invocation_params.args
-    return any(a == flag or a.startswith(f"{flag}=") for a in args if isinstance(a, str))
 
 
 def _ini(config: pytest.Config, name: str, refused: dict[str, str]) -> object:
