@@ -16,12 +16,14 @@ from pytest_llmobs.aggregate import PERCENTILES
 from pytest_llmobs.jsonfile import dumps
 from pytest_llmobs.model import LatencySummary, QualitySummary, SeriesKey, SeriesStats
 from pytest_llmobs.shape import Shape
-from pytest_llmobs.stored import bounded, kept_values, significant
+from pytest_llmobs.stored import bounded, by_attribute, by_kind, kept_values, significant
 
 SCHEMA_PREFIX = "pytest-llmobs/"  # of every file this plugin writes
 BASELINE_SCHEMA = SCHEMA_PREFIX + "baseline"
 RUN_SCHEMA = SCHEMA_PREFIX + "run"
-SCHEMA_VERSION = 1
+# 2: tokens and cost under keys of their own ("tokens", "cost_usd"), no longer under
+# "quality", where a reader of version 1 would miss them and stop gating them. Both read.
+SCHEMA_VERSION = 2
 # A file this plugin writes holds at most SAMPLE_LIMIT samples per series and metric
 # (~9 KB); larger files are refused before reading, so loading stays bounded in memory.
 MAX_FILE_BYTES = 128 * 1024 * 1024
@@ -68,10 +70,9 @@ def series_to_json(stats: SeriesStats) -> dict[str, Any]:
         "errors": stats.errors,
         "error_rate": round(stats.error_rate, 6),
         "latency_ms": {k: significant(v) for k, v in asdict(stats.latency).items()},
-        "quality": {
-            attr: {"count": q.count, "mean": significant(q.mean)}
-            for attr, q in stats.quality.items()
-        },
+        **by_kind(
+            {a: {"count": q.count, "mean": significant(q.mean)} for a, q in stats.quality.items()}
+        ),
         "cases": _cases_to_json(stats),
     }
 
@@ -82,11 +83,14 @@ def _cases_to_json(stats: SeriesStats) -> dict[str, Any]:
         case: {"latency_ms": values}
         for case, values in _kept(stats.latency_samples, stats.latency_case, stats.cases)
     }
-    for attr, scores in stats.quality_samples.items():
+    scores: dict[str, dict[str, list[float]]] = {}
+    for attr, values in stats.quality_samples.items():
         owner = stats.quality_case.get(attr)
-        for case, values in _kept(scores, owner, stats.cases):
-            entry = cases.setdefault(case, {"latency_ms": []})
-            entry.setdefault("quality", {})[attr] = values
+        for case, kept in _kept(values, owner, stats.cases):
+            scores.setdefault(case, {})[attr] = kept
+    for case, found in scores.items():
+        entry = cases.setdefault(case, {"latency_ms": []})
+        entry.update((k, v) for k, v in by_kind(found).items() if v)  # no empty "quality"
     present = range(len(stats.cases)) if stats.present is None else stats.present.tolist()
     for i in present:  # cases of cache hits alone, too
         cases.setdefault(stats.cases[i], {"latency_ms": []})
@@ -236,7 +240,7 @@ def _series(path: Path, item: Any, where: str) -> SeriesStats:
     if errors > count:
         raise BaselineError(f"{path}: {where}.errors ({errors}) exceeds its count ({count})")
     latency = _field(path, item, "latency_ms", dict, where)
-    quality = _field(path, item, "quality", dict, where) if "quality" in item else {}
+    quality = _attributes(path, item, where, dict)
     samples = _case_samples(path, _field(path, item, "cases", dict, where), f"{where}.cases")
     for attr in quality:  # a summary without samples (edited by hand) compares on none
         samples["quality_samples"].setdefault(attr, np.empty(0))
@@ -250,10 +254,10 @@ def _series(path: Path, item: Any, where: str) -> SeriesStats:
         ),
         quality={
             attr: QualitySummary(
-                count=int(_number(path, q, "count", f"{where}.quality.{attr}", integer=True)),
-                mean=_number(path, q, "mean", f"{where}.quality.{attr}", signed=True),
+                count=int(_number(path, q, "count", f"{where}.{place}", integer=True)),
+                mean=_number(path, q, "mean", f"{where}.{place}", signed=True),
             )
-            for attr, q in _objects(path, quality, f"{where}.quality").items()
+            for attr, (place, q) in quality.items()
         },
         cache_hits=int(
             _number(path, item, "cache_hits", where, integer=True) if "cache_hits" in item else 0
@@ -268,11 +272,10 @@ def _case_samples(path: Path, cases: dict[str, Any], where: str) -> dict[str, An
     latency, quality = [], []
     for case in names:
         entry = _objects(path, {case: cases[case]}, where)[case]
-        latency.append(_numbers(path, entry, "latency_ms", f"{where}[{case!r}]"))
-        scores = entry.get("quality", {})
-        if not isinstance(scores, dict):
-            raise BaselineError(f"{path}: {where}[{case!r}].quality must be an object")
-        quality.append({a: _numbers(path, scores, a, f"{where}[{case!r}].quality") for a in scores})
+        place = f"{where}[{case!r}]"
+        latency.append(_numbers(path, entry.get("latency_ms"), f"{place}.latency_ms"))
+        scores = _attributes(path, entry, place, list)
+        quality.append({a: _numbers(path, v, f"{place}.{at}") for a, (at, v) in scores.items()})
     attributes = sorted({a for scores in quality for a in scores})
     # A file written by hand or by another tool may hold far more samples than this
     # plugin writes: keep what it would have kept, so comparing stays bounded too.
@@ -326,11 +329,27 @@ def _number(
     return float(number)
 
 
-def _numbers(path: Path, obj: dict[str, Any], name: str, where: str) -> np.ndarray[Any, Any]:
-    values = obj.get(name)
+def _numbers(path: Path, values: Any, where: str) -> np.ndarray[Any, Any]:
     if not isinstance(values, list) or not all(type(v) in (int, float) for v in values):
-        raise BaselineError(f"{path}: {where}.{name} must be a list of numbers")
+        raise BaselineError(f"{path}: {where} must be a list of numbers")
     array = np.array(values, dtype=np.float64)
     if not np.all(np.isfinite(array)):
-        raise BaselineError(f"{path}: {where}.{name} must hold finite numbers only")
+        raise BaselineError(f"{path}: {where} must hold finite numbers only")
     return array
+
+
+def _attributes(
+    path: Path, entry: dict[str, Any], where: str, kind: type
+) -> dict[str, tuple[str, Any]]:
+    """The quality, token and cost values of an entry (summaries or samples, of `kind`), by
+    attribute, each with its place: under their own keys, or all under "quality" (version 1).
+    """
+    try:
+        found = by_attribute(entry)
+    except ValueError as exc:
+        raise BaselineError(f"{path}: {where}.{exc}") from None
+    for place, value in found.values():
+        if not isinstance(value, kind):
+            what = "an object" if kind is dict else "a list of numbers"
+            raise BaselineError(f"{path}: {where}.{place} must be {what}")
+    return found

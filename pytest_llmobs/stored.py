@@ -4,16 +4,23 @@ exactly as its saved run report will be judged again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from pytest_llmobs.model import LatencySummary, QualitySummary, SeriesStats
+from pytest_llmobs.semconv import COST_ATTRIBUTE, TOKEN_METRICS, metric_of
 
 SAMPLE_LIMIT = 1000
 SIGNIFICANT = 6  # digits a stored value keeps, whatever its magnitude
+# Where a file keeps the means (and samples) of a series' numeric attributes: quality
+# scores under "quality" by attribute, token counts under "tokens" by kind, the cost
+# under "cost_usd". Files of version 1 kept all three under "quality" by attribute.
+TOKENS, COST = "tokens", "cost_usd"
+_TOKEN_KINDS = {metric.partition(".")[2]: attr for metric, attr in TOKEN_METRICS.items()}
+V = TypeVar("V")
 
 
 def significant(value: float) -> float:
@@ -134,3 +141,51 @@ def kept_values(
         case, cases = np.zeros(len(values), dtype=np.int64), ("",)
     kept, owner = bounded(values, case)
     return significants(kept), owner, cases
+
+
+def by_kind(by_attribute: Mapping[str, V]) -> dict[str, Any]:
+    """Values keyed by attribute, as a file keeps them: `{"quality": {attribute: v},
+    "tokens": {"input": v, "output": v}, "cost_usd": v}`; "tokens" and "cost_usd" only
+    when there are any."""
+    kept: dict[str, Any] = {"quality": {}}
+    for attribute, value in by_attribute.items():
+        metric = metric_of(attribute)
+        if metric.startswith("tokens."):
+            kept.setdefault(TOKENS, {})[metric.partition(".")[2]] = value
+        elif metric == "cost":
+            kept[COST] = value
+        else:
+            kept["quality"][attribute] = value
+    return kept
+
+
+def by_attribute(entry: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
+    """The values of a series' or a case's entry in a file, keyed by attribute, each with
+    its place in the entry (`tokens.input`); the inverse of `by_kind`, which also reads
+    tokens and cost under "quality", where files of version 1 keep them.
+
+    Raises:
+        ValueError: a part is not an object, a token kind is unknown, or one attribute is
+            given twice; the message starts with the place.
+    """
+    found: dict[str, tuple[str, Any]] = {}
+    places = [(f"quality.{a}", a, v) for a, v in _object(entry, "quality").items()]
+    for kind, value in _object(entry, TOKENS).items():
+        if kind not in _TOKEN_KINDS:
+            known = " or ".join(sorted(_TOKEN_KINDS))
+            raise ValueError(f"{TOKENS}.{kind}: unknown token count (known: {known})")
+        places.append((f"{TOKENS}.{kind}", _TOKEN_KINDS[kind], value))
+    if COST in entry:
+        places.append((COST, COST_ATTRIBUTE, entry[COST]))
+    for place, attribute, value in places:
+        if attribute in found:
+            raise ValueError(f"{place}: given twice, also as {found[attribute][0]}")
+        found[attribute] = (place, value)
+    return dict(sorted(found.items()))  # as version 1 gave them: in the order of their names
+
+
+def _object(entry: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = entry.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} must be an object")
+    return value

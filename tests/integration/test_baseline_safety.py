@@ -15,6 +15,7 @@ import pytest
 # what a test imported when it ends, and numpy's extensions load once per process
 import scipy.special  # noqa: F401
 
+from pytest_llmobs.baseline import SCHEMA_VERSION
 from pytest_llmobs.cli import main
 from tests.integration.suites import make_suite
 
@@ -237,7 +238,7 @@ def test_a_baseline_of_a_newer_pytest_llmobs_is_never_replaced_by_an_older_one(
 ) -> None:
     path = baseline_of(pytester)
     doc = json.loads(path.read_text())
-    doc["version"] = 2  # recorded by a teammate's newer pytest-llmobs
+    doc["version"] = newer = SCHEMA_VERSION + 1  # recorded by a teammate's newer pytest-llmobs
     path.write_text(json.dumps(doc))
     recorded = path.read_text()
     for selection in (("-k", "test_prompt[7]"), ()):  # neither part of the tests, nor all
@@ -246,8 +247,9 @@ def test_a_baseline_of_a_newer_pytest_llmobs_is_never_replaced_by_an_older_one(
         assert path.read_text() == recorded
         result.stdout.fnmatch_lines(
             ["baseline not updated: it would replace a baseline of a newer pytest-llmobs "
-             "(schema version 2; this one writes version 1) with an older one: upgrade "
-             "pytest-llmobs; to replace it anyway: `llmobs baseline update report.json --force`"]
+             f"(schema version {newer}; this one writes version {newer - 1}) with an older "
+             "one: upgrade pytest-llmobs; to replace it anyway: "
+             "`llmobs baseline update report.json --force`"]
         )  # fmt: skip
     assert main(["baseline", "update", str(pytester.path / "report.json")]) == 2
     assert "with an older one: upgrade pytest-llmobs" in capsys.readouterr().err

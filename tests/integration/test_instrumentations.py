@@ -96,9 +96,9 @@ def test_token_counts_from_a_real_instrumentation_are_gated(
     assert result.ret == 0, result.stdout.str()
     [chat] = [s for s in report["series"] if s["name"] == span]
     assert chat["count"] == 90
-    assert chat["quality"]["gen_ai.usage.output_tokens"]["mean"] == pytest.approx(23, abs=0.5)
-    assert chat["quality"]["gen_ai.usage.input_tokens"]["mean"] == pytest.approx(11, abs=0.5)
-    cost = chat["quality"]["llmobs.cost_usd"]["mean"]  # priced in pyproject.toml
+    assert chat["tokens"]["output"]["mean"] == pytest.approx(23, abs=0.5)
+    assert chat["tokens"]["input"]["mean"] == pytest.approx(11, abs=0.5)
+    cost = chat["cost_usd"]["mean"]  # priced in pyproject.toml
     assert cost == pytest.approx((11 * 1.0 + 23 * 4.0) / 1e6, rel=0.05)
     baseline = json.loads((pytester.path / ".llmobs" / "baseline.json").read_text())
     [stored] = [s for s in baseline["series"] if s["name"] == span]

@@ -114,7 +114,7 @@ def test_the_cli_judges_a_saved_run_exactly_as_the_plugin_did(
     kept = sum(len(c["latency_ms"]) for c in chunk["cases"].values())
     assert kept == 1000  # bounded: the gate must still count 1,200 spans a side
     # a cheap call's cost keeps its precision: $0.0000022, not $0.000002
-    assert chunk["quality"]["llmobs.cost_usd"]["mean"] == pytest.approx(2.25e-6, rel=1e-6)
+    assert chunk["cost_usd"]["mean"] == pytest.approx(2.25e-6, rel=1e-6)
     pytester.makepyfile(test_busy=MANY_SPANS.format(seed=1, slowdown=1.3))
     _, plugin = run_llmobs()
     checks = {c["metric"]: c for c in plugin["checks"]}

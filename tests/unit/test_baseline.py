@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from pytest_llmobs import baseline, gate, stored
+from pytest_llmobs.compare import compare
 from pytest_llmobs.jsonfile import write_atomic
 from pytest_llmobs.model import SeriesStats
 from pytest_llmobs.selection import RanTests
+from pytest_llmobs.semconv import COST_ATTRIBUTE, TOKEN_METRICS
 from pytest_llmobs.shape import Shape
 from tests.conftest import make_series
 
@@ -356,3 +359,123 @@ def test_stored_values_keep_six_significant_digits() -> None:
         "2.23457e-06", "1234.57", "0.0", "-0.123457", "98765400.0"
     ]  # fmt: skip
     assert stored.significant(2.2345678e-6) == 2.23457e-06
+
+
+PRICED = {"score": [0.5, 0.75, 0.9], "gen_ai.usage.input_tokens": [400.0, 412.0, 425.5],
+          "gen_ai.usage.output_tokens": [11.0, 12.0, 13.0],
+          "llmobs.cost_usd": [2.2e-6, 2.25e-6, 2.3e-6]}  # fmt: skip
+CASES3 = ["t.py::test[a]", "t.py::test[b]", "t.py::test[b]"]
+
+
+def as_version_1(doc: dict[str, Any]) -> dict[str, Any]:
+    """A document as pytest-llmobs wrote it before tokens and cost had keys of their own:
+    every mean and sample under "quality", by attribute."""
+    old: dict[str, Any] = json.loads(json.dumps(doc))
+    old["version"] = 1
+    for series in old["series"]:
+        for entry in (series, *series["cases"].values()):
+            quality = entry.setdefault("quality", {})
+            for kind, values in entry.pop("tokens", {}).items():
+                quality[TOKEN_METRICS[f"tokens.{kind}"]] = values
+            if "cost_usd" in entry:
+                quality[COST_ATTRIBUTE] = entry.pop("cost_usd")
+    return old
+
+
+def test_tokens_and_cost_are_kept_under_their_own_keys(tmp_path: Path) -> None:
+    path = tmp_path / "baseline.json"
+    write_atomic(path, baseline.baseline_document([make_series("s", [1.0, 2.0, 3.0],
+                 quality=PRICED, cases=CASES3)], {}))  # fmt: skip
+    doc = json.loads(path.read_text())
+    assert doc["version"] == 2
+    [series] = doc["series"]
+    assert series["quality"] == {"score": {"count": 3, "mean": 0.716667}}  # scores only
+    assert series["tokens"] == {
+        "input": {"count": 3, "mean": 412.5}, "output": {"count": 3, "mean": 12.0}
+    }  # fmt: skip
+    assert series["cost_usd"] == {"count": 3, "mean": 2.25e-6}
+    assert series["cases"]["t.py::test[a]"] == {
+        "latency_ms": [1.0], "quality": {"score": [0.5]},
+        "tokens": {"input": [400.0], "output": [11.0]}, "cost_usd": [2.2e-6],
+    }  # fmt: skip
+    [loaded] = baseline.load(path).series
+    assert set(loaded.quality) == set(PRICED)
+    assert loaded.quality_samples["llmobs.cost_usd"].tolist() == [2.2e-6, 2.25e-6, 2.3e-6]
+    unscored = make_series("u", [1.0], quality={"gen_ai.usage.input_tokens": [5.0]}, cases=["c"])
+    write_atomic(path, baseline.baseline_document([unscored], {}))
+    [series] = json.loads(path.read_text())["series"]
+    assert series["cases"]["c"] == {"latency_ms": [1.0], "tokens": {"input": [5.0]}}
+    assert (series["quality"], "cost_usd" in series) == ({}, False)
+
+
+def test_a_baseline_of_version_1_loads_and_compares_exactly_as_before(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    cases = [f"t.py::test[{i % 20}]" for i in range(60)]
+    was = make_series(
+        "s",
+        list(rng.lognormal(3, 0.3, 60)),
+        cases=cases,
+        quality={k: [v[i % 3] for i in range(60)] for k, v in PRICED.items()},
+    )
+    now = make_series(
+        "s",
+        list(rng.lognormal(3.1, 0.3, 60)),
+        cases=cases,
+        quality={k: [v[i % 3] * 1.3 for i in range(60)] for k, v in PRICED.items()},
+    )
+    new, old = tmp_path / "new.json", tmp_path / "old.json"
+    write_atomic(new, baseline.baseline_document([was], {}))
+    old.write_text(json.dumps(as_version_1(json.loads(new.read_text()))))
+    [from_new], [from_old] = baseline.load(new).series, baseline.load(old).series
+    assert_same_series(from_old, from_new)
+    assert list(from_old.quality) == list(from_new.quality)
+    judged = compare([now], [from_new], ["score"]).checks
+    assert compare([now], [from_old], ["score"]).checks == judged
+    assert {c.metric for c in judged} >= {"tokens.input", "tokens.output", "cost"}
+    # written again (promoted, updated), it takes the new shape
+    write_atomic(new, baseline.baseline_document(baseline.load(old).series, {}))
+    written = json.loads(new.read_text())
+    assert (written["version"], sorted(written["series"][0]["tokens"])) == (2, ["input", "output"])
+    assert as_version_1(written) == json.loads(old.read_text())
+
+
+def test_an_older_pytest_llmobs_refuses_a_baseline_it_would_read_without_tokens_and_cost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "baseline.json"
+    write_atomic(path, baseline.baseline_document([make_series("s", [1.0], quality=PRICED)], {}))
+    monkeypatch.setattr(baseline, "SCHEMA_VERSION", 1)  # a reader of version 1
+    with pytest.raises(baseline.NewerVersion, match="schema version 2 needs a newer"):
+        baseline.load(path)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tokens": {"total": {"count": 1, "mean": 3.0}}},
+         "series[0].tokens.total: unknown token count (known: input or output)"),
+        ({"tokens": []}, "series[0].tokens must be an object"),
+        ({"tokens": {"input": 3}}, "series[0].tokens.input must be an object"),
+        ({"cost_usd": 2.2e-6}, "series[0].cost_usd must be an object"),
+        ({"cost_usd": {"count": 1.5, "mean": 2.2e-6}}, "series[0].cost_usd.count must be a whole"),
+        ({"quality": {"gen_ai.usage.input_tokens": {"count": 1, "mean": 3.0}}},
+         "series[0].tokens.input: given twice, also as quality.gen_ai.usage.input_tokens"),
+        ({"cases": {"c": {"latency_ms": [1.0], "cost_usd": [-1, "x"]}}},
+         "series[0].cases['c'].cost_usd must be a list of numbers"),
+        ({"cases": {"c": {"latency_ms": [1.0], "tokens": {"output": {}}}}},
+         "series[0].cases['c'].tokens.output must be a list of numbers"),
+    ],
+    ids=["unknown-kind", "tokens-not-object", "summary-not-object", "cost-not-object",
+         "cost-count", "twice", "cost-samples", "token-samples"],
+)  # fmt: skip
+def test_bad_tokens_or_cost_name_their_place(
+    tmp_path: Path, change: dict[str, Any], message: str
+) -> None:
+    path = tmp_path / "baseline.json"
+    write_atomic(path, baseline.baseline_document([make_series("s", [1.0], quality=PRICED)], {}))
+    doc = json.loads(path.read_text())
+    doc["series"][0].update(change)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(baseline.BaselineError) as info:
+        baseline.load(path)
+    assert str(info.value).startswith(f"{path}: {message}")

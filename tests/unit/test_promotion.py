@@ -189,11 +189,11 @@ def unreadable(path: Path, how: str) -> str:
     """Spoil the baseline at path as `how` says; return the part of the message naming it."""
     doc = json.loads(baseline.baseline_document(OLD, {}, None, [A, B]))
     if how == "newer":
-        doc["version"] = 2
+        doc["version"] = newer = baseline.SCHEMA_VERSION + 1
         path.write_text(json.dumps(doc))
         return (
-            "it would replace a baseline of a newer pytest-llmobs (schema version 2; this one "
-            "writes version 1) with an older one: upgrade pytest-llmobs"
+            f"it would replace a baseline of a newer pytest-llmobs (schema version {newer}; this "
+            f"one writes version {newer - 1}) with an older one: upgrade pytest-llmobs"
         )
     text = baseline.baseline_document(OLD, {}, None, [A, B])
     path.write_text(text[: len(text) // 2] if how == "truncated" else text.replace("[", "{"))

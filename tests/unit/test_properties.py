@@ -70,7 +70,9 @@ def valid_baseline() -> dict[str, Any]:
     cases = [f"t.py::test[{i}]" for i in range(12)]
     series = [
         make_series("llm", [10.0 + i for i in range(12)], errors=1, cases=cases,
-                    quality={"score": [0.5 + i / 100 for i in range(12)]}),
+                    quality={"score": [0.5 + i / 100 for i in range(12)],
+                             "gen_ai.usage.input_tokens": [float(40 + i) for i in range(12)],
+                             "llmobs.cost_usd": [2.2e-6 * (1 + i) for i in range(12)]}),
         make_series("tool", [1.0] * 12, cases=cases),
     ]  # fmt: skip
     doc: dict[str, Any] = json.loads(baseline.baseline_document(series, {"created_at": "x"}))
