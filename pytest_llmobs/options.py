@@ -122,6 +122,12 @@ OPTIONS = (
         " or high (default: alerts inform only)",
     ),
     Option(
+        "verbose",
+        "bool",
+        "List every check in the terminal summary, as pytest's -v does (default: what needs"
+        " attention, and one line for the rest)",
+    ),
+    Option(
         "ci",
         "bool",
         "CI mode: fail closed where a local run passes with a hint, e.g. without a baseline"

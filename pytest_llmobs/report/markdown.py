@@ -8,11 +8,12 @@ from pathlib import Path
 from pytest_llmobs.compare import Check
 from pytest_llmobs.gate import RunResult
 from pytest_llmobs.jsonfile import write_atomic
-from pytest_llmobs.report import text
+from pytest_llmobs.report import attention, text
 
 _HEADER = "| series | metric | baseline | current | change | 95% CI | p | verdict |"
 _RULE = "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |"
 _WHY_HEADER, _WHY_RULE = _HEADER + " why |", _RULE + " --- |"
+HINT = "every check is in the folded table below"
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|#!~])")
 
 
@@ -23,15 +24,19 @@ def escape(value: str) -> str:
 
 
 def markdown(result: RunResult) -> str:
-    """Verdict first, then what needs attention, then every check folded away."""
+    """Verdict first, then what needs attention (regressions first) with one line for the
+    rest, then every check folded away."""
     lines = [f"### {escape(text.title(result))}", ""]
     lines += [f"- error: {escape(e)}" for e in result.errors]
     checks = result.comparison.checks if result.comparison is not None else ()
-    notable = [c for c in checks if c.verdict != "pass"]
+    notable = attention.notable(result)
     if notable:
         lines += [_WHY_HEADER, _WHY_RULE, *(_row(c, why=True) for c in notable), ""]
-    elif checks:
+    rest = attention.rest(result, notable, HINT)
+    if rest and not notable and all(c.verdict == "pass" for c in checks):
         lines += ["No regression, nothing inconclusive, nothing new or missing.", ""]
+    elif rest:
+        lines += [f"- {escape(rest)}", ""]
     lost = text.coverage(result)
     lines += [f"- {escape(line)}" for line in lost] + ([""] if lost else [])
     lines += _why(result)

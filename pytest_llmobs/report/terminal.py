@@ -1,41 +1,45 @@
-"""The terminal summary: one row per (series, metric), regressions first, within 100 columns."""
+"""The terminal summary: the checks that need attention within the terminal's width, one
+line for the rest (every check with verbose), then coverage, alerts, SLOs, the baseline."""
 
 from __future__ import annotations
 
-from pytest_llmobs.compare import Check
 from pytest_llmobs.gate import RunResult
-from pytest_llmobs.report import text
-from pytest_llmobs.report.text import change, detail, p_text, value
+from pytest_llmobs.report import attention, columns, text
+from pytest_llmobs.report.columns import LONG, fit
+from pytest_llmobs.report.text import value
 
-WIDTH = 100
+__all__ = ["LONG", "WIDTH", "fit", "summary_lines"]
+
+WIDTH = 100  # when the caller knows no terminal's
+MIN_WIDTH = 60  # narrower terminals get lines of this width
 LEGEND = (
-    "regression: significantly beyond its tolerance; inconclusive: a harmful change beyond it",
-    "cannot be ruled out (why: the line under it); pass: the rest",
+    "regression: significantly beyond its tolerance; inconclusive: a harmful change beyond it"
+    " cannot be ruled out (why: the line under it); pass: the rest"
 )
-_COLUMNS = ("series", "metric", "baseline", "current", "change", "p", "verdict")
-_FIXED = (22, 10, 10, 9, 8, 12)  # metric .. verdict; the series column takes the rest
+HINT = "-v lists every check"
+REQUESTS_SHOWN = 3  # per series and metric; the run report lists every one
 
 
-def summary_lines(result: RunResult) -> list[str]:
-    """The table (when there was a comparison), then the baseline's state and warnings."""
-    lines: list[str] = []
-    if result.comparison is not None and result.comparison.checks:
-        lines.append(_row(_COLUMNS))
-        for check in result.comparison.checks:
-            lines.append(_row(_cells(check)))
-            if check.verdict != "pass":  # every other verdict says why
-                lines.append(fit("    " + detail(check), LONG))
-        if any(c.verdict in ("regression", "inconclusive") for c in result.comparison.checks):
-            lines.extend(LEGEND)
-    elif result.series:
-        spans = sum(s.count for s in result.series)
-        lines.append(f"captured {spans} spans in {len(result.series)} series")
-    else:
-        lines.append("no spans were captured")
+def summary_lines(result: RunResult, width: int = WIDTH, verbose: bool = False) -> list[str]:
+    """The summary's lines: the checks within the width, then one line for each message.
+
+    Args:
+        result: the run, judged.
+        width: the terminal's width in characters (at least MIN_WIDTH is used).
+        verbose: a row for every check; by default only for those that need attention
+            (regressions first), and one line for the rest.
+
+    Returns:
+        The lines, without the headline (text.title). The table and what it says of the
+        checks wrap within the width; a message (the baseline's state, an error, a
+        warning, an alert, ...) stays one line, whole up to LONG characters, to be found
+        and copied as it is.
+    """
+    lines = _checks(result, max(width, MIN_WIDTH), verbose)
     # cut at the end: a middle cut would join two test ids into one
-    lines.extend(fit(line, LONG, tail=True) for line in text.coverage(result))
-    lines.extend(_why_lines(result))
-    lines.extend(_slo_lines(result))
+    lines += [fit(line, LONG, tail=True) for line in text.coverage(result)]
+    lines += _why_lines(result)
+    lines += _slo_lines(result)
     capture = result.capture
     if capture is not None and capture.sample_rate < 1:
         lines.append(
@@ -43,9 +47,26 @@ def summary_lines(result: RunResult) -> list[str]:
             f" (sample rate {capture.sample_rate:g}, plus errors and outliers)"
         )
     lines.append(result.baseline.message)
-    lines.extend(f"error: {e}" for e in result.errors)
-    lines.extend(f"warning: {w}" for w in result.warnings)
+    lines += [f"error: {e}" for e in result.errors]
+    lines += [f"warning: {w}" for w in result.warnings]
     return lines
+
+
+def _checks(result: RunResult, width: int, verbose: bool) -> list[str]:
+    """The table of checks (all, or those that need attention) and one line for the rest,
+    within the width."""
+    checks = result.comparison.checks if result.comparison is not None else ()
+    if not checks:
+        if result.series:
+            spans = sum(s.count for s in result.series)
+            return [f"captured {spans} spans in {len(result.series)} series"]
+        return ["no spans were captured"]
+    shown = attention.ordered(checks) if verbose else attention.notable(result)
+    lines = columns.table(shown, width) if shown else []
+    if verbose and any(c.verdict in ("regression", "inconclusive") for c in checks):
+        lines += columns.wrapped(LEGEND, width)
+    rest = attention.rest(result, shown, HINT)
+    return lines + (columns.wrapped(rest, width) if rest else [])
 
 
 def _why_lines(result: RunResult) -> list[str]:
@@ -53,9 +74,8 @@ def _why_lines(result: RunResult) -> list[str]:
     found = result.findings
     lines = [fit(f"alert {text.alert(a)}", LONG) for a in found.alerts]
     lines += [fit(f"why: {text.attribution(a)}", LONG) for a in found.attributions]
-    notable = text.notable_requests(result)
     shown: dict[tuple[str, str | None], int] = {}
-    for request in notable:
+    for request in text.notable_requests(result):
         group = (request.series.label, request.metric)
         shown[group] = shown.get(group, 0) + 1
         if shown[group] > REQUESTS_SHOWN:
@@ -63,40 +83,6 @@ def _why_lines(result: RunResult) -> list[str]:
         kind = "slowest" if request.metric is None else "lowest"
         lines.append(fit(f"  {kind} {request.series.label}: {text.request(request)}", LONG))
     return lines
-
-
-def _row(cells: tuple[str, ...]) -> str:
-    series_width = WIDTH - sum(_FIXED) - len(_FIXED)
-    widths = (series_width, *_FIXED)
-    parts = [fit(cell, width) for cell, width in zip(cells, widths, strict=False)]
-    return " ".join(p.ljust(w) for p, w in zip(parts, widths, strict=False)).rstrip()
-
-
-LONG = 400  # characters of an explanation line; span names are cut past it
-REQUESTS_SHOWN = 3  # per series and metric; the run report lists every one
-
-
-def fit(text: str, width: int, tail: bool = False) -> str:
-    # Span names are app data: keep control characters (escapes, newlines) off the terminal.
-    text = "".join(c if c.isprintable() else "?" for c in text)
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    if tail:
-        return text[:keep] + "…"
-    return text[: keep - keep // 2] + "…" + text[len(text) - keep // 2 :]
-
-
-def _cells(check: Check) -> tuple[str, ...]:
-    return (
-        check.series.label,
-        check.metric,
-        value(check.metric, check.baseline),
-        value(check.metric, check.current),
-        change(check),
-        p_text(check.p_value),
-        check.verdict.upper() if check.verdict == "regression" else check.verdict,
-    )
 
 
 def _slo_lines(result: RunResult) -> list[str]:
@@ -111,5 +97,5 @@ def _slo_lines(result: RunResult) -> list[str]:
             if level is not None
         )
         label = f"{slo.series.label} {slo.metric} = {value(slo.metric, slo.value)}"
-        lines.append(fit(f"  {slo.status.upper()}: {label} ({levels})", WIDTH))
+        lines.append(fit(f"  {slo.status.upper()}: {label} ({levels})", LONG))
     return lines

@@ -9,6 +9,7 @@ import numpy as np
 from pytest_llmobs.compare import Check
 from pytest_llmobs.findings import Alert, Attribution, RequestDetail
 from pytest_llmobs.gate import RunResult
+from pytest_llmobs.report import attention
 from pytest_llmobs.selection import listed
 
 
@@ -23,6 +24,9 @@ def title(result: RunResult) -> str:
     bad = len(result.comparison.regressions)
     if bad:
         return f"llmobs: REGRESSION in {bad} of {len(checks)} checks{mode}"
+    if checks and all(attention.not_run(c, result.comparison) for c in checks):
+        judged = f"nothing judged: the test cases of its {len(checks)} checks did not run"
+        return f"llmobs: {result.verdict.upper()} ({judged}){mode}"
     return f"llmobs: {result.verdict.upper()} ({len(checks)} checks){mode}"
 
 
@@ -126,8 +130,8 @@ def signed(metric: str) -> Callable[[float], str]:
         return lambda v: f"{v * 100:+.1f}pp"
     if metric.startswith("tokens"):
         return lambda v: f"{v:+.1f}"
-    if metric == "cost":
-        return lambda v: f"{v:+.6f}"
+    if metric == "cost":  # significant digits, as its value: +$0.0000012
+        return lambda v: ("-" if v < 0 else "+") + value("cost", abs(v))
     return lambda v: f"{v:+.3f}"
 
 

@@ -1,51 +1,51 @@
-"""The Markdown summary: a snapshot of a regressed run, and escaping of span text."""
+"""The Markdown summary: snapshots of a passing, a regressed and a 30-case run, and escaping
+of span text."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+import pytest
 
-from pytest_llmobs.compare import compare
-from pytest_llmobs.gate import BaselineState, RunResult
+from pytest_llmobs.gate import RunResult
 from pytest_llmobs.report.markdown import escape, markdown
-from pytest_llmobs.rule_config import rules_from_config
-from pytest_llmobs.slos import evaluate_slos
-from tests.conftest import make_series
+from tests.unit.runs import passing_run, regressed_run, thirty_case_run
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
-CASES = [f"test_x[{i}]" for i in range(60)]
+RUNS: dict[str, Callable[[], RunResult]] = {
+    "passing": passing_run,
+    "regressed": regressed_run,
+    "thirty": thirty_case_run,
+}
 
 
-def regressed_run() -> RunResult:
-    base_ms = np.linspace(10.0, 20.0, 60)
-    scores = np.linspace(0.6, 0.95, 60)
-    baseline = [
-        make_series("llm_inference", list(base_ms), cases=CASES),
-        make_series("evaluate_output", list(base_ms / 100), quality={"score": list(scores)},
-                    cases=CASES),
-    ]  # fmt: skip
-    current = [
-        make_series("llm_inference", list(base_ms * 1.5), errors=3, cases=CASES),
-        make_series("evaluate_output", list(base_ms / 100), quality={"score": list(scores)},
-                    cases=CASES),
-    ]  # fmt: skip
-    rules = rules_from_config({"slo": {"latency.p95": {"warn": "20ms", "fail": "1s"}}}, "test")
-    return RunResult(
-        tuple(current),
-        BaselineState(Path("b.json"), "loaded", "compared with .llmobs/baseline.json"),
-        compare(current, baseline, rules=rules),
-        slos=tuple(evaluate_slos(current, rules)),
-    )
-
-
-def test_regressed_run_matches_its_snapshot() -> None:
-    got = markdown(regressed_run())
-    snapshot = SNAPSHOTS / "regressed.md"
+@pytest.mark.parametrize("run", list(RUNS))
+def test_summary_matches_its_snapshot(run: str) -> None:
+    # LLMOBS_UPDATE_SNAPSHOTS=1 writes them anew; review the diff before committing it
+    got = markdown(RUNS[run]())
+    snapshot = SNAPSHOTS / f"{run}.md"
     if os.environ.get("LLMOBS_UPDATE_SNAPSHOTS"):
-        snapshot.write_text(got)
-    assert got == snapshot.read_text()
+        snapshot.write_text(got, encoding="utf-8")
+    assert got == snapshot.read_text(encoding="utf-8")
+
+
+def test_checks_too_few_spans_can_test_are_one_line_regressions_first() -> None:
+    needs_attention = markdown(thirty_case_run()).split("<details>")[0]
+    assert "latency.p95" not in needs_attention.replace("latency.p95,", "")
+    grouped = (
+        "- 5 checks passed; 12 inconclusive because latency.p95, latency.p99 and error\\_rate"
+        " need more spans (59, 299 and 315 a side)"
+    )
+    assert needs_attention.count("\n" + grouped) == 1
+    assert "| inconclusive |" not in needs_attention
+    table = markdown(regressed_run()).split("<details>")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    verdicts = [row.split(" | ")[7] for row in rows[1:]]
+    assert verdicts == ["**regression**", "**regression**", "inconclusive"]
+    assert "beyond +2pp but not significantly" in rows[3]  # a harmful estimate has a row
+    assert "3 inconclusive because latency.p99 and error\\_rate need more spans (299 and" in table
 
 
 def test_span_text_cannot_break_out_of_its_cell() -> None:

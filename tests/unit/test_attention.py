@@ -1,0 +1,79 @@
+"""Which checks need attention, and the one sentence for the rest: counts that add up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_llmobs.checks import Cause, Check, Verdict
+from pytest_llmobs.compare import Comparison
+from pytest_llmobs.gate import BaselineState, RunResult
+from pytest_llmobs.model import SeriesKey
+from pytest_llmobs.report import attention
+
+
+def check(
+    verdict: Verdict,
+    metric: str = "latency.p50",
+    cause: Cause = "",
+    needed: int | None = None,
+    paired: bool = False,
+) -> Check:
+    return Check(SeriesKey("s"), metric, verdict, cause=cause, needed=needed, paired=paired)
+
+
+P95 = check("inconclusive", "latency.p95", "too-few", needed=59)
+P99 = check("inconclusive", "latency.p99", "too-few", needed=299)
+WILCOXON = check("inconclusive", "quality.score", "too-few", needed=9, paired=True)
+PASS, REGRESSION = check("pass"), check("regression")
+WIDE = check("inconclusive", "error_rate", "low-power", needed=315)
+BEYOND = check("inconclusive", "error_rate", "beyond-tolerance")
+
+
+@pytest.mark.parametrize(
+    ("checks", "shown", "sentence"),
+    [
+        ([PASS, PASS], [], "all 2 checks passed: HINT"),
+        ([PASS], [], "1 check passed: HINT"),
+        ([REGRESSION, PASS], [REGRESSION], "1 other check passed: HINT"),
+        ([REGRESSION], [REGRESSION], None),
+        ([PASS, P95, P99, P99], [],
+         "1 check passed; 3 inconclusive because latency.p95 and latency.p99 need more spans"
+         " (59 and 299 a side): HINT"),
+        ([P99, WILCOXON], [],
+         "2 inconclusive because latency.p99 and quality.score need more spans or test cases"
+         " (299 and 9): HINT"),
+        ([WILCOXON], [], "1 inconclusive because quality.score needs more test cases (9): HINT"),
+    ],
+)  # fmt: skip
+def test_the_rest_in_one_sentence(
+    checks: list[Check], shown: list[Check], sentence: str | None
+) -> None:
+    result = RunResult((), BaselineState(Path("b.json"), "loaded", ""), Comparison(tuple(checks)))
+    assert attention.rest(result, shown, "HINT") == sentence
+
+
+def test_regressions_first_then_what_the_data_says_most_of() -> None:
+    checks = [P99, WIDE, PASS, BEYOND, REGRESSION]
+    assert attention.ordered(checks) == (REGRESSION, BEYOND, WIDE, P99, PASS)
+
+
+@pytest.mark.parametrize(
+    ("metric", "change", "tolerance", "row"),
+    [
+        ("error_rate", 0.0, "+2pp", False),  # 0% on both sides: only the run is small
+        ("error_rate", -0.01, "+2pp", False),
+        ("error_rate", 0.01, "+2pp", True),  # moving the harmful way: worth a row
+        ("quality.score", 0.02, "-0.05", False),
+        ("quality.score", -0.02, "-0.05", True),
+        ("latency.p50", -0.5, "-20ms", True),  # a rule that lower is worse
+        ("quality.score", -0.02, None, True),  # no spec: the metric says which way is worse
+    ],
+)
+def test_a_check_that_cannot_rule_out_harm_has_a_row_only_when_it_moved_that_way(
+    metric: str, change: float, tolerance: str | None, row: bool
+) -> None:
+    low_power = Check(SeriesKey("s"), metric, "inconclusive", change=change,
+                      tolerance=tolerance, cause="low-power", needed=159)  # fmt: skip
+    assert attention.structural(low_power) is not row
