@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -20,8 +21,10 @@ from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
 from pytest_llmobs.report.run import result_from_json, write_run_report
 from pytest_llmobs.selection import RanTests
+from pytest_llmobs.semconv import metric_of
 from pytest_llmobs.settings import (
     DEFAULT_BASELINE,
+    PYPROJECT_TABLE,
     ConfigError,
     Settings,
     ci_environment,
@@ -39,7 +42,9 @@ class _BadInput(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status (0 pass, 1 regression, 2 bad usage or input)."""
-    args = _parser().parse_args(argv)
+    args, unknown = _parser().parse_known_args(argv)
+    if unknown:  # the command's own usage, not the top level's: `baseline update --forse`
+        args.usage.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         status: int = args.handler(args)
     except _BadInput as exc:
@@ -57,11 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("baseline", type=Path, metavar="BASELINE.json", help="Baseline file")
     _outputs(cmp, json=True)
     _config(cmp)
-    cmp.set_defaults(handler=_compare)
+    _verbose(cmp)
+    cmp.set_defaults(handler=_compare, usage=cmp)
     report = commands.add_parser("report", help="Render reports from a saved run report")
     report.add_argument("run", type=Path, metavar="RUN.json", help="Run report (--llmobs-json)")
     _outputs(report, json=False)
-    report.set_defaults(handler=_report)
+    _verbose(report)
+    report.set_defaults(handler=_report, usage=report)
     base = commands.add_parser("baseline", help="Manage the baseline file")
     base_commands = base.add_subparsers(title="commands", required=True, metavar="COMMAND")
     update = base_commands.add_parser("update", help="Promote a saved run to the baseline")
@@ -77,15 +84,15 @@ def _parser() -> argparse.ArgumentParser:
         " lost), saying what that overrides",
     )
     _config(update)
-    update.set_defaults(handler=_update)
+    update.set_defaults(handler=_update, usage=update)
     show = base_commands.add_parser("show", help="Summarise a baseline file")
     show.add_argument("path", type=Path, nargs="?", default=DEFAULT_BASELINE, metavar="PATH")
-    show.set_defaults(handler=_show)
+    show.set_defaults(handler=_show, usage=show)
     trend = commands.add_parser("history", help="Show the runs a history file holds")
     trend.add_argument("path", type=Path, metavar="PATH", help="History file (--llmobs-history)")
     trend.add_argument("--last", type=_positive, default=20, metavar="N", help="Runs shown")
     trend.add_argument("--series", metavar="NAME", help="Only series whose key contains NAME")
-    trend.set_defaults(handler=_history)
+    trend.set_defaults(handler=_history, usage=trend)
     return parser
 
 
@@ -101,6 +108,15 @@ def _config(command: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="PYPROJECT",
         help="pyproject.toml whose [tool.llmobs] rules apply (default: the nearest one)",
+    )
+
+
+def _verbose(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="List every check (default: what needs attention, and one line for the rest)",
     )
 
 
@@ -127,7 +143,7 @@ def _load(path: Path) -> baseline.SeriesFile:
 def _settings(config: Path | None) -> Settings:
     """The `[tool.llmobs]` settings, CI mode as the plugin decides it (the table's `ci`,
     else the environment variable CI)."""
-    path = config or _nearest_pyproject(Path.cwd())
+    path = _pyproject(config)
     if config is not None and not config.is_file():
         raise _BadInput(f"{config}: no such file")
     sources = [load_pyproject(path)] if path is not None else []
@@ -136,6 +152,21 @@ def _settings(config: Path | None) -> Settings:
         return resolve(sources, path.parent if path is not None else Path.cwd())
     except ConfigError as exc:
         raise _BadInput(str(exc)) from None
+
+
+def _pyproject(config: Path | None) -> Path | None:
+    """The pyproject.toml whose settings apply: --config, else the nearest one."""
+    return config or _nearest_pyproject(Path.cwd())
+
+
+def _rules_from(config: Path | None) -> str:
+    """Which file the rules came from, so a job's log shows which were applied."""
+    path = _pyproject(config)
+    if path is None:
+        return f"rules: the defaults (no pyproject.toml in {Path.cwd()} or above)"
+    if not load_pyproject(path).values:  # read once already: it parses
+        return f"rules: the defaults ({path.resolve()} has no {PYPROJECT_TABLE} table)"
+    return f"rules: {PYPROJECT_TABLE} in {path.resolve()}"
 
 
 def _nearest_pyproject(start: Path) -> Path | None:
@@ -167,7 +198,8 @@ def _compare(args: argparse.Namespace) -> int:
         ci=settings.ci, ci_source=settings.ci_source, settings=run.settings, ran=saved.ran,
         capture=saved.capture, tests_failed=saved.tests_failed, interrupted=saved.interrupted,
     )  # fmt: skip
-    _print(result)
+    _print(result, args.verbose or settings.verbose)
+    print(_rules_from(args.config))
     _write(args, result)
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
 
@@ -192,14 +224,16 @@ def _saved_run(path: Path) -> tuple[baseline.SeriesFile, gate.RunResult]:
 
 def _report(args: argparse.Namespace) -> int:
     _, result = _saved_run(args.run)
-    _print(result)
+    _print(result, args.verbose)
     _write(args, result)
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
 
 
-def _print(result: gate.RunResult) -> None:
+def _print(result: gate.RunResult, verbose: bool) -> None:
+    """The headline and the summary, within the terminal's width (COLUMNS when set)."""
     print(text.title(result))
-    print("\n".join(terminal.summary_lines(result)))
+    width = shutil.get_terminal_size().columns
+    print("\n".join(terminal.summary_lines(result, width, verbose)))
 
 
 def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
@@ -251,6 +285,8 @@ def _update(args: argparse.Namespace) -> int:
     if state.status == "error":
         raise _BadInput(state.message)
     print(state.message)
+    if replaced is not None and ran is not None:  # what it lost was judged by these rules
+        print(_rules_from(args.config))
     for line in changes(replaced.series if replaced is not None else (), run.series):
         print(line)
     return EXIT_PASS
@@ -295,8 +331,9 @@ def _show(args: argparse.Namespace) -> int:
         values = [text.value("latency", v) for v in (s.latency.p50, s.latency.p95, s.latency.p99)]
         label = terminal.fit(s.key.label, 30)
         print(f"  {label:30} {s.count:>7} {s.errors:>7} " + " ".join(f"{v:>10}" for v in values))
-        for attr, q in s.quality.items():
-            print(f"  {'':30} quality.{attr} mean {q.mean:.3f} over {q.count}")
+        for attr in _in_order(s.quality):
+            metric, q = metric_of(attr), s.quality[attr]
+            print(f"  {'':30} {metric} mean {text.value(metric, q.mean)} over {q.count}")
     return EXIT_PASS
 
 
@@ -322,13 +359,27 @@ def _history(args: argparse.Namespace) -> int:
             point = run.series.get(label)
             if point is None:
                 continue
-            quality = " ".join(f"{a} {m:.3f}" for a, m in sorted(point.quality.items()))
+            quality = "  ".join(_mean(a, point.quality[a]) for a in _in_order(point.quality))
             print(
                 f"    {terminal.fit(label, 40):40} {point.count:>6} spans  p50 "
                 f"{text.value('latency', point.p50):>9}  p95 {text.value('latency', point.p95):>9}"
                 f"  errors {point.error_rate:.1%}  {quality}".rstrip()
             )
     return EXIT_PASS
+
+
+def _in_order(attributes: Iterable[str]) -> list[str]:
+    """Quality scores, then token counts, then cost, each by name."""
+    kinds = ("quality", "tokens", "cost")
+    return sorted(attributes, key=lambda a: (kinds.index(metric_of(a).split(".")[0]), a))
+
+
+def _mean(attribute: str, mean: float) -> str:
+    """`overall_score 0.750`, `tokens.input 412.5 tok`, `cost $0.0000022`: a quality score
+    by its attribute, tokens and cost by their metric, each in its own unit."""
+    metric = metric_of(attribute)
+    label = attribute if metric.startswith("quality.") else metric
+    return f"{label} {text.value(metric, mean)}"
 
 
 if __name__ == "__main__":

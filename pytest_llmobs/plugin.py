@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from pytest_llmobs.settings import (
     unread_table,
 )
 from pytest_llmobs.toml_ini import toml_ini_value
+from pytest_llmobs.unmatched import closest
 
 if TYPE_CHECKING:
     from pytest_llmobs.fixture import LlmobsFixture
@@ -123,7 +125,7 @@ def _settings(config: pytest.Config) -> Settings:
                 raise ConfigError(lost)
         sources.append(load_pyproject(_pyproject(config)))
         sources.append(ci_environment(os.environ, config.invocation_params.dir))
-        return resolve(sources, config.rootpath)
+        return replace(resolve(sources, config.rootpath), notes=_unknown_ini(config))
     except ConfigError as exc:
         if cli["json"]:  # nothing is lost: the run report says why no test ran
             from pytest_llmobs.report.run import write_error_report
@@ -145,6 +147,22 @@ def _typed_without_gate(config: pytest.Config) -> bool:
         flag = typed[0].flag
         raise ConfigError(f"{flag} does nothing without --llmobs: add --llmobs to this run")
     return False
+
+
+def _unknown_ini(config: pytest.Config) -> tuple[str, ...]:
+    """A line for each `llmobs_*` ini key no option has, with the closest one's name
+    (pytest's own warning names the key only)."""
+    try:
+        unknown = config._get_unknown_ini_keys()
+    except AttributeError:  # pragma: no cover - a pytest without it warns on its own
+        return ()
+    known = [o.ini for o in OPTIONS]
+    return tuple(
+        f"{key} (ini file {config.inipath}) is no llmobs setting and does nothing"
+        + closest(key, known)
+        for key in sorted(unknown)
+        if key.startswith("llmobs")
+    )
 
 
 def _ini(config: pytest.Config, name: str, refused: dict[str, str]) -> object:

@@ -17,6 +17,7 @@ from pytest_llmobs.rules import (
     parse_slo_value,
     parse_tolerance,
 )
+from pytest_llmobs.toml_text import as_toml
 
 
 def rules_from_config(config: Mapping[str, Any], source: str, alpha: float = 0.01) -> Rules:
@@ -73,7 +74,7 @@ def _tolerances(table: Any, where: str, source: str) -> dict[str, Tolerance | No
                 raise ValueError('expected a string such as "+10%"')
             result[metric] = parse_tolerance(metric, spec)
         except ValueError as exc:
-            raise RuleError(f"{where}.{metric} = {spec!r} ({source}): {exc}") from None
+            raise RuleError(f"{where}.{metric} = {as_toml(spec)} ({source}): {exc}") from None
     return result
 
 
@@ -87,10 +88,30 @@ def _slos(table: Any, source: str) -> dict[str, Slo]:
             if not isinstance(levels, dict) or not set(levels) <= {"warn", "fail"} or not levels:
                 raise ValueError("expected { warn = ..., fail = ... }")
             values = {k: parse_slo_value(metric, v) for k, v in levels.items()}
+            _sane(metric, levels, values)
         except ValueError as exc:
-            raise RuleError(f"slo.{metric} = {levels!r} ({source}): {exc}") from None
+            raise RuleError(f"slo.{metric} = {as_toml(levels)} ({source}): {exc}") from None
         result[metric] = Slo(direction_of(metric), values.get("warn"), values.get("fail"))
     return result
+
+
+def _sane(metric: str, given: Mapping[str, Any], levels: Mapping[str, float]) -> None:
+    """Raise ValueError for levels that cannot be meant: a rate above 1 (`5` for 5%),
+    or a fail level short of the warn level."""
+    for name, level in levels.items():
+        if metric == "error_rate" and level > 1:
+            written = given[name]
+            why = f"{name} = {as_toml(written)} is a rate above 100%"
+            if isinstance(written, str):
+                raise ValueError(why)
+            raise ValueError(f'{why}: write "{written:g}%" or {level / 100:g}')
+    warn, fail = levels.get("warn"), levels.get("fail")
+    if warn is not None and fail is not None and (fail - warn) * direction_of(metric) < 0:
+        worse = "lower" if direction_of(metric) < 0 else "higher"
+        raise ValueError(
+            f"fail must be at least as bad as warn (a {worse} {metric} is worse), "
+            f"here fail {as_toml(given['fail'])} and warn {as_toml(given['warn'])}: swap them?"
+        )
 
 
 def marker_rules(args: tuple[Any, ...], kwargs: Mapping[str, Any], test: str) -> dict[str, str]:

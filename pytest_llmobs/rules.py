@@ -125,6 +125,8 @@ def _absolute(metric: str, value: float, unit: str | None, term: str) -> float:
         raise ValueError(f"{term!r}: percentage points apply to error_rate only")
     if latency and unit is None:
         raise ValueError(f"{term!r}: give latency in %, ms or s")
+    if metric == "error_rate" and unit is None and value > 1:
+        raise ValueError(f"{term!r} is a rate above 100%: write {term}pp or {value / 100:+g}")
     if unit == "s":
         return value * 1000
     return value / 100 if unit == "pp" else value

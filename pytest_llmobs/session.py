@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs import analysis, asked, gate, history, provenance, transport, xdist
+from pytest_llmobs import analysis, asked, gate, history, provenance, transport, unmatched, xdist
 from pytest_llmobs.aggregate import aggregate, series_index
 from pytest_llmobs.capture import UNREADABLE, SpanRecorder
 from pytest_llmobs.distributions import distributions
@@ -41,6 +41,7 @@ from pytest_llmobs.settings import Settings
 from pytest_llmobs.shape import Shape
 from pytest_llmobs.slos import evaluate_slos
 from pytest_llmobs.stored import as_stored
+from pytest_llmobs.unmatched import Named
 
 
 class LlmobsSession:
@@ -212,7 +213,10 @@ class LlmobsSession:
             return
         red = self.result.verdict != "pass"
         terminalreporter.write_sep("=", text.title(self.result), red=red, green=not red)
-        for line in terminal.summary_lines(self.result):
+        # every check with pytest's -v or --llmobs-verbose; the width pytest writes to
+        verbose = self.settings.verbose or self.config.get_verbosity() > 0
+        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", terminal.WIDTH)
+        for line in terminal.summary_lines(self.result, width, verbose):
             terminalreporter.write_line(line)
         if self.written:
             terminalreporter.write_line("reports: " + ", ".join(map(str, self.written)))
@@ -263,6 +267,7 @@ class LlmobsSession:
                                  lost=judged.lost)  # fmt: skip
         else:
             warnings += judged.notes
+        warnings += self._unmatched(table, (*series, *judged.stored), marked)
         return gate.RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
             tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
@@ -292,10 +297,23 @@ class LlmobsSession:
         series = aggregate(table, numeric, marked.tests, group_by, aliases, cost, keys)
         return keys, tuple(series), numeric
 
+    def _unmatched(
+        self, table: SpanTable, series: tuple[SeriesStats, ...], marked: xdist.Marks
+    ) -> list[str]:
+        """A warning for each configured name that matched nothing the run (or its
+        baseline) measured: a typo, most likely."""
+        named = [*self.settings.named]
+        for test, specs in marked.rules.items():
+            named += [Named("metric", (m,), f"@pytest.mark.llmobs on {test}: {m}") for m in specs]
+        seen = unmatched.measured(series, unmatched.attributes_of(table))
+        return unmatched.warnings(named, seen)
+
     def _warnings(self) -> list[str]:
-        """What could not be captured, from this process and the workers."""
+        """What could not be captured, from this process and the workers, and what
+        about the configuration deserves a word."""
         skipped = self._skipped()
-        warnings = [*self.installer.warnings, *self.recorder.notes(), *self.workers.warnings]
+        warnings = [*self.settings.notes, *self.installer.warnings, *self.recorder.notes()]
+        warnings += self.workers.warnings
         return warnings + [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
 
     def _skipped(self) -> Counter[str]:

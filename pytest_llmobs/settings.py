@@ -15,7 +15,9 @@ from pytest_llmobs.price_table import PRICES, Price, parse_prices
 from pytest_llmobs.redact import RedactError, Redactor, redactor
 from pytest_llmobs.rule_config import rules_from_config
 from pytest_llmobs.rules import RuleError, Rules
-from pytest_llmobs.semconv import AliasError, alias_map
+from pytest_llmobs.semconv import AliasError, alias_map, names_for
+from pytest_llmobs.toml_text import as_toml
+from pytest_llmobs.unmatched import Named, closest, from_table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,6 +65,7 @@ class Settings:
     quality_threshold: float = 0.6
     request_spans: tuple[str, ...] = ()
     fail_on_alert: Severity | None = None
+    verbose: bool = False  # every check in the terminal summary
     ci: bool = False
     ci_source: str = "default"  # what turned CI mode on or off, in the user's words
     no_fallback: bool = False
@@ -70,6 +73,8 @@ class Settings:
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
     redact: Redactor = field(default_factory=Redactor)
+    named: tuple[Named, ...] = ()  # names that must match something the run measures
+    notes: tuple[str, ...] = ()  # warnings about the configuration itself
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,9 @@ class Source:
         if self.style == "env":
             return self.label
         if self.style == "flag":
-            shown = "" if option.kind == "bool" else f" {raw!r}"
+            shown = "" if option.kind == "bool" else f"={raw}"
             return f"{option.flag}{shown} ({self.label})"
-        return f"{self.name_of(option)} = {raw!r} ({self.label})"
+        return f"{self.name_of(option)} = {as_toml(raw)} ({self.label})"
 
 
 def ci_environment(environ: Mapping[str, str], base_dir: Path) -> Source:
@@ -131,7 +136,8 @@ def load_pyproject(path: Path) -> Source:
     unknown = sorted(set(table) - PYPROJECT_KEYS)
     if unknown:
         known = ", ".join(sorted(PYPROJECT_KEYS))
-        raise ConfigError(f"{label}: unknown key {unknown[0]!r} (known keys: {known})")
+        hint = closest(unknown[0], PYPROJECT_KEYS)
+        raise ConfigError(f"{label}: unknown key {unknown[0]!r}{hint} (known keys: {known})")
     return Source(label, table, path.parent)
 
 
@@ -177,6 +183,7 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         ConfigError: a value has the wrong type; the message quotes it and names its source.
     """
     values: dict[str, Any] = {"baseline": rootdir / DEFAULT_BASELINE}
+    given_by: dict[str, Source] = {}
     for option in OPTIONS:
         # Lowest precedence first, so the value of the first source given is the one kept.
         for source in reversed(sources):
@@ -186,6 +193,7 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
                     values[option.name] = ()  # `--llmobs-group-by=` clears the list
                 continue
             values[option.name] = _convert(option, raw, source)
+            given_by[option.name] = source
             if option.name == "ci":
                 values["ci_source"] = source.origin(option, raw)
     alpha = values.get("alpha", Settings.alpha)
@@ -207,9 +215,35 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         raise ConfigError(str(exc)) from None
     given = [s for s in sources if "redact" in s.values]
     redact = _redactor(given[0] if given else None, values.get("group_by", ()), aliases)
+    named = _named(values, given_by, aliases, sources)
     return Settings(
-        **values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=prices, redact=redact
-    )
+        **values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=prices,
+        redact=redact, named=named,
+    )  # fmt: skip
+
+
+def _named(
+    values: Mapping[str, Any],
+    given_by: Mapping[str, Source],
+    aliases: Mapping[str, tuple[str, ...]],
+    sources: list[Source],
+) -> tuple[Named, ...]:
+    """The names of the settings that must match something the run measures, each with
+    where the user wrote it."""
+    named = []
+    for option in OPTIONS:
+        if option.name in ("group_by", "quality_attributes") and option.name in given_by:
+            by = given_by[option.name]
+            for name in values[option.name]:
+                where = f"{by.name_of(option)} {name!r} ({by.label})"
+                named.append(Named("attribute", names_for(name, aliases), where))
+    # each table is read from the first source that has it, as resolve() reads it
+    for keys in (RULE_TABLES, {"aliases"}, {"redact"}):
+        holder = next((s for s in sources if keys & set(s.values)), None)
+        if holder is not None:
+            table = {k: v for k, v in holder.values.items() if k in keys}
+            named += from_table(table, holder.label)
+    return tuple(named)
 
 
 def _redactor(
@@ -225,7 +259,7 @@ def _redactor(
     for key in ("allow", "patterns"):
         items = table.get(key, [])
         if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-            raise ConfigError(f"{where}: {key} = {items!r}: expected a list of strings")
+            raise ConfigError(f"{where}: {key} = {as_toml(items)}: expected a list of strings")
         lists[key] = items
     try:
         return redactor((*lists["allow"], *group_by), lists["patterns"], aliases)
@@ -243,7 +277,7 @@ def _aliases(source: Source) -> dict[str, tuple[str, ...]]:
     for name, others in table.items():
         names = [others] if isinstance(others, str) else others
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-            raise ConfigError(f"{where}: {name} = {others!r}: expected a list of names")
+            raise ConfigError(f"{where}: {name} = {as_toml(others)}: expected a list of names")
         extra[str(name)] = names
     try:
         return alias_map(extra)

@@ -12,41 +12,65 @@ INI = "ini file {path}/tox.ini"
 # case: (command line flags, tox.ini body, pyproject.toml body, expected text, source)
 BAD: dict[str, tuple[list[str], str, str, str, str]] = {
     "flag: alpha not a number": (
-        ["--llmobs-alpha", "abc"], "", "", "--llmobs-alpha 'abc'", "(command line)",
+        ["--llmobs-alpha", "abc"], "", "", "--llmobs-alpha=abc", "(command line)",
     ),
     "flag: sample rate above 1": (
-        ["--llmobs-sample-rate", "1.5"], "", "", "--llmobs-sample-rate '1.5'", "(command line)",
+        ["--llmobs-sample-rate", "1.5"], "", "", "--llmobs-sample-rate=1.5", "(command line)",
     ),
     "flag: exit code 256": (
-        ["--llmobs-exit-code", "256"], "", "", "--llmobs-exit-code '256'", "(command line)",
+        ["--llmobs-exit-code", "256"], "", "", "--llmobs-exit-code=256", "(command line)",
     ),
     "ini: alpha of 2": (
-        [], "llmobs_alpha = 2", "", "llmobs_alpha = '2'", f"({INI})",
+        [], "llmobs_alpha = 2", "", 'llmobs_alpha = "2"', f"({INI})",
     ),
     "ini: not a boolean": (
-        [], "llmobs_fail_on_inconclusive = maybe", "", "llmobs_fail_on_inconclusive = 'maybe'",
+        [], "llmobs_fail_on_inconclusive = maybe", "", 'llmobs_fail_on_inconclusive = "maybe"',
         f"({INI})",
     ),
     "pyproject: alpha as text": (
-        [], "", 'alpha = "often"', "alpha = 'often'", f"({PYPROJECT})",
+        [], "", 'alpha = "often"', 'alpha = "often"', f"({PYPROJECT})",
     ),
     "pyproject: names as a number": (
         [], "", "quality_attributes = 3", "quality_attributes = 3", f"({PYPROJECT})",
     ),
     "pyproject: unknown key": (
-        [], "", "alhpa = 0.05", "unknown key 'alhpa'", PYPROJECT,
+        [], "", "alhpa = 0.05", "unknown key 'alhpa': did you mean alpha?", PYPROJECT,
     ),
     "pyproject: rule text": (
-        [], "", '[tool.llmobs.rules]\nlatency_p95 = "+fast"', "'+fast'", PYPROJECT,
+        [], "", '[tool.llmobs.rules]\nlatency_p95 = "+fast"', '"+fast"', PYPROJECT,
     ),
     "pyproject: unknown metric": (
         [], "", '[tool.llmobs.rules]\nlatency_p42 = "+10%"', "latency_p42", PYPROJECT,
     ),
     "pyproject: SLO text": (
-        [], "", '[tool.llmobs.slo]\n"llm*" = { latency_p95 = "soon" }', "'soon'", PYPROJECT,
+        [], "", '[tool.llmobs.slo]\n"llm*" = { latency_p95 = "soon" }', '"soon"', PYPROJECT,
     ),
     "pyproject: aliases not a list": (
         [], "", "[tool.llmobs.aliases]\nmodel = 3", "model = 3", PYPROJECT,
+    ),
+    "pyproject: SLO rate written as percent without %": (
+        [], "", "[tool.llmobs.slo]\nerror_rate = { warn = 5, fail = 10 }",
+        'warn = 5 is a rate above 100%: write "5%" or 0.05', PYPROJECT,
+    ),
+    "pyproject: SLO rate above 100%": (
+        [], "", '[tool.llmobs.slo]\nerror_rate = { fail = "150%" }',
+        'fail = "150%" is a rate above 100%', PYPROJECT,
+    ),
+    "pyproject: SLO error rate fail below warn": (
+        [], "", '[tool.llmobs.slo]\nerror_rate = { warn = "5%", fail = "2%" }',
+        'here fail "2%" and warn "5%": swap them?', PYPROJECT,
+    ),
+    "pyproject: SLO latency fail below warn": (
+        [], "", '[tool.llmobs.slo]\nlatency = { p95 = { warn = "1s", fail = "500ms" } }',
+        "a higher latency.p95 is worse", PYPROJECT,
+    ),
+    "pyproject: SLO quality fail above warn": (
+        [], "", "[tool.llmobs.slo]\nquality = { score = { warn = 0.6, fail = 0.7 } }",
+        "a lower quality.score is worse), here fail 0.7 and warn 0.6", PYPROJECT,
+    ),
+    "pyproject: error rate rule above 100%": (
+        [], "", '[tool.llmobs.rules]\nerror_rate = "+5"',
+        "'+5' is a rate above 100%: write +5pp or +0.05", PYPROJECT,
     ),
     "pyproject: negative price": (
         [], "", '[tool.llmobs.prices]\n"gpt-x" = { input = -1, output = 1 }', "gpt-x",

@@ -83,7 +83,7 @@ def test_separate_words_that_move_nothing_are_accepted(repo: Repo) -> None:
         ({"CI": "false"}, (), 0, "pass", "environment variable CI='false'"),
         ({"CI": "0"}, (), 0, "pass", "environment variable CI='0'"),
         ({}, ("--llmobs-ci",), 1, "error", "--llmobs-ci (command line)"),
-        ({"CI": "true"}, ("-o", "llmobs_ci=false"), 0, "pass", "llmobs_ci = 'false' (ini file"),
+        ({"CI": "true"}, ("-o", "llmobs_ci=false"), 0, "pass", 'llmobs_ci = "false" (ini file'),
     ],
 )
 def test_ci_mode_fails_without_a_baseline(

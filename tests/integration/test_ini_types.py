@@ -74,7 +74,7 @@ def test_native_tool_pytest_table_under_warnings_as_errors(pytester: pytest.Pyte
     pytester.makepyfile(test_app=SUITE)
     pytester.makepyprojecttoml("[tool.pytest]" + NATIVE)
     result = pytester.runpytest_subprocess(*_strict())
-    _assert_applied(result, pytester, f"llmobs_ci = True (ini file {pytester.path}/pyproject.toml)")
+    _assert_applied(result, pytester, f"llmobs_ci = true (ini file {pytester.path}/pyproject.toml)")
 
 
 @native_toml
@@ -82,7 +82,7 @@ def test_native_pytest_toml_under_warnings_as_errors(pytester: pytest.Pytester) 
     pytester.makepyfile(test_app=SUITE)
     pytester.makefile(".toml", pytest="[pytest]" + NATIVE)
     result = pytester.runpytest_subprocess(*_strict())
-    _assert_applied(result, pytester, f"llmobs_ci = True (ini file {pytester.path}/pytest.toml)")
+    _assert_applied(result, pytester, f"llmobs_ci = true (ini file {pytester.path}/pytest.toml)")
 
 
 def test_ini_options_table_with_toml_lists_under_warnings_as_errors(
@@ -98,7 +98,7 @@ def test_ini_options_table_with_toml_lists_under_warnings_as_errors(
     result = pytester.runpytest_subprocess(*_strict())
     # pytest hands ini_options values over as text, lists as lists
     _assert_applied(
-        result, pytester, f"llmobs_ci = 'true' (ini file {pytester.path}/pyproject.toml)"
+        result, pytester, f'llmobs_ci = "true" (ini file {pytester.path}/pyproject.toml)'
     )
 
 
@@ -125,11 +125,11 @@ def test_text_values_still_work_in_native_tables(pytester: pytest.Pytester, file
 
 # case: (the TOML line, what the one line quotes, what it expects)
 BAD_NATIVE = {
-    "bool for a number": ("llmobs_alpha = true", "llmobs_alpha = True", "a number"),
+    "bool for a number": ("llmobs_alpha = true", "llmobs_alpha = true", "a number"),
     "fraction for a count": ("llmobs_slowest = 2.5", "llmobs_slowest = 2.5", "whole number"),
     "number for names": ("llmobs_group_by = 3", "llmobs_group_by = 3", "attribute names"),
-    "list for a path": ('llmobs_json = ["a"]', "llmobs_json = ['a']", "file path"),
-    "text for a bool": ('llmobs_ci = "maybe"', "llmobs_ci = 'maybe'", "true or false"),
+    "list for a path": ('llmobs_json = ["a"]', 'llmobs_json = ["a"]', "file path"),
+    "text for a bool": ('llmobs_ci = "maybe"', 'llmobs_ci = "maybe"', "true or false"),
     "number for a bool": ("llmobs_ci = 1", "llmobs_ci = 1", "true or false"),
 }
 

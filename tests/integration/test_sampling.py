@@ -41,6 +41,6 @@ def test_a_bad_sample_rate_is_a_usage_error(pytester: pytest.Pytester, run_llmob
     result, report = run_llmobs("--llmobs-sample-rate", "1.5")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*--llmobs-sample-rate '1.5' (command line): expected a number from 0 to 1*"]
+        ["*--llmobs-sample-rate=1.5 (command line): expected a number from 0 to 1*"]
     )
     assert report["verdict"] == "error"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_llmobs import baseline
+from pytest_llmobs import baseline, history
 from pytest_llmobs.cli import main
 from pytest_llmobs.compare import compare
 from pytest_llmobs.gate import BaselineState, RunResult
@@ -20,6 +20,7 @@ from pytest_llmobs.report.run import result_from_json, write_error_report, write
 from pytest_llmobs.selection import RanTests
 from pytest_llmobs.shape import Shape
 from tests.conftest import make_series
+from tests.unit.test_baseline import as_version_1
 
 BASE = list(np.linspace(10.0, 20.0, 60))
 
@@ -89,7 +90,7 @@ Command = Callable[[Path, str, str], list[str]]  # (tmp folder, run, baseline) -
 BAD_INPUT: dict[str, tuple[Command, str]] = {
     "config value": (
         lambda t, run, base: ["compare", run, base, "--config", str(bad_config(t))],
-        "alpha = 'often' ([tool.llmobs] in {t}/pyproject.toml): expected a number",
+        'alpha = "often" ([tool.llmobs] in {t}/pyproject.toml): expected a number',
     ),
     "missing config": (
         lambda t, run, base: ["compare", run, base, "--config", f"{t}/nope.toml"],
@@ -195,7 +196,7 @@ def test_compare_applies_the_rules_of_pyproject(
     assert main(["compare", str(run), str(stored), "--config", str(config)]) == 0
     config.write_text('[tool.llmobs.rules]\nlatency."*" = "100%"\n')
     assert main(["compare", str(run), str(stored), "--config", str(config)]) == 2
-    assert "rules.latency.* = '100%'" in capsys.readouterr().err
+    assert 'rules.latency.* = "100%"' in capsys.readouterr().err
 
 
 def test_baseline_update_says_what_changed(
@@ -305,6 +306,34 @@ def test_baseline_show(stored: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert out[-1].split() == ["llm", "60", "0", "15.0", "ms", "19.5", "ms", "19.9", "ms"]
 
 
+PRICED = {"overall_score": [0.75] * 60, "gen_ai.usage.input_tokens": [412.5] * 60,
+          "llmobs.cost_usd": [2.2e-6] * 60}  # fmt: skip
+
+
+def test_baseline_show_prints_money_and_tokens_in_their_own_units(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "baseline.json"
+    write_atomic(path, baseline.baseline_document([make_series("llm", BASE, quality=PRICED)], {}))
+    assert main(["baseline", "show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert [line.split() for line in out.splitlines()[-3:]] == [
+        ["quality.overall_score", "mean", "0.750", "over", "60"],
+        ["tokens.input", "mean", "412.5", "tok", "over", "60"],
+        ["cost", "mean", "$0.0000022", "over", "60"],  # not 0.000
+    ]
+
+
+def test_history_prints_money_and_tokens_in_their_own_units(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "history.sqlite"
+    history.append(path, "2026-11-30", "abc", "pass", (make_series("llm", BASE, quality=PRICED),))
+    assert main(["history", str(path)]) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert row.endswith("overall_score 0.750  tokens.input 412.5 tok  cost $0.0000022"), row
+
+
 def test_report_of_a_run_without_baseline_reads_as_the_plugin_printed_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -344,6 +373,36 @@ def test_a_promoted_run_keeps_its_shape_and_compare_checks_it(
     out = capsys.readouterr().out
     assert out.startswith("llmobs: ERROR")
     assert "recorded with group_by = [user_tier], this run has none" in out
+
+
+def test_run_reports_and_baselines_of_version_1_judge_and_promote_as_before(
+    tmp_path: Path,
+) -> None:
+    priced = {"score": [0.8] * 30, "gen_ai.usage.input_tokens": [100.0] * 30,
+              "llmobs.cost_usd": [2.2e-6] * 30}  # fmt: skip
+    dearer = {**priced, "llmobs.cost_usd": [3.3e-6] * 30}
+    files = {}
+    for name, series in (("base", priced), ("run", dearer)):
+        path = shaped_run(tmp_path / f"{name}.json", [make_series("a", BASE[:30], cases=CASES,
+                          quality=series)], Shape(), CASES)  # fmt: skip
+        files[name] = path
+        old = tmp_path / f"{name}-v1.json"
+        old.write_text(json.dumps(as_version_1(json.loads(path.read_text()))))
+        files[f"{name}-v1"] = old
+    for run, stored in (("run", "base"), ("run-v1", "base-v1")):
+        judged = tmp_path / f"judged-{run}.json"
+        args = ["compare", str(files[run]), str(files[stored]), "--json", str(judged)]
+        assert main(args) == 1  # the cost rose by half
+        files[f"judged-{run}"] = judged
+    checks = [json.loads(files[f"judged-{run}"].read_text())["checks"] for run in ("run", "run-v1")]
+    assert checks[0] == checks[1]
+    assert ("cost", "regression") in {(c["metric"], c["verdict"]) for c in checks[0]}
+    target = tmp_path / "baseline.json"
+    assert main(["baseline", "update", str(files["run-v1"]), "--baseline", str(target)]) == 0
+    written = json.loads(target.read_text())
+    assert written["version"] == baseline.SCHEMA_VERSION
+    assert written["series"][0]["cost_usd"] == {"count": 30, "mean": 3.3e-6}
+    assert list(written["series"][0]["quality"]) == ["score"]
 
 
 def test_compare_judges_what_a_saved_run_did_not_measure(
@@ -457,11 +516,14 @@ def test_a_relative_baseline_path_of_an_older_report_is_the_report_folders(
     assert not (elsewhere / ".llmobs").exists()
 
 
+NEWER = baseline.SCHEMA_VERSION + 1  # the version of a newer pytest-llmobs's files
+
+
 def spoiled(path: Path, how: str) -> None:
     """A baseline at path that this pytest-llmobs cannot read: newer, or cut short."""
     text = baseline.baseline_document([make_series("a", BASE[:30], cases=CASES)], {}, None, CASES)
     if how == "newer":
-        text = text.replace('"version": 1', '"version": 2')
+        text = text.replace(f'"version": {NEWER - 1}', f'"version": {NEWER}')
     path.write_text(text if how == "newer" else text[: len(text) // 2])
 
 
@@ -481,7 +543,8 @@ def test_baseline_update_never_downgrades_a_newer_baseline_nor_fills_a_broken_on
     err = capsys.readouterr().err
     assert err.startswith(
         f"llmobs: error: {run}: baseline not updated: it would replace a baseline of a newer "
-        "pytest-llmobs (schema version 2; this one writes version 1) with an older one"
+        f"pytest-llmobs (schema version {NEWER}; this one writes version {NEWER - 1}) with an "
+        "older one"
         if how == "newer" else
         f"llmobs: error: {run}: baseline not updated: the old baseline cannot be read ({target}: "
     )  # fmt: skip
@@ -607,3 +670,37 @@ def test_baseline_update_of_a_stale_report_names_the_test_cases_it_would_drop(
         "t.py::x"
     )
     assert baseline.load(target).tests == frozenset(CASES)
+
+
+def test_a_misspelt_option_shows_the_usage_of_its_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["baseline", "update", "run.json", "--forse"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: llmobs baseline update")
+    assert err.splitlines()[-1] == "llmobs baseline update: error: unrecognized arguments: --forse"
+
+
+def test_compare_names_the_file_its_rules_came_from(
+    tmp_path: Path,
+    stored: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = save_run(tmp_path / "run.json", [make_series("llm", BASE)])
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", str(run), str(stored)]) == 0
+    assert (
+        f"rules: the defaults (no pyproject.toml in {tmp_path} or above)" in capsys.readouterr().out
+    )
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    assert main(["compare", str(run), str(stored)]) == 0
+    has_none = f"rules: the defaults ({tmp_path / 'pyproject.toml'} has no [tool.llmobs] table)"
+    assert has_none in capsys.readouterr().out
+    config = tmp_path / "sub" / "pyproject.toml"
+    config.parent.mkdir()
+    config.write_text('[tool.llmobs.rules]\nlatency."*" = "+100%"\n')
+    assert main(["compare", str(run), str(stored), "--config", str(config)]) == 0
+    assert f"rules: [tool.llmobs] in {config}" in capsys.readouterr().out.splitlines()

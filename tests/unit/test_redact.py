@@ -85,7 +85,7 @@ def test_pyproject_extends_the_defaults_and_grouping_attributes_are_shown() -> N
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"allow": "app.route"}, "allow = 'app.route': expected a list of strings"),
+        ({"allow": "app.route"}, 'allow = "app.route": expected a list of strings'),
         ({"patterns": [3]}, "patterns = [3]: expected a list of strings"),
         ({"patterns": ["(x"]}, "patterns: '(x' is not a regular expression"),
         ({"hide": []}, "expected a table with `allow` and `patterns` lists"),

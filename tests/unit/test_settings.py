@@ -16,6 +16,7 @@ from pytest_llmobs.settings import (
     resolve,
 )
 from pytest_llmobs.toml_ini import toml_ini_value
+from pytest_llmobs.toml_text import as_toml
 
 ROOT = Path("/project")
 
@@ -85,7 +86,10 @@ def test_bad_values_quote_the_text_and_name_the_source(
 ) -> None:
     with pytest.raises(ConfigError) as info:
         resolve([Source("[tool.llmobs] in /p/pyproject.toml", {name: value}, ROOT)], ROOT)
-    assert str(info.value) == f"{name} = {value!r} ([tool.llmobs] in /p/pyproject.toml): {expected}"
+    assert (
+        str(info.value)
+        == f"{name} = {as_toml(value)} ([tool.llmobs] in /p/pyproject.toml): {expected}"
+    )
 
 
 def test_pyproject_table(tmp_path: Path) -> None:
@@ -230,12 +234,12 @@ def test_a_ci_setting_wins_over_the_ci_variable() -> None:
     settings = resolve([ini, env], ROOT)
     assert (settings.ci, settings.ci_source) == (
         False,
-        "llmobs_ci = 'false' (ini file /p/pytest.ini)",
+        'llmobs_ci = "false" (ini file /p/pytest.ini)',
     )
     flag = Source("command line", {"ci": True}, ROOT, "flag")
     settings = resolve([flag, ini, env], ROOT)
     assert (settings.ci, settings.ci_source) == (True, "--llmobs-ci (command line)")
-    with pytest.raises(ConfigError, match=r"ci = 'sometimes' \(toml\): expected true or false"):
+    with pytest.raises(ConfigError, match=r'ci = "sometimes" \(toml\): expected true or false'):
         resolve([Source("toml", {"ci": "sometimes"}, ROOT), env], ROOT)
 
 

@@ -1,0 +1,136 @@
+"""Names in the configuration that matched nothing the run measured: a rule or SLO for
+`quality.answer_qualty`, an override for a span name no test made, a `group_by`
+attribute no span had. Each gets one warning naming it and the closest known name."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pytest_llmobs.rules import LATENCY_PERCENTILES
+from pytest_llmobs.semconv import metric_of
+
+if TYPE_CHECKING:  # the configuration is read before numpy is worth loading
+    from pytest_llmobs.model import SeriesStats, SpanTable
+
+Kind = Literal["metric", "series", "attribute"]
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name the user wrote: what it must match (a metric key such as `quality.x` or
+    `latency.*`, a span-name glob, or an attribute under any of `names`), and where."""
+
+    kind: Kind
+    names: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a run (with its baseline) measured: metrics, span names, attribute names."""
+
+    metrics: frozenset[str]
+    series: frozenset[str]
+    attributes: frozenset[str]
+
+
+def from_table(table: Mapping[str, Any], label: str) -> list[Named]:
+    """The names in a checked `[tool.llmobs]` table: rule, override and SLO metrics,
+    override globs, aliases and the attributes `redact.allow` shows."""
+    named = [Named("metric", (k,), f"rules.{k} ({label})") for k in _keys(table.get("rules"))]
+    named += [Named("metric", (k,), f"slo.{k} ({label})") for k in _keys(table.get("slo"))]
+    for i, item in enumerate(table.get("overrides", [])):
+        where = f"overrides[{i}]"
+        named.append(Named("series", (item["series"],), f"{where}.series = {item['series']!r}"
+                           f" ({label})"))  # fmt: skip
+        rest = {k: v for k, v in item.items() if k != "series"}
+        named += [Named("metric", (k,), f"{where}.{k} ({label})") for k in _keys(rest)]
+    for name, others in table.get("aliases", {}).items():
+        names = (name, *([others] if isinstance(others, str) else others))
+        named.append(Named("attribute", names, f"aliases.{name} ({label})"))
+    for name in table.get("redact", {}).get("allow", []):
+        named.append(Named("attribute", (name,), f"redact.allow {name!r} ({label})"))
+    return named
+
+
+def measured(series: Iterable[SeriesStats], attributes: Iterable[str]) -> Measured:
+    """What these series measured, and the attribute names seen on spans."""
+    metrics: set[str] = set()
+    names: set[str] = set()
+    seen = set(attributes)
+    for s in series:
+        names.add(s.key.name)
+        metrics.update((*(f"latency.{p}" for p in LATENCY_PERCENTILES), "error_rate"))
+        metrics.update(metric_of(a) for a in s.quality)
+        seen.update(s.quality)
+        seen.update(attribute for attribute, _ in s.key.group)
+    return Measured(frozenset(metrics), frozenset(names), frozenset(seen))
+
+
+def attributes_of(table: SpanTable) -> set[str]:
+    """The attribute names spans carried: numbers (scores, tokens) and detail."""
+    numbers = (key for key, (rows, _) in table.numeric.items() if len(rows))
+    return {*numbers, *table.detail}
+
+
+def warnings(named: Sequence[Named], found: Measured) -> list[str]:
+    """One line for each name that matched nothing, with the closest known name."""
+    if not found.series:  # nothing measured: the run says so once, not once a name
+        return []
+    lines = []
+    for name in dict.fromkeys(named):
+        if not _matches(name, found):
+            lines.append(f"{name.where} matches nothing this run measured{_hint(name, found)}")
+    return lines
+
+
+def _matches(name: Named, found: Measured) -> bool:
+    if name.kind == "attribute":
+        return any(n in found.attributes for n in name.names)
+    key = name.names[0]
+    if name.kind == "series":
+        return any(fnmatch.fnmatchcase(s, key) for s in found.series)
+    if key.endswith(".*"):
+        return any(m.startswith(key[:-1]) for m in found.metrics)
+    return key in found.metrics
+
+
+def _hint(name: Named, found: Measured) -> str:
+    key = name.names[0]
+    if name.kind == "metric" and key.startswith("quality."):
+        attribute = key.partition(".")[2]
+        if attribute in found.attributes:
+            return f": {attribute} is on spans but not in quality_attributes"
+    if name.kind == "attribute":  # an alias entry: the names the user added, then its own
+        hints = (closest(n, found.attributes) for n in (*name.names[1:], key))
+        return next((h for h in hints if h), "")
+    if name.kind == "series":
+        return closest(key, found.series)
+    if key.startswith("quality."):  # the attribute's name is what may be misspelt
+        scores = {m.partition(".")[2] for m in found.metrics if m.startswith("quality.")}
+        hint = closest(key.partition(".")[2], scores | found.attributes)
+        return hint.replace("mean ", "mean quality.")
+    return closest(key, found.metrics)
+
+
+def closest(name: str, known: Iterable[str]) -> str:
+    """`: did you mean X?` with the known name closest to a misspelt one, or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f": did you mean {close[0]}?" if close else ""
+
+
+def _keys(table: Any, prefix: str = "") -> list[str]:
+    """The metric keys of a (checked) rules or SLO table, nested tables flattened."""
+    if not isinstance(table, dict):
+        return []
+    keys = []
+    for key, value in table.items():
+        if isinstance(value, dict) and not {"warn", "fail"} & set(value):
+            keys += _keys(value, f"{prefix}{key}.")
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys

@@ -1,0 +1,111 @@
+"""Configured names checked against what a run measured."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_llmobs.rule_config import rules_from_config
+from pytest_llmobs.rules import RuleError
+from pytest_llmobs.unmatched import Measured, Named, from_table, measured, warnings
+from tests.conftest import make_series
+
+RUN = measured(
+    [make_series("rag_request", [1.0] * 5, quality={"answer_quality": [0.8] * 5})],
+    {"user_tier", "answer_quality", "model"},
+)
+
+
+def _warned(*named: Named) -> list[str]:
+    return warnings(named, RUN)
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        Named("metric", ("latency.*",), "rules.latency"),
+        Named("metric", ("latency.p90",), "rules.latency.p90"),
+        Named("metric", ("quality.*",), "rules.quality"),
+        Named("metric", ("quality.answer_quality",), "slo"),
+        Named("metric", ("error_rate",), "slo"),
+        Named("series", ("rag_*",), "overrides[0]"),
+        Named("attribute", ("gen_ai.request.model", "model"), "aliases"),
+        Named("attribute", ("user_tier",), "group_by"),
+    ],
+)
+def test_a_name_that_matches_is_not_warned_about(named: Named) -> None:
+    assert _warned(named) == []
+
+
+@pytest.mark.parametrize(
+    ("named", "hint"),
+    [
+        (Named("metric", ("tokens.*",), "w"), ""),  # no span had tokens: nothing is close
+        (Named("metric", ("cost",), "w"), ""),
+        (
+            Named("metric", ("quality.answer_qualty",), "w"),
+            ": did you mean quality.answer_quality?",
+        ),
+        (Named("metric", ("error_rat",), "w"), ": did you mean error_rate?"),
+        (Named("series", ("rag_reqest",), "w"), ": did you mean rag_request?"),
+        (Named("attribute", ("user_teir",), "w"), ": did you mean user_tier?"),
+        (Named("attribute", ("xyz",), "w"), ""),
+    ],
+)
+def test_a_name_that_matches_nothing_gets_one_line_with_the_closest(
+    named: Named, hint: str
+) -> None:
+    assert _warned(named, named) == [f"w matches nothing this run measured{hint}"]
+
+
+def test_nothing_measured_warns_of_nothing() -> None:
+    empty = Measured(frozenset(), frozenset(), frozenset())
+    assert warnings([Named("attribute", ("user_teir",), "w")], empty) == []
+
+
+def test_names_are_read_from_every_table_with_where_they_were_written() -> None:
+    table = {
+        "rules": {"quality": {"x": "-0.1"}, "error_rate": "+2pp"},
+        "slo": {"latency": {"p95": {"fail": "1s"}}},
+        "overrides": [{"series": "judge*", "cost": "+50%"}],
+        "aliases": {"gen_ai.request.model": "model_name"},
+        "redact": {"allow": ["user_id"], "patterns": ["sk-.*"]},
+    }
+    rules_from_config(table, "here")  # a table the checks accept
+    assert [(n.kind, n.names, n.where) for n in from_table(table, "here")] == [
+        ("metric", ("quality.x",), "rules.quality.x (here)"),
+        ("metric", ("error_rate",), "rules.error_rate (here)"),
+        ("metric", ("latency.p95",), "slo.latency.p95 (here)"),
+        ("series", ("judge*",), "overrides[0].series = 'judge*' (here)"),
+        ("metric", ("cost",), "overrides[0].cost (here)"),
+        (
+            "attribute",
+            ("gen_ai.request.model", "model_name"),
+            "aliases.gen_ai.request.model (here)",
+        ),
+        ("attribute", ("user_id",), "redact.allow 'user_id' (here)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "slo",
+    [
+        {"error_rate": {"warn": "5%", "fail": "10%"}},
+        {"error_rate": {"warn": 0.05, "fail": 0.05}},  # equal levels: fail at once
+        {"error_rate": {"fail": 1}},
+        {"quality": {"score": {"warn": 0.7, "fail": 0.6}}},
+        {"quality": {"score": {"warn": 7, "fail": 6}}},  # a score on a scale of ten
+        {"latency": {"p95": {"warn": "500ms", "fail": "1s"}}},
+    ],
+)
+def test_sane_slos_are_accepted(slo: dict[str, object]) -> None:
+    rules_from_config({"slo": slo}, "here")
+
+
+@pytest.mark.parametrize("spec", ["+0.02", "+2pp", "+1", "+10%"])
+def test_error_rate_rules_up_to_a_whole_rate_are_accepted(spec: str) -> None:
+    rules_from_config({"rules": {"error_rate": spec}}, "here")
+
+
+def test_an_error_rate_rule_above_a_whole_rate_is_refused() -> None:
+    with pytest.raises(RuleError, match=r"'\+5' is a rate above 100%: write \+5pp or \+0.05"):
+        rules_from_config({"rules": {"error_rate": "+5"}}, "here")
