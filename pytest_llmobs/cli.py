@@ -226,7 +226,8 @@ def _report(args: argparse.Namespace) -> int:
     _, result = _saved_run(args.run)
     _print(result, args.verbose)
     _write(args, result)
-    return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
+    # as the run exited: an advisory run's verdict did not fail it
+    return EXIT_PASS if result.verdict == "pass" or result.advisory else EXIT_REGRESSION
 
 
 def _print(result: gate.RunResult, verbose: bool) -> None:

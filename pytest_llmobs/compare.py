@@ -106,7 +106,8 @@ def compare(
     losses = [a.p_raw for a in coverage.tested(surveyed) if a.p_raw is not None]
     checks, adjusted = _decide(drafts, rules.alpha, losses)
     absences = coverage.settle(surveyed, adjusted, rules.alpha)
-    checks = [_explained(c, coverage.explaining(absences, c.series, c.metric)) for c in checks]
+    explaining = coverage.explainer(absences)
+    checks = [_explained(c, explaining(c.series, c.metric)) for c in checks]
     return Comparison(_ordered(checks), tuple(absences), tests.failures(), tests.unjudged())
 
 

@@ -168,12 +168,23 @@ def settle(absences: Sequence[Absence], adjusted: Sequence[float], alpha: float)
     ]  # fmt: skip
 
 
-def explaining(absences: Sequence[Absence], series: SeriesKey, metric: str) -> Absence | None:
-    """The absence that explains a missing check: its metric's own, else its series',
-    else that of its span name with all groups together."""
-    own = {a.metric: a for a in absences if a.series == series and not a.pooled}
-    pooled = {a.metric: a for a in absences if a.series == _pooled(series) and a.pooled}
-    return own.get(metric) or own.get(None) or pooled.get(metric) or pooled.get(None)
+def explainer(absences: Sequence[Absence]) -> Callable[[SeriesKey, str], Absence | None]:
+    """The absence that explains a missing check (its metric's own, else its series',
+    else that of its span name with all groups together), the absences indexed once for
+    the many checks of a run."""
+    own = {(a.series, a.metric): a for a in absences if not a.pooled}
+    pooled = {(a.series, a.metric): a for a in absences if a.pooled}
+
+    def explaining(series: SeriesKey, metric: str) -> Absence | None:
+        together = _pooled(series)
+        return (
+            own.get((series, metric))
+            or own.get((series, None))
+            or pooled.get((together, metric))
+            or pooled.get((together, None))
+        )
+
+    return explaining
 
 
 def tested(absences: Sequence[Absence]) -> list[Absence]:

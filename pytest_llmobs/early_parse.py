@@ -94,7 +94,9 @@ def moved_setup(config: pytest.Config, enabled: bool) -> str | None:
         return None
     moved = f"rootdir {chosen[0]} and config file {chosen[1] or 'none'}"
     instead = f"instead of rootdir {would[0]} and config file {would[1] or 'none'}"
-    with_ours = _setup(config, [*paths, *(v for _, v in ours)]) if ours else None
+    # in the order pytest saw them: it takes the config file of the first that has one
+    words = {*paths, *(v for _, v in ours)}
+    with_ours = _setup(config, [a for a in raw if a in words]) if ours else None
     if with_ours is not None and with_ours[:2] == chosen:
         given = ", ".join(f"{f} {v}" for f, v in ours)
         what = "these values as test paths, since they exist" if len(ours) > 1 else (
@@ -164,8 +166,8 @@ def _setup(config: pytest.Config, paths: Sequence[str]) -> tuple[Path, Path | No
     None when it cannot be asked (a future pytest that renamed it).
     """
     try:
-        # The one private name this plugin uses: no public API answers "what would pytest
-        # have chosen", and re-implementing its rules would drift from them.
+        # Private, as is Config._get_unknown_ini_keys (plugin.py): no public API answers
+        # "what would pytest have chosen", and re-implementing its rules would drift.
         from _pytest.config.findpaths import determine_setup
     except ImportError:
         return None

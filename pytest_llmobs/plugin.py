@@ -101,15 +101,19 @@ def _settings(config: pytest.Config) -> Settings:
     try:
         refused: dict[str, str] = {}  # why values of ini keys could not be read
         ini = {o.name: _ini(config, o.ini, refused) for o in OPTIONS}
+        here = config.invocation_params.dir
+        overridden = _overridden(config)  # -o values, which pytest hands over as the file's
+        by_o = {o.name: ini.pop(o.name) for o in OPTIONS if o.ini in overridden}
         sources = [
-            Source("command line", cli, config.invocation_params.dir, "flag"),
+            Source("command line", cli, here, "flag"),
+            Source("-o on the command line", by_o, here, "ini"),
             Source(f"ini file {config.inipath}", ini, ini_dir, "ini"),
         ]
         # cheap, before pyproject.toml is read: a run without the gate costs nothing, and
         # fails on no llmobs key but the one that says whether the gate is on
-        enabled = any(s.values.get("enabled") not in (None, False, "", []) for s in sources)
+        enabled = any(_on(s.values.get("enabled")) for s in sources)
         if not enabled:
-            enabled = cli["enabled"] = _typed_without_gate(config)
+            enabled = cli["enabled"] = _typed_without_gate(config, cli)
         if refused and (enabled or "llmobs" in refused):
             raise ConfigError(next(iter(refused.values())))
         # settings read from a config file pytest chose by mistake must not be used
@@ -134,16 +138,26 @@ def _settings(config: pytest.Config) -> Settings:
         raise pytest.UsageError(f"llmobs: {exc}") from None
 
 
-def _typed_without_gate(config: pytest.Config) -> bool:
+def _on(value: object) -> bool:
+    """Whether a source's value of `llmobs` turns the gate on (`llmobs = false` does not;
+    a bad value is left for resolve() to refuse)."""
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "no")
+    return value not in (None, False, [])
+
+
+def _typed_without_gate(config: pytest.Config, cli: dict[str, object]) -> bool:
     """Whether --llmobs-update-baseline, typed without --llmobs, turns the gate on (it
     clearly means it). Another llmobs option typed without it stops the run: it would do
-    nothing. Options from addopts or PYTEST_ADDOPTS, often set for the runs that add
-    --llmobs, do nothing without it, as before."""
+    nothing (a bad value says so first). Options from addopts or PYTEST_ADDOPTS, often
+    set for the runs that add --llmobs, do nothing without it, as before."""
     flags = early_parse.typed(config)
     typed = [o for o in OPTIONS if o.name != "enabled" and o.flag in flags]
     if any(o.name == "update_baseline" for o in typed):
         return True
     if typed:
+        given = {o.name: cli[o.name] for o in typed}
+        resolve([Source("command line", given, config.invocation_params.dir, "flag")], Path())
         flag = typed[0].flag
         raise ConfigError(f"{flag} does nothing without --llmobs: add --llmobs to this run")
     return False
@@ -152,17 +166,23 @@ def _typed_without_gate(config: pytest.Config) -> bool:
 def _unknown_ini(config: pytest.Config) -> tuple[str, ...]:
     """A line for each `llmobs_*` ini key no option has, with the closest one's name
     (pytest's own warning names the key only)."""
-    try:
-        unknown = config._get_unknown_ini_keys()
-    except AttributeError:  # pragma: no cover - a pytest without it warns on its own
+    try:  # private, as pytest has no public answer; pytest's own warning stays if it goes
+        unknown = set(config._get_unknown_ini_keys())
+    except Exception:  # pragma: no cover - a pytest that changed it warns on its own
         return ()
     known = [o.ini for o in OPTIONS]
+    overridden = _overridden(config)
     return tuple(
-        f"{key} (ini file {config.inipath}) is no llmobs setting and does nothing"
-        + closest(key, known)
+        f"{key} ({'-o on the command line' if key in overridden else f'ini file {config.inipath}'})"
+        f" is no llmobs setting and does nothing{closest(key, known)}"
         for key in sorted(unknown)
         if key.startswith("llmobs")
     )
+
+
+def _overridden(config: pytest.Config) -> set[str]:
+    """The ini keys given with -o/--override-ini."""
+    return {o.partition("=")[0].strip() for o in config.getoption("override_ini") or ()}
 
 
 def _ini(config: pytest.Config, name: str, refused: dict[str, str]) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -96,15 +97,19 @@ def _slos(table: Any, source: str) -> dict[str, Slo]:
 
 
 def _sane(metric: str, given: Mapping[str, Any], levels: Mapping[str, float]) -> None:
-    """Raise ValueError for levels that cannot be meant: a rate above 1 (`5` for 5%),
-    or a fail level short of the warn level."""
+    """Raise ValueError for levels that cannot be meant: not finite, below zero (but for
+    a quality score), a rate above 1 (`5` for 5%), or a fail level short of the warn
+    level."""
     for name, level in levels.items():
+        if not math.isfinite(level) or (level < 0 and not metric.startswith("quality")):
+            what = "a finite number" if not math.isfinite(level) else "at or above zero"
+            raise ValueError(f"{name} = {as_toml(given[name])} is not {what}")
         if metric == "error_rate" and level > 1:
             written = given[name]
             why = f"{name} = {as_toml(written)} is a rate above 100%"
-            if isinstance(written, str):
+            if isinstance(written, str) and written.strip().endswith("%"):
                 raise ValueError(why)
-            raise ValueError(f'{why}: write "{written:g}%" or {level / 100:g}')
+            raise ValueError(f'{why}: write "{level:g}%" or {level / 100:g}')
     warn, fail = levels.get("warn"), levels.get("fail")
     if warn is not None and fail is not None and (fail - warn) * direction_of(metric) < 0:
         worse = "lower" if direction_of(metric) < 0 else "higher"

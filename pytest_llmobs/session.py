@@ -19,7 +19,7 @@ from pytest_llmobs.distributions import distributions
 from pytest_llmobs.findings import Findings
 from pytest_llmobs.logs import LogCaptureInstaller
 from pytest_llmobs.model import CaptureSummary, Ints, SeriesKey, SeriesStats, SpanTable
-from pytest_llmobs.prices import SPAN_COST, cost_column
+from pytest_llmobs.prices import SPAN_COST, cost_column, unpriced, unpriced_notes
 from pytest_llmobs.providers import CaptureInstaller
 from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.html import write_html
@@ -215,7 +215,7 @@ class LlmobsSession:
         terminalreporter.write_sep("=", text.title(self.result), red=red, green=not red)
         # every check with pytest's -v or --llmobs-verbose; the width pytest writes to
         verbose = self.settings.verbose or self.config.get_verbosity() > 0
-        width = getattr(getattr(terminalreporter, "_tw", None), "fullwidth", terminal.WIDTH)
+        width = self.config.get_terminal_writer().fullwidth
         for line in terminal.summary_lines(self.result, width, verbose):
             terminalreporter.write_line(line)
         if self.written:
@@ -267,7 +267,9 @@ class LlmobsSession:
                                  lost=judged.lost)  # fmt: skip
         else:
             warnings += judged.notes
-        warnings += self._unmatched(table, (*series, *judged.stored), marked)
+        warnings += self._unmatched(table, series, judged.stored, tests, marked)
+        costed = any(COST_ATTRIBUTE in x.quality for x in (*series, *judged.stored))
+        warnings += unpriced_notes(unpriced(table, s.prices, s.aliases), costed)
         return gate.RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
             tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
@@ -298,14 +300,23 @@ class LlmobsSession:
         return keys, tuple(series), numeric
 
     def _unmatched(
-        self, table: SpanTable, series: tuple[SeriesStats, ...], marked: xdist.Marks
+        self,
+        table: SpanTable,
+        series: tuple[SeriesStats, ...],
+        stored: tuple[SeriesStats, ...],
+        tests: RanTests,
+        marked: xdist.Marks,
     ) -> list[str]:
         """A warning for each configured name that matched nothing the run (or its
-        baseline) measured: a typo, most likely."""
+        baseline) measured: a typo, most likely. Not when the run measured nothing, nor
+        when it left tests out with no baseline to say what those would have measured."""
+        left_out = tests.deselected or tests.narrowed or tests.skipped or tests.partial
+        if not series or (left_out and not stored):
+            return []
         named = [*self.settings.named]
         for test, specs in marked.rules.items():
             named += [Named("metric", (m,), f"@pytest.mark.llmobs on {test}: {m}") for m in specs]
-        seen = unmatched.measured(series, unmatched.attributes_of(table))
+        seen = unmatched.measured((*series, *stored), unmatched.attributes_of(table))
         return unmatched.warnings(named, seen)
 
     def _warnings(self) -> list[str]:

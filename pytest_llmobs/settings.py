@@ -182,6 +182,26 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
     Raises:
         ConfigError: a value has the wrong type; the message quotes it and names its source.
     """
+    values, given_by = _values(sources, rootdir)
+    alpha = values.get("alpha", Settings.alpha)
+    tables = [s for s in sources if RULE_TABLES & set(s.values)]
+    try:
+        rules = rules_from_config(tables[0].values, tables[0].label, alpha) if tables else None
+    except RuleError as exc:
+        raise ConfigError(str(exc)) from None
+    given = [s for s in sources if "aliases" in s.values]
+    aliases = _aliases(given[0]) if given else alias_map()
+    given = [s for s in sources if "redact" in s.values]
+    redact = _redactor(given[0] if given else None, values.get("group_by", ()), aliases)
+    return Settings(
+        **values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=_prices(sources),
+        redact=redact, named=_named(values, given_by, aliases, sources),
+    )  # fmt: skip
+
+
+def _values(sources: list[Source], rootdir: Path) -> tuple[dict[str, Any], dict[str, Source]]:
+    """Each option's value, converted, from the first source that gives it; and which
+    source that was."""
     values: dict[str, Any] = {"baseline": rootdir / DEFAULT_BASELINE}
     given_by: dict[str, Source] = {}
     for option in OPTIONS:
@@ -196,30 +216,18 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
             given_by[option.name] = source
             if option.name == "ci":
                 values["ci_source"] = source.origin(option, raw)
-    alpha = values.get("alpha", Settings.alpha)
-    tables = [s for s in sources if RULE_TABLES & set(s.values)]
-    try:
-        rules = rules_from_config(tables[0].values, tables[0].label, alpha) if tables else None
-    except RuleError as exc:
-        raise ConfigError(str(exc)) from None
-    given = [s for s in sources if "aliases" in s.values]
-    aliases = _aliases(given[0]) if given else alias_map()
+    return values, given_by
+
+
+def _prices(sources: list[Source]) -> dict[str, Price]:
+    """The price table, extended by the first source's `prices` table."""
     priced = [s for s in sources if "prices" in s.values]
+    if not priced:
+        return dict(PRICES)
     try:
-        prices = (
-            {**PRICES, **parse_prices(priced[0].values["prices"], f"prices ({priced[0].label})")}
-            if priced
-            else dict(PRICES)
-        )
+        return {**PRICES, **parse_prices(priced[0].values["prices"], f"prices ({priced[0].label})")}
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    given = [s for s in sources if "redact" in s.values]
-    redact = _redactor(given[0] if given else None, values.get("group_by", ()), aliases)
-    named = _named(values, given_by, aliases, sources)
-    return Settings(
-        **values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=prices,
-        redact=redact, named=named,
-    )  # fmt: skip
 
 
 def _named(
@@ -235,7 +243,7 @@ def _named(
         if option.name in ("group_by", "quality_attributes") and option.name in given_by:
             by = given_by[option.name]
             for name in values[option.name]:
-                where = f"{by.name_of(option)} {name!r} ({by.label})"
+                where = f"{by.name_of(option)} {as_toml(name)} ({by.label})"
                 named.append(Named("attribute", names_for(name, aliases), where))
     # each table is read from the first source that has it, as resolve() reads it
     for keys in (RULE_TABLES, {"aliases"}, {"redact"}):
@@ -321,6 +329,11 @@ def _convert(option: Option, raw: Any, source: Source) -> Any:
         if not isinstance(raw, (str, Path)) or not str(raw).strip():
             raise ConfigError(f"{where}: expected a file path")
         return source.base_dir / Path(str(raw).strip())
+    return _names(option, raw, where)
+
+
+def _names(option: Option, raw: Any, where: str) -> tuple[str, ...]:
+    """A list of names: text separated by spaces or commas, or a list of strings."""
     names = [raw] if isinstance(raw, str) else raw
     if not isinstance(names, (list, tuple)) or not all(
         isinstance(n, str) and n.strip() for n in names

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pytest_llmobs.rules import LATENCY_PERCENTILES
 from pytest_llmobs.semconv import metric_of
+from pytest_llmobs.toml_text import as_toml
 
 if TYPE_CHECKING:  # the configuration is read before numpy is worth loading
     from pytest_llmobs.model import SeriesStats, SpanTable
@@ -45,15 +46,15 @@ def from_table(table: Mapping[str, Any], label: str) -> list[Named]:
     named += [Named("metric", (k,), f"slo.{k} ({label})") for k in _keys(table.get("slo"))]
     for i, item in enumerate(table.get("overrides", [])):
         where = f"overrides[{i}]"
-        named.append(Named("series", (item["series"],), f"{where}.series = {item['series']!r}"
-                           f" ({label})"))  # fmt: skip
+        glob = f"{where}.series = {as_toml(item['series'])} ({label})"
+        named.append(Named("series", (item["series"],), glob))
         rest = {k: v for k, v in item.items() if k != "series"}
         named += [Named("metric", (k,), f"{where}.{k} ({label})") for k in _keys(rest)]
     for name, others in table.get("aliases", {}).items():
         names = (name, *([others] if isinstance(others, str) else others))
-        named.append(Named("attribute", names, f"aliases.{name} ({label})"))
+        named.append(Named("attribute", names, f"aliases.{name} = {as_toml(others)} ({label})"))
     for name in table.get("redact", {}).get("allow", []):
-        named.append(Named("attribute", (name,), f"redact.allow {name!r} ({label})"))
+        named.append(Named("attribute", (name,), f"redact.allow {as_toml(name)} ({label})"))
     return named
 
 
@@ -89,14 +90,20 @@ def warnings(named: Sequence[Named], found: Measured) -> list[str]:
 
 
 def _matches(name: Named, found: Measured) -> bool:
-    if name.kind == "attribute":
-        return any(n in found.attributes for n in name.names)
+    if name.kind == "attribute":  # `redact.allow` takes globs: `retrieval.*`
+        return any(_found(n, found.attributes) for n in name.names)
     key = name.names[0]
     if name.kind == "series":
         return any(fnmatch.fnmatchcase(s, key) for s in found.series)
     if key.endswith(".*"):
         return any(m.startswith(key[:-1]) for m in found.metrics)
     return key in found.metrics
+
+
+def _found(name: str, attributes: frozenset[str]) -> bool:
+    if not any(c in name for c in "*?["):
+        return name in attributes
+    return any(fnmatch.fnmatchcase(a, name) for a in attributes)
 
 
 def _hint(name: Named, found: Measured) -> str:

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from pytest_llmobs.checks import VERDICT_ORDER, Check
 from pytest_llmobs.compare import Comparison
-from pytest_llmobs.coverage import explaining
+from pytest_llmobs.coverage import explainer
 from pytest_llmobs.gate import RunResult
-from pytest_llmobs.rules import direction_of
+from pytest_llmobs.rules import direction_of, parse_tolerance
+from pytest_llmobs.selection import listed as listed_names
 
 # An inconclusive check's causes, most telling first: its estimate is beyond the
 # tolerance; the data cannot rule that out; the run has too few spans to test it at all.
@@ -21,12 +22,24 @@ def structural(check: Check) -> bool:
     """An inconclusive check that says nothing about a change, only that the run is small:
     its size cannot test it at all (p95 below 59 spans a side), or the data cannot rule
     out a harmful change although the estimate has not moved the harmful way (an error
-    rate of 0% on both sides, below about 159 spans a side for +2pp)."""
-    if check.verdict != "inconclusive":
+    rate of 0% on both sides, below about 159 spans a side for +2pp); in neither case
+    has the statistic moved beyond its tolerance the harmful way."""
+    if check.verdict != "inconclusive" or check.cause not in ("too-few", "low-power"):
         return False
-    if check.cause == "too-few":
-        return True
-    return check.cause == "low-power" and (check.change or 0.0) * _direction(check) <= 0
+    if _beyond_harmful(check):  # a p95 ten times slower is news, however few spans show it
+        return False
+    return check.cause == "too-few" or (check.change or 0.0) * _direction(check) <= 0
+
+
+def _beyond_harmful(check: Check) -> bool:
+    """Whether the statistic moved beyond its tolerance the harmful way."""
+    if check.baseline is None or check.current is None or not check.tolerance:
+        return False
+    try:
+        tolerance = parse_tolerance(check.metric, check.tolerance)
+    except ValueError:  # a saved report's spec this version reads otherwise
+        return False
+    return tolerance is not None and tolerance.beyond(check.current, check.baseline) > 0
 
 
 def _direction(check: Check) -> int:
@@ -36,26 +49,32 @@ def _direction(check: Check) -> int:
     return direction_of(check.metric)
 
 
-def not_run(check: Check, comparison: Comparison | None) -> bool:
-    """A missing check whose test cases did not run this time (`-k`, `-m`): it fails
-    nothing, and the coverage line names what they measured."""
-    if check.verdict != "missing" or comparison is None or comparison.absences is None:
-        return False
-    absence = explaining(comparison.absences, check.series, check.metric)
-    return absence is not None and absence.status == "not-run"
+def not_run(comparison: Comparison | None) -> set[int]:
+    """The ids of the missing checks whose test cases did not run this time (`-k`, `-m`):
+    they fail nothing, and the coverage line names what they measured."""
+    if comparison is None or comparison.absences is None:
+        return set()
+    explaining = explainer(comparison.absences)
+    found = set()
+    for check in comparison.checks:
+        absence = explaining(check.series, check.metric) if check.verdict == "missing" else None
+        if absence is not None and absence.status == "not-run":
+            found.add(id(check))
+    return found
 
 
 def notable(result: RunResult) -> tuple[Check, ...]:
     """The checks worth a row of their own, regressions first: all but those that passed,
-    those whose tests did not run and, unless inconclusive checks fail the run, the
-    structural ones."""
+    are new (one line names their series), or whose tests did not run, and, unless
+    inconclusive checks fail the run, the structural ones."""
     comparison = result.comparison
     checks = comparison.checks if comparison is not None else ()
+    unrun = not_run(comparison)
     shown = [
         c
         for c in checks
-        if c.verdict != "pass"
-        and not not_run(c, comparison)
+        if c.verdict not in ("pass", "new")
+        and id(c) not in unrun
         and (result.fail_on_inconclusive or not structural(c))
     ]
     return ordered(shown)
@@ -71,8 +90,9 @@ def ordered(checks: Sequence[Check]) -> tuple[Check, ...]:
 
 def rest(result: RunResult, shown: Sequence[Check], hint: str) -> str | None:
     """One sentence for the checks without a row: how many passed, how many are
-    inconclusive as the run is too small for them (saying what they need), how many were
-    not judged as their tests did not run; None when every check has its row.
+    inconclusive as the run is too small for them (saying what they need), how many are
+    new (naming their series), how many were not judged as their tests did not run;
+    None when every check has its row.
 
     Args:
         result: the run.
@@ -85,17 +105,20 @@ def rest(result: RunResult, shown: Sequence[Check], hint: str) -> str | None:
     if not left:
         return None
     passed = sum(c.verdict == "pass" for c in left)
-    small = [c for c in left if structural(c)]
-    unrun = sum(not_run(c, comparison) for c in left)
     noun = " other check" if shown else " check"
-    if not small and not unrun:
-        every = "all " if not shown and passed > 1 else ""
-        return f"{every}{_count(passed, noun)} passed: {hint}"
     parts = [f"{_count(passed, noun)} passed"] if passed else []
+    small = [c for c in left if structural(c)]
     if small:
         parts.append(f"{len(small)} inconclusive because {_needs(small)}")
+    new = [c for c in left if c.verdict == "new"]
+    if new:
+        series = listed_names(dict.fromkeys(c.series.label for c in new), 3)
+        parts.append(f"{len(new)} new, not in the baseline ({series})")
+    unrun = len(not_run(comparison) - listed)
     if unrun:
         parts.append(f"{unrun} not judged as their test cases did not run")
+    if parts == [f"{_count(passed, noun)} passed"] and not shown and passed > 1:
+        parts = [f"all {parts[0]}"]
     return "; ".join(parts) + f": {hint}"
 
 
@@ -106,10 +129,12 @@ def _needs(small: Sequence[Check]) -> str:
     unit = "spans or test cases" if len(paired) > 1 else "test cases" if True in paired else "spans"
     verb = "needs" if len(metrics) == 1 else "need"
     line = f"{_and(metrics)} {verb} more {unit}"
-    needed = [{c.needed for c in small if c.metric == m} for m in metrics]
-    if all(len(n) == 1 and None not in n for n in needed):
+    needed = [[c.needed for c in small if c.metric == m] for m in metrics]
+    counts = [sorted({n for n in each if n is not None}) for each in needed]
+    if all(len(c) == len(set(n)) for c, n in zip(counts, needed, strict=True)):  # no None
         side = " a side" if unit == "spans" else ""
-        line += f" ({_and([str(next(iter(n))) for n in needed])}{side})"
+        spans = [f"{c[0]}" if len(c) == 1 else f"{c[0]}-{c[-1]}" for c in counts]
+        line += f" ({_and(spans)}{side})"
     return line
 
 

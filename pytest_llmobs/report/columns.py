@@ -43,17 +43,21 @@ def layout(checks: Sequence[Check], width: int) -> Layout:
     for gap in (GAP, " "):
         if series + sum(columns) + len(gap) * len(columns) <= width:
             return Layout(columns, series, gap)
-    # the metric column takes what the others leave beside the indent; a longer metric
-    # gets a line of its own too
-    room = width - len(INDENT) - sum(columns[1:]) - len(GAP) * (len(columns) - 1)
-    return Layout((max(min(columns[0], room), 0), *columns[1:]), 0)
+
+    # the metric column takes what the others leave beside the indent (with a single
+    # space between columns if need be); a longer metric gets a line of its own too
+    def room(gap: str) -> int:
+        return width - len(INDENT) - sum(columns[1:]) - len(gap) * (len(columns) - 1)
+
+    gap = GAP if room(GAP) >= columns[0] else " "
+    return Layout((max(min(columns[0], room(gap)), 0), *columns[1:]), 0, gap)
 
 
 def table(checks: Sequence[Check], width: int) -> list[str]:
     """The header and a row for each check, with the line that says why under each that
     did not pass; every line within the width."""
     shape = layout(checks, width)
-    lines = [shape.row(HEADER)]
+    lines = [fit(shape.row(HEADER), width, tail=True)]
     previous: str | None = None
     for check in checks:
         cells = cells_of(check)

@@ -168,6 +168,7 @@ def result_from_json(path: Path) -> RunResult:
             stored.settings,
             _tests_from_json(doc, stored.tests),
             *_outcome(doc),
+            flag(doc, "advisory"),
         )
     except ValueError as exc:
         raise BaselineError(f"{path}: not a readable run report: {exc}") from None

@@ -21,13 +21,15 @@ def title(result: RunResult) -> str:
     if result.comparison is None:
         return f"llmobs: {result.verdict.upper()}{mode}"
     checks = result.comparison.checks
+    failed = sum(s.status == "fail" for s in result.slos)
+    slos = f"; {failed} SLO{'s' if failed > 1 else ''} failed" if failed else ""
     bad = len(result.comparison.regressions)
     if bad:
-        return f"llmobs: REGRESSION in {bad} of {len(checks)} checks{mode}"
-    if checks and all(attention.not_run(c, result.comparison) for c in checks):
+        return f"llmobs: REGRESSION in {bad} of {len(checks)} checks{slos}{mode}"
+    if checks and len(attention.not_run(result.comparison)) == len(checks):
         judged = f"nothing judged: the test cases of its {len(checks)} checks did not run"
-        return f"llmobs: {result.verdict.upper()} ({judged}){mode}"
-    return f"llmobs: {result.verdict.upper()} ({len(checks)} checks){mode}"
+        return f"llmobs: {result.verdict.upper()} ({judged}{slos}){mode}"
+    return f"llmobs: {result.verdict.upper()} ({len(checks)} checks{slos}){mode}"
 
 
 def coverage(result: RunResult) -> list[str]:

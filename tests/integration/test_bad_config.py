@@ -52,6 +52,10 @@ BAD: dict[str, tuple[list[str], str, str, str, str]] = {
         [], "", "[tool.llmobs.slo]\nerror_rate = { warn = 5, fail = 10 }",
         'warn = 5 is a rate above 100%: write "5%" or 0.05', PYPROJECT,
     ),
+    "pyproject: SLO rate written as text without %": (
+        [], "", '[tool.llmobs.slo]\nerror_rate = { warn = "5" }',
+        'warn = "5" is a rate above 100%: write "5%" or 0.05', PYPROJECT,
+    ),
     "pyproject: SLO rate above 100%": (
         [], "", '[tool.llmobs.slo]\nerror_rate = { fail = "150%" }',
         'fail = "150%" is a rate above 100%', PYPROJECT,

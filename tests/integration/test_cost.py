@@ -66,3 +66,28 @@ def test_baseline_show_and_history_print_a_cheap_calls_cost_in_dollars(
     assert main(["history", "runs.sqlite"]) == 0
     row = capsys.readouterr().out.splitlines()[-1]
     assert row.endswith("tokens.input 15.0 tok  tokens.output 2.0 tok  cost $0.0000022"), row
+
+
+def test_a_model_without_a_price_is_named_when_its_cost_goes_missing(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyprojecttoml(
+        '[tool.llmobs.prices]\n"tiny-model" = {input = 0.1, output = 0.35}\n'
+    )
+    pytester.makepyfile(test_cheap=CHEAP)
+    result, report = run_llmobs("--llmobs-update-baseline")
+    assert result.ret == 0, result.stdout.str()
+    assert not [w for w in report["warnings"] if "no price" in w]
+    pytester.makepyfile(test_cheap=CHEAP.replace("tiny-model", "new-model"))
+    result, report = run_llmobs()
+    assert result.ret == 0, result.stdout.str()  # one test case: too few to call it lost
+    missing = [c["metric"] for c in report["checks"] if c["verdict"] == "missing"]
+    assert missing == ["cost"]  # the baseline's, not measured now
+    assert report["warnings"] == [
+        "no price for model 'new-model' (3 span(s) with tokens have no cost): add it under"
+        " [tool.llmobs.prices] as { input = USD per 1M tokens, output = ... }"
+    ]
+    pytester.makepyprojecttoml("")  # no cost measured anywhere: an unpriced model is fine
+    (pytester.path / ".llmobs" / "baseline.json").unlink()
+    result, report = run_llmobs()
+    assert not [w for w in report["warnings"] if "no price" in w]

@@ -88,3 +88,18 @@ def test_help_and_version_still_work(repo: pytest.Pytester, args: tuple[str, ...
     assert result.ret == 0, result.stderr.str()
     if "--help" in args:
         result.stdout.fnmatch_lines(["*give values with =, as --llmobs-json=PATH*"])
+
+
+def test_the_value_before_the_test_path_is_named_with_its_fix(pytester: pytest.Pytester) -> None:
+    # pytest takes the config file of the first path that has one: here the value's folder
+    for folder in ("app", "ci"):
+        pytester.mkdir(folder)
+        (pytester.path / folder / "pyproject.toml").write_text("[tool.pytest.ini_options]\n")
+    (pytester.path / "app" / "test_one.py").write_text(SUITE)
+    (pytester.path / "ci" / "run.json").write_text("{}")
+    result = pytester.runpytest_subprocess("--llmobs", "--llmobs-json", "ci/run.json", "app")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(
+        ["*--llmobs-json ci/run.json: pytest read the value as a test path*"
+         "; write --llmobs-json=ci/run.json"]
+    )  # fmt: skip

@@ -83,7 +83,20 @@ def test_separate_words_that_move_nothing_are_accepted(repo: Repo) -> None:
         ({"CI": "false"}, (), 0, "pass", "environment variable CI='false'"),
         ({"CI": "0"}, (), 0, "pass", "environment variable CI='0'"),
         ({}, ("--llmobs-ci",), 1, "error", "--llmobs-ci (command line)"),
-        ({"CI": "true"}, ("-o", "llmobs_ci=false"), 0, "pass", 'llmobs_ci = "false" (ini file'),
+        (
+            {"CI": "true"},
+            ("-o", "llmobs_ci=false"),
+            0,
+            "pass",
+            'llmobs_ci = "false" (-o on the command line)',
+        ),
+        (
+            {"CI": "true"},
+            ("-o", "llmobs_ci=false", "-o", "llmobs_qualty_attributes=x"),
+            0,
+            "pass",
+            'llmobs_ci = "false" (-o on the command line)',
+        ),
     ],
 )
 def test_ci_mode_fails_without_a_baseline(
@@ -97,6 +110,11 @@ def test_ci_mode_fails_without_a_baseline(
     assert report["verdict"] == verdict
     assert report["ci"]["on"] is (verdict == "error")
     assert report["ci"]["source"].startswith(source)
+    if "llmobs_qualty_attributes=x" in args:  # an -o key no option has: named as typed
+        assert report["warnings"] == [
+            "llmobs_qualty_attributes (-o on the command line) is no llmobs setting and does"
+            " nothing: did you mean llmobs_quality_attributes?"
+        ]
     baseline = repo.suite / ".llmobs" / "baseline.json"
     result.stdout.fnmatch_lines([f"no baseline at {baseline}*--llmobs-update-baseline*"])
     if verdict == "error":

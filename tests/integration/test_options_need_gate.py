@@ -19,7 +19,7 @@ def test_call():
     [
         ["--llmobs-json=out.json"],
         ["--llmobs-json", "out.json"],
-        ["--llmobs-alpha=abc"],
+        ["--llmobs-alpha=0.05"],
         ["--llmobs-baseline=elsewhere.json", "--llmobs-exit-code=3"],
     ],
 )
@@ -34,12 +34,30 @@ def test_an_option_typed_without_llmobs_stops_the_run(
     assert "Traceback" not in result.stderr.str()
 
 
-def test_update_baseline_typed_alone_turns_the_gate_on(pytester: pytest.Pytester) -> None:
+def test_a_bad_value_typed_without_llmobs_is_refused_for_its_value(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(test_app=SUITE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmobs-alpha=abc")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: llmobs: --llmobs-alpha=abc (command line): expected a number between 0 and 1"]
+    )
+
+
+@pytest.mark.parametrize("ini", ["", "[pytest]\nllmobs = false\n"], ids=["no ini", "llmobs off"])
+def test_update_baseline_typed_alone_turns_the_gate_on(pytester: pytest.Pytester, ini: str) -> None:
+    pytester.makepyfile(test_app=SUITE)
+    if ini:
+        pytester.makeini(ini)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmobs-update-baseline")
     assert result.ret == 0, result.stdout.str()
     assert (pytester.path / ".llmobs" / "baseline.json").is_file()
     result.stdout.fnmatch_lines(["*baseline written to*"])
+    if ini:  # the ini file's `false` is no --llmobs for the other options either
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmobs-json=x.json")
+        assert result.ret == pytest.ExitCode.USAGE_ERROR
+        result.stderr.fnmatch_lines(["*--llmobs-json does nothing without --llmobs*"])
 
 
 def test_options_in_addopts_wait_for_the_runs_that_add_llmobs(pytester: pytest.Pytester) -> None:

@@ -96,6 +96,10 @@ def test_advisory_mode_reports_a_regression_without_failing_the_run(
         ["*llmobs: REGRESSION in * checks [[]advisory: the run does not fail[]]*"]
     )
     assert suites(pytester.path / "checks.xml")  # every report is still written
+    # the saved run, rendered again, is the advisory run it was
+    again = pytester.run(sys.executable, "-m", "pytest_llmobs.cli", "report", "report.json")
+    assert again.ret == 0, again.stdout.str()
+    again.stdout.fnmatch_lines(["*REGRESSION in * checks [[]advisory: the run does not fail[]]"])
 
 
 @pytest.mark.usefixtures("recorded")

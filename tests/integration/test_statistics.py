@@ -173,7 +173,7 @@ def test_bad_rule_is_a_usage_error_quoting_it(pytester: pytest.Pytester) -> None
     result = pytester.runpytest_subprocess("--llmobs")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["ERROR: llmobs: rules.latency.p95 = '15%' ([[]tool.llmobs[]] in *pyproject.toml): *"]
+        ['ERROR: llmobs: rules.latency.p95 = "15%" ([[]tool.llmobs[]] in *pyproject.toml): *']
     )
 
 

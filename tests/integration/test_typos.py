@@ -57,10 +57,10 @@ allow = ["user_teir"]
 # each kind of name: (the start of its warning, how it ends)
 EXPECTED = {
     "quality attribute": (
-        "quality_attributes 'answer_qualty' ([tool.llmobs] in {p})",
+        'quality_attributes "answer_qualty" ([tool.llmobs] in {p})',
         ": did you mean answer_quality?",
     ),
-    "group_by": ("group_by 'user_teir' ([tool.llmobs] in {p})", ": did you mean user_tier?"),
+    "group_by": ('group_by "user_teir" ([tool.llmobs] in {p})', ": did you mean user_tier?"),
     "rule": (
         "rules.quality.answer_qualty ([tool.llmobs] in {p})",
         ": did you mean quality.answer_quality?",
@@ -70,11 +70,14 @@ EXPECTED = {
         ": groundedness is on spans but not in quality_attributes",
     ),
     "override glob": (
-        "overrides[0].series = 'rag_reqest*' ([tool.llmobs] in {p})",
+        'overrides[0].series = "rag_reqest*" ([tool.llmobs] in {p})',
         ": did you mean rag_request?",
     ),
-    "alias": ("aliases.gen_ai.request.model ([tool.llmobs] in {p})", ": did you mean model?"),
-    "redaction": ("redact.allow 'user_teir' ([tool.llmobs] in {p})", ": did you mean user_tier?"),
+    "alias": (
+        'aliases.gen_ai.request.model = ["modle"] ([tool.llmobs] in {p})',
+        ": did you mean model?",
+    ),
+    "redaction": ('redact.allow "user_teir" ([tool.llmobs] in {p})', ": did you mean user_tier?"),
     "marker rule": ("@pytest.mark.llmobs on test_rag.py::test_marked: quality.relevnce", ""),
 }
 MATCHES = " matches nothing this run measured"
@@ -130,3 +133,31 @@ def test_a_run_that_measured_nothing_does_not_call_every_name_a_typo(
     )
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
     assert not [w for w in read_report(pytester)["warnings"] if MATCHES in w]
+
+
+def test_a_run_that_left_tests_out_without_a_baseline_does_not_guess(
+    pytester: pytest.Pytester,
+) -> None:
+    # the deselected test is the only one with a `relevance` score: not a typo
+    pytester.makepyfile(test_rag=SUITE.replace("relevnce", "relevance") + RELEVANCE)
+    pytester.makepyprojecttoml(
+        '[tool.llmobs]\nquality_attributes = ["answer_quality", "relevance"]\n'
+        '[tool.llmobs.redact]\nallow = ["user_*", "answer_*"]\n'
+    )
+    args = ("--llmobs", "--llmobs-json=report.json", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*args, "-k", "not relevance")
+    assert result.ret == 0, result.stdout.str()
+    assert read_report(pytester)["warnings"] == []
+    # with a baseline that measured it, no warning either
+    assert pytester.runpytest_subprocess(*args, "--llmobs-update-baseline").ret == 0
+    result = pytester.runpytest_subprocess(*args, "-k", "not relevance")
+    assert result.ret == 0, result.stdout.str()
+    warned = read_report(pytester)["warnings"]
+    assert [w for w in warned if MATCHES in w] == [], warned
+
+
+RELEVANCE = """
+def test_relevance():
+    with tracer.start_as_current_span("judge") as span:
+        span.set_attribute("relevance", 0.7)
+"""

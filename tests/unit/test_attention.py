@@ -45,6 +45,12 @@ BEYOND = check("inconclusive", "error_rate", "beyond-tolerance")
          "2 inconclusive because latency.p99 and quality.score need more spans or test cases"
          " (299 and 9): HINT"),
         ([WILCOXON], [], "1 inconclusive because quality.score needs more test cases (9): HINT"),
+        ([PASS, *(Check(SeriesKey("rerank", (("tier", t),)), m, "new") for t in ("a", "b")
+                  for m in ("latency.p50", "error_rate"))], [],
+         "1 check passed; 4 new, not in the baseline (rerank[tier=a], rerank[tier=b]): HINT"),
+        ([WIDE, check("inconclusive", "error_rate", "low-power", needed=157), P99], [],
+         "3 inconclusive because error_rate and latency.p99 need more spans (157-315 and 299"
+         " a side): HINT"),
     ],
 )  # fmt: skip
 def test_the_rest_in_one_sentence(
@@ -77,3 +83,23 @@ def test_a_check_that_cannot_rule_out_harm_has_a_row_only_when_it_moved_that_way
     low_power = Check(SeriesKey("s"), metric, "inconclusive", change=change,
                       tolerance=tolerance, cause="low-power", needed=159)  # fmt: skip
     assert attention.structural(low_power) is not row
+
+
+@pytest.mark.parametrize(
+    ("baseline", "current", "row"),
+    [
+        (10.0, 10.5, False),  # +5% on a p95 of 30 spans: within +10%, nothing to say
+        (10.0, 9.0, False),
+        (10.0, 109.0, True),  # ten times slower: a row, however few spans show it
+        (0.5, 1.4, False),  # +180% but within the +1ms floor
+    ],
+)
+def test_a_check_too_small_to_test_has_a_row_when_it_moved_beyond_its_tolerance(
+    baseline: float, current: float, row: bool
+) -> None:
+    p95 = Check(SeriesKey("s"), "latency.p95", "inconclusive", baseline=baseline,
+                current=current, change=current / baseline - 1, tolerance="+10% and +1ms",
+                cause="too-few", needed=59)  # fmt: skip
+    assert attention.structural(p95) is not row
+    result = RunResult((), BaselineState(Path("b"), "loaded", ""), Comparison((p95,)))
+    assert (attention.notable(result) == (p95,)) is row

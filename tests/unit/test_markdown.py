@@ -43,9 +43,10 @@ def test_checks_too_few_spans_can_test_are_one_line_regressions_first() -> None:
     table = markdown(regressed_run()).split("<details>")[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     verdicts = [row.split(" | ")[7] for row in rows[1:]]
-    assert verdicts == ["**regression**", "**regression**", "inconclusive"]
+    assert verdicts == ["**regression**", "**regression**", "inconclusive", "inconclusive"]
     assert "beyond +2pp but not significantly" in rows[3]  # a harmful estimate has a row
-    assert "3 inconclusive because latency.p99 and error\\_rate need more spans (299 and" in table
+    assert "| latency.p99 | 19.9 ms | 29.8 ms | +50.0%" in rows[4]  # untestable, but +50%
+    assert "2 inconclusive because latency.p99 and error\\_rate need more spans (299 and" in table
 
 
 def test_span_text_cannot_break_out_of_its_cell() -> None:

@@ -100,8 +100,8 @@ def test_defaults() -> None:
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"rules": {"latency.p95": "15%"}}, "rules.latency.p95 = '15%' \\(.*\\): cannot read"),
-        ({"rules": {"latency.p42": "+1%"}}, "rules.latency.p42 = '\\+1%' .*unknown metric"),
+        ({"rules": {"latency.p95": "15%"}}, 'rules.latency.p95 = "15%" \\(.*\\): cannot read'),
+        ({"rules": {"latency.p42": "+1%"}}, 'rules.latency.p42 = "\\+1%" .*unknown metric'),
         ({"rules": {"error_rate": 2}}, "expected a string"),
         ({"overrides": {"series": "x"}}, "expected an array of tables"),
         ({"overrides": [{"latency.p95": "+1%"}]}, "overrides\\[0\\] .*needs series"),

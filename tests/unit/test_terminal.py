@@ -148,3 +148,28 @@ def test_a_row_that_fits_only_with_single_spaces_keeps_its_series_beside_it() ->
     # 81 columns with two spaces between columns; one space each keeps the table whole
     assert "retrieve_documents latency.p50 15.0 ms  24.0 ms +60.0% <0.0001 REGRESSION" in lines
     assert all(len(line) <= 80 for line in lines)
+
+
+def test_the_title_counts_failed_slos_beside_the_regressions() -> None:
+    result = regressed_run()
+    assert text.title(result) == "llmobs: REGRESSION in 2 of 9 checks"  # an SLO warns only
+    failed = tuple(
+        replace(s, status="fail" if s.status == "warn" else s.status) for s in result.slos
+    )
+    assert text.title(replace(result, slos=failed)) == (
+        "llmobs: REGRESSION in 2 of 9 checks; 1 SLO failed"
+    )
+    passing = passing_run()
+    two = (*failed, *failed)
+    assert text.title(replace(passing, slos=two)).startswith(
+        "llmobs: FAIL (13 checks; 2 SLOs failed)"
+    )
+
+
+def test_at_sixty_columns_a_row_keeps_its_verdict_whole() -> None:
+    lines = terminal.summary_lines(regressed_run(), 60, verbose=True)
+    table = lines[: lines.index("SLOs: 1 of 2 met")]  # the messages after it stay whole
+    assert all(len(line) <= 60 for line in table), "\n".join(table)
+    rows = [line for line in lines if line.rstrip().endswith(("REGRESSION", "inconclusive"))]
+    assert len(rows) >= 4  # no verdict cut to `inconclus…`
+    assert not any(line.endswith("…") for line in lines)

@@ -30,6 +30,8 @@ def _warned(*named: Named) -> list[str]:
         Named("series", ("rag_*",), "overrides[0]"),
         Named("attribute", ("gen_ai.request.model", "model"), "aliases"),
         Named("attribute", ("user_tier",), "group_by"),
+        Named("attribute", ("user_*",), "redact.allow"),  # a glob
+        Named("attribute", ("*",), "redact.allow"),
     ],
 )
 def test_a_name_that_matches_is_not_warned_about(named: Named) -> None:
@@ -49,6 +51,7 @@ def test_a_name_that_matches_is_not_warned_about(named: Named) -> None:
         (Named("series", ("rag_reqest",), "w"), ": did you mean rag_request?"),
         (Named("attribute", ("user_teir",), "w"), ": did you mean user_tier?"),
         (Named("attribute", ("xyz",), "w"), ""),
+        (Named("attribute", ("retrieval.*",), "w"), ""),
     ],
 )
 def test_a_name_that_matches_nothing_gets_one_line_with_the_closest(
@@ -75,14 +78,14 @@ def test_names_are_read_from_every_table_with_where_they_were_written() -> None:
         ("metric", ("quality.x",), "rules.quality.x (here)"),
         ("metric", ("error_rate",), "rules.error_rate (here)"),
         ("metric", ("latency.p95",), "slo.latency.p95 (here)"),
-        ("series", ("judge*",), "overrides[0].series = 'judge*' (here)"),
+        ("series", ("judge*",), 'overrides[0].series = "judge*" (here)'),
         ("metric", ("cost",), "overrides[0].cost (here)"),
         (
             "attribute",
             ("gen_ai.request.model", "model_name"),
-            "aliases.gen_ai.request.model (here)",
+            'aliases.gen_ai.request.model = "model_name" (here)',
         ),
-        ("attribute", ("user_id",), "redact.allow 'user_id' (here)"),
+        ("attribute", ("user_id",), 'redact.allow "user_id" (here)'),
     ]
 
 
@@ -98,10 +101,31 @@ def test_names_are_read_from_every_table_with_where_they_were_written() -> None:
     ],
 )
 def test_sane_slos_are_accepted(slo: dict[str, object]) -> None:
-    rules_from_config({"slo": slo}, "here")
+    [(metric, slo_read)] = rules_from_config({"slo": slo}, "here").slos.items()
+    assert metric.split(".")[0] in slo
+    assert slo_read.fail is not None or slo_read.warn is not None
 
 
-@pytest.mark.parametrize("spec", ["+0.02", "+2pp", "+1", "+10%"])
+@pytest.mark.parametrize(
+    ("slo", "message"),
+    [
+        ({"error_rate": {"warn": float("nan")}}, "warn = nan is not a finite number"),
+        ({"quality": {"x": {"warn": float("inf")}}}, "warn = inf is not a finite number"),
+        ({"error_rate": {"fail": -0.05}}, "fail = -0.05 is not at or above zero"),
+        ({"tokens": {"input": {"warn": -3}}}, "warn = -3 is not at or above zero"),
+    ],
+)
+def test_levels_that_cannot_be_meant_are_refused(slo: dict[str, object], message: str) -> None:
+    with pytest.raises(RuleError, match=message):
+        rules_from_config({"slo": slo}, "here")
+
+
+def test_a_quality_score_may_have_levels_below_zero() -> None:
+    rules = rules_from_config({"slo": {"quality": {"sentiment": {"warn": -0.2}}}}, "here")
+    assert rules.slos["quality.sentiment"].warn == -0.2
+
+
+@pytest.mark.parametrize("spec", ["+0.02", "+2pp", "+10%"])
 def test_error_rate_rules_up_to_a_whole_rate_are_accepted(spec: str) -> None:
     rules_from_config({"rules": {"error_rate": spec}}, "here")
 
