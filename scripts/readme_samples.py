@@ -39,6 +39,8 @@ TITLE = re.compile(r"^=+ llmobs: .* =+$")  # the llmobs section's headline
 RULE = re.compile(r"^=+ .* =+$")  # pytest's section lines, its last summary line too
 # what timing moves: a decimal number with its sign or bound (`+58.7%`, `<0.0001`, `2.5e-05`)
 DECIMAL = re.compile(r"[<>±+-]?\d+\.\d+(?:e[+-]?\d+)?", re.IGNORECASE)
+DETAIL = "    "  # a line that says why a check got its verdict, under its row
+REST = ": -v lists every check"  # how the closing line (the checks without a row) ends
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,30 @@ def block(sample: Sample, output: Sequence[str]) -> str:
 
 
 def masked(text: str) -> list[str]:
-    """The text's lines as compared: decimal numbers masked as `#`, runs of `=` and of
-    white space made one."""
-    lines = (re.sub(r"=+", "=", DECIMAL.sub("#", line)) for line in text.splitlines())
+    """The text's lines as compared: what timing may tip left out (see `settled`),
+    decimal numbers masked as `#`, runs of `=` and of white space made one."""
+    lines = (re.sub(r"=+", "=", DECIMAL.sub("#", line)) for line in settled(text))
     return [" ".join(line.split()) for line in lines]
+
+
+def settled(text: str) -> list[str]:
+    """The lines without what timing on a busy machine may tip: inconclusive rows (a
+    0.2 ms span's p95 a hair slower, which the data cannot rule out), each with the
+    lines that say why under it, and the closing line's counts, which such a row moves.
+    The title's count of checks, the regressions and their order stay."""
+    kept: list[str] = []
+    under_inconclusive = False
+    for line in text.splitlines():
+        if under_inconclusive and line.startswith(DETAIL):
+            continue
+        under_inconclusive = line.rstrip().endswith(" inconclusive")
+        if not under_inconclusive:
+            kept.append(line)
+    closing = [i for i, line in enumerate(kept) if line.rstrip().endswith(REST)]
+    for end in reversed(closing):  # the closing line, and the line it wrapped from
+        start = end - 1 if end and kept[end].startswith("  ") else end
+        kept[start : end + 1] = [f"...{REST}"]
+    return kept
 
 
 def same(a: str, b: str) -> bool:
