@@ -32,6 +32,7 @@ from pytest_llmobs.settings import (
     resolve,
 )
 from pytest_llmobs.slos import evaluate_slos
+from pytest_llmobs.unmatched import closest
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 
@@ -325,7 +326,8 @@ def _named_baseline(run: Path, named: Path) -> Path:
 def _show(args: argparse.Namespace) -> int:
     stored = _load(args.path)
     meta = stored.metadata
-    print(f"{stored.path}: {len(stored.series)} series")
+    kind = "" if stored.schema == baseline.BASELINE_SCHEMA else " (a run report, not a baseline)"
+    print(f"{stored.path}: {len(stored.series)} series{kind}")
     print(f"  recorded {meta.get('created_at', '?')} from commit {meta.get('git_commit') or '?'}")
     print(f"  {'series':30} {'spans':>7} {'errors':>7} {'p50':>10} {'p95':>10} {'p99':>10}")
     for s in stored.series:
@@ -352,7 +354,10 @@ def _history(args: argparse.Namespace) -> int:
     print(f"{args.path}: {len(runs)} run(s) shown, oldest first")
     labels = sorted({label for run in runs for label in run.series})
     if args.series:
-        labels = [label for label in labels if args.series in label]
+        matching = [label for label in labels if args.series in label]
+        if labels and not matching:
+            print(f"  no series key contains {args.series!r}{closest(args.series, labels)}")
+        labels = matching
     for run in runs:
         commit = (run.git_commit or "-")[:12]
         print(f"  {run.created_at or '?':25} {commit:12} {run.verdict}")

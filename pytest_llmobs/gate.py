@@ -165,7 +165,9 @@ def tests_of(stored: baseline_file.SeriesFile) -> frozenset[str]:
 
 
 def _no_baseline(path: Path, ci: bool) -> str:
-    record = "record one with `pytest --llmobs --llmobs-update-baseline` and commit it"
+    # a path of another name is given somewhere: the command that records it names it
+    named = "" if path.parts[-2:] == (".llmobs", "baseline.json") else f" --llmobs-baseline={path}"
+    record = f"record one with `pytest --llmobs --llmobs-update-baseline{named}` and commit it"
     if ci:
         return (
             f"no baseline at {path}, and CI mode fails without one: {record} "

@@ -122,6 +122,7 @@ def _settings(config: pytest.Config) -> Settings:
         if moved is not None:
             raise ConfigError(moved)
         if not enabled:
+            _warn_unused(config, sources, refused)
             return Settings()
         for candidate in early_parse.pyprojects(config):  # settings pytest would not read
             lost = unread_table(candidate, _pyproject(config), config.rootpath)
@@ -136,6 +137,19 @@ def _settings(config: pytest.Config) -> Settings:
 
             write_error_report(config.invocation_params.dir / cli["json"], str(exc))
         raise pytest.UsageError(f"llmobs: {exc}") from None
+
+
+def _warn_unused(config: pytest.Config, sources: list[Source], refused: dict[str, str]) -> None:
+    """A value a run with --llmobs would stop on, said as a warning in a run without it
+    (which goes on: it uses none of them); the pyproject table is not read for it."""
+    problems = list(refused.values())
+    try:
+        resolve(sources, config.rootpath)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        warning = f"llmobs: {problems[0]} (a run with --llmobs stops on it)"
+        config.issue_config_time_warning(pytest.PytestConfigWarning(warning), stacklevel=2)
 
 
 def _on(value: object) -> bool:

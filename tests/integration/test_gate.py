@@ -70,7 +70,15 @@ def test_no_baseline_passes_with_the_hint(pytester: pytest.Pytester, run_llmobs:
     assert report["baseline"]["status"] == "missing"
     assert report["checks"] == []
     result.stdout.fnmatch_lines(
-        ["no baseline at *: record one with `pytest --llmobs --llmobs-update-baseline`*"]
+        ["no baseline at *: record one with `pytest --llmobs --llmobs-update-baseline` and*"]
+    )
+    # a baseline of another name: the command that records it names it
+    result, report = run_llmobs("--llmobs-baseline=gates/main.json")
+    assert result.ret == 0
+    where = pytester.path / "gates" / "main.json"
+    assert report["baseline"]["message"] == (
+        f"no baseline at {where}: record one with `pytest --llmobs --llmobs-update-baseline"
+        f" --llmobs-baseline={where}` and commit it"
     )
 
 

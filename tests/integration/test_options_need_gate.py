@@ -69,3 +69,23 @@ def test_options_in_addopts_wait_for_the_runs_that_add_llmobs(pytester: pytest.P
     gated = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmobs")
     assert gated.ret == 0, gated.stdout.str()
     assert (pytester.path / "out.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("ini", "shown"),
+    [
+        ("[pytest]\nllmobs_alpha = abc\n", 'llmobs_alpha = "abc" (ini file *): expected a number'),
+        ("[pytest]\naddopts = --llmobs-sample-rate=2\n", "--llmobs-sample-rate=2 (command line)"),
+    ],
+)
+def test_a_bad_value_a_gated_run_would_stop_on_is_a_warning_without_the_gate(
+    pytester: pytest.Pytester, ini: str, shown: str
+) -> None:
+    pytester.makepyfile(test_app=SUITE)
+    pytester.makeini(ini)
+    plain = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert plain.ret == 0, plain.stdout.str()
+    plain.stdout.fnmatch_lines([f"*PytestConfigWarning: llmobs: {shown}*"])
+    gated = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llmobs")
+    assert gated.ret == pytest.ExitCode.USAGE_ERROR
+    gated.stderr.fnmatch_lines([f"ERROR: llmobs: {shown}*"])

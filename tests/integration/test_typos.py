@@ -46,6 +46,7 @@ quality = { groundedness = { warn = 0.5 } }
 [[tool.llmobs.overrides]]
 series = "rag_reqest*"
 latency = { p95 = "+50%" }
+quality = { answer_qualty = "-0.2" }
 
 [tool.llmobs.aliases]
 "gen_ai.request.model" = ["modle"]
@@ -72,6 +73,10 @@ EXPECTED = {
     "override glob": (
         'overrides[0].series = "rag_reqest*" ([tool.llmobs] in {p})',
         ": did you mean rag_request?",
+    ),
+    "override metric": (
+        "overrides[0].quality.answer_qualty ([tool.llmobs] in {p})",
+        ": did you mean quality.answer_quality?",
     ),
     "alias": (
         'aliases.gen_ai.request.model = ["modle"] ([tool.llmobs] in {p})',

@@ -299,11 +299,16 @@ def test_baseline_update_of_a_run_from_another_machine_asks_where_to_write(
     assert (tmp_path / "b.json").is_file()
 
 
-def test_baseline_show(stored: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_baseline_show(tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["baseline", "show", str(stored)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"{stored}: 1 series"
     assert out[-1].split() == ["llm", "60", "0", "15.0", "ms", "19.5", "ms", "19.9", "ms"]
+    run = save_run(tmp_path / "run.json", [make_series("llm", BASE)])
+    assert main(["baseline", "show", str(run)]) == 0  # shown, and said what it is
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"{run}: 1 series (a run report, not a baseline)"
+    )
 
 
 PRICED = {"overall_score": [0.75] * 60, "gen_ai.usage.input_tokens": [412.5] * 60,
@@ -332,6 +337,10 @@ def test_history_prints_money_and_tokens_in_their_own_units(
     assert main(["history", str(path)]) == 0
     row = capsys.readouterr().out.splitlines()[-1]
     assert row.endswith("overall_score 0.750  tokens.input 412.5 tok  cost $0.0000022"), row
+    assert main(["history", str(path), "--series", "lml"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  no series key contains 'lml': did you mean llm?"
+    assert len(out) == 3  # the run's line, no series under it
 
 
 def test_report_of_a_run_without_baseline_reads_as_the_plugin_printed_it(
