@@ -183,9 +183,10 @@ def _unknown_ini(config: pytest.Config) -> tuple[str, ...]:
     try:  # private, as pytest has no public answer; pytest's own warning stays if it goes
         unknown = set(config._get_unknown_ini_keys())
     except Exception:  # pragma: no cover - a pytest that changed it warns on its own
-        return ()
+        unknown = set()
     known = [o.ini for o in OPTIONS]
     overridden = _overridden(config)
+    unknown |= overridden - set(known)  # pytest 8 leaves -o keys out of its answer
     return tuple(
         f"{key} ({'-o on the command line' if key in overridden else f'ini file {config.inipath}'})"
         f" is no llmobs setting and does nothing{closest(key, known)}"
