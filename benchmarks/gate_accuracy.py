@@ -30,11 +30,11 @@ from multiprocessing import Pool
 
 import numpy as np
 
-from pytest_llmobs.aggregate import summarize_latency
-from pytest_llmobs.compare import compare
-from pytest_llmobs.model import QualitySummary, SeriesKey, SeriesStats
-from pytest_llmobs.selection import RanTests
-from pytest_llmobs.stored import as_stored
+from pytest_llmobs.gate.aggregate import summarize_latency
+from pytest_llmobs.gate.compare import compare
+from pytest_llmobs.gate.model import QualitySummary, SeriesKey, SeriesStats
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.stored import as_stored
 
 SERIES = 50
 CASES = 60

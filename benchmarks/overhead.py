@@ -33,8 +33,8 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from pytest_llmobs.capture import SpanRecorder
-from pytest_llmobs.span_fields import _READ
+from pytest_llmobs.capture.recorder import SpanRecorder
+from pytest_llmobs.capture.span_fields import _READ
 
 PER_TEST = 500
 

@@ -21,7 +21,7 @@ import time
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from pytest_llmobs.capture import SpanRecorder
+from pytest_llmobs.capture.recorder import SpanRecorder
 
 DETAIL = [f"attribute.{k}" for k in range(20)]
 

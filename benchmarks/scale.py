@@ -13,13 +13,13 @@ import time
 
 import numpy as np
 
-from pytest_llmobs import analysis
-from pytest_llmobs.aggregate import aggregate, series_index
-from pytest_llmobs.baseline import baseline_document, load
-from pytest_llmobs.compare import compare
-from pytest_llmobs.model import SpanTable
-from pytest_llmobs.selection import RanTests
-from pytest_llmobs.stored import as_stored
+from pytest_llmobs.analysis import analyze as analysis
+from pytest_llmobs.gate.aggregate import aggregate, series_index
+from pytest_llmobs.gate.baseline import baseline_document, load
+from pytest_llmobs.gate.compare import compare
+from pytest_llmobs.gate.model import SpanTable
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.stored import as_stored
 
 
 def table(rng: np.random.Generator, spans: int, series: int, tests: int = 500) -> SpanTable:

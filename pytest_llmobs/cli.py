@@ -11,17 +11,21 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
-from pytest_llmobs import __version__, analysis, baseline, gate, history, promotion
-from pytest_llmobs.coverage import Absence
-from pytest_llmobs.distributions import distributions
-from pytest_llmobs.report import terminal, text
+from pytest_llmobs import __version__
+from pytest_llmobs.analysis import analyze as analysis
+from pytest_llmobs.analysis.distributions import distributions
+from pytest_llmobs.gate import baseline, promotion
+from pytest_llmobs.gate import judge as gate
+from pytest_llmobs.gate.coverage import Absence
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.semconv import metric_of
+from pytest_llmobs.gate.slos import evaluate_slos
+from pytest_llmobs.report import history, terminal, text
 from pytest_llmobs.report.changes import changes
 from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
 from pytest_llmobs.report.run import result_from_json, write_run_report
-from pytest_llmobs.selection import RanTests
-from pytest_llmobs.semconv import metric_of
 from pytest_llmobs.settings import (
     DEFAULT_BASELINE,
     PYPROJECT_TABLE,
@@ -31,7 +35,6 @@ from pytest_llmobs.settings import (
     load_pyproject,
     resolve,
 )
-from pytest_llmobs.slos import evaluate_slos
 from pytest_llmobs.unmatched import closest
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2

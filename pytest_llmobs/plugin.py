@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_llmobs import early_parse
 from pytest_llmobs.options import OPTIONS
+from pytest_llmobs.run import early_parse
 from pytest_llmobs.settings import (
     ConfigError,
     Settings,
@@ -25,8 +25,8 @@ from pytest_llmobs.toml_ini import toml_ini_value
 from pytest_llmobs.unmatched import closest
 
 if TYPE_CHECKING:
-    from pytest_llmobs.fixture import LlmobsFixture
-    from pytest_llmobs.session import LlmobsSession
+    from pytest_llmobs.run.fixture import LlmobsFixture
+    from pytest_llmobs.run.session import LlmobsSession
 
 session_key: pytest.StashKey[LlmobsSession] = pytest.StashKey()
 
@@ -66,7 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
     sdk_loaded = any(
         m in sys.modules for m in ("opentelemetry.sdk.trace", "opentelemetry.sdk._logs")
     )
-    from pytest_llmobs.session import LlmobsSession
+    from pytest_llmobs.run.session import LlmobsSession
 
     llmobs = LlmobsSession(config, settings, find_existing=sdk_loaded)
     config.stash[session_key] = llmobs
@@ -81,7 +81,7 @@ def llmobs(request: pytest.FixtureRequest) -> LlmobsFixture:
     session = request.config.stash.get(session_key, None)
     if session is None:
         pytest.fail("the llmobs fixture needs `pytest --llmobs`", pytrace=False)
-    from pytest_llmobs.fixture import LlmobsFixture
+    from pytest_llmobs.run.fixture import LlmobsFixture
 
     return LlmobsFixture(session.recorder, session.settings.aliases)
 

@@ -10,12 +10,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pytest_llmobs.rules import LATENCY_PERCENTILES
-from pytest_llmobs.semconv import metric_of
-from pytest_llmobs.toml_text import as_toml
+from pytest_llmobs.gate.rules import LATENCY_PERCENTILES
+from pytest_llmobs.gate.semconv import metric_of
+from pytest_llmobs.gate.toml_text import as_toml
 
 if TYPE_CHECKING:  # the configuration is read before numpy is worth loading
-    from pytest_llmobs.model import SeriesStats, SpanTable
+    from pytest_llmobs.gate.model import SeriesStats, SpanTable
 
 Kind = Literal["metric", "series", "attribute"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_llmobs.aggregate import summarize_latency
-from pytest_llmobs.model import QualitySummary, SeriesKey, SeriesStats
+from pytest_llmobs.gate.aggregate import summarize_latency
+from pytest_llmobs.gate.model import QualitySummary, SeriesKey, SeriesStats
 
 # What pytest 10 removes is an error in this suite, and in the suites its tests run
 # (tests/integration/conftest.py passes the filter on): the plugin must use no API that

@@ -1,1 +1,3 @@
-"""Reports derived from a RunResult: the JSON run report and the terminal summary."""
+"""What a run's result becomes for people and CI, pure: the run report (JSON), the
+terminal summary, JUnit XML, Markdown, the HTML dashboard and the history file. Imports
+gate/ and analysis/."""

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_llmobs.checks import VERDICT_ORDER, Check
-from pytest_llmobs.compare import Comparison
-from pytest_llmobs.coverage import explainer
-from pytest_llmobs.gate import RunResult
-from pytest_llmobs.rules import direction_of, parse_tolerance
-from pytest_llmobs.selection import listed as listed_names
+from pytest_llmobs.gate.checks import VERDICT_ORDER, Check
+from pytest_llmobs.gate.compare import Comparison
+from pytest_llmobs.gate.coverage import explainer
+from pytest_llmobs.gate.judge import RunResult
+from pytest_llmobs.gate.rules import direction_of, parse_tolerance
+from pytest_llmobs.gate.selection import listed as listed_names
 
 # An inconclusive check's causes, most telling first: its estimate is beyond the
 # tolerance; the data cannot rule that out; the run has too few spans to test it at all.

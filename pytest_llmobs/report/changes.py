@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pytest_llmobs.model import SeriesStats
-from pytest_llmobs.promotion import metric_values
+from pytest_llmobs.gate.model import SeriesStats
+from pytest_llmobs.gate.promotion import metric_values
 from pytest_llmobs.report import text
 
 

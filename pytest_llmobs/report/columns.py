@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pytest_llmobs.compare import Check
+from pytest_llmobs.gate.compare import Check
 from pytest_llmobs.report.text import change, detail, p_text, value
 
 HEADER = ("series", "metric", "baseline", "current", "change", "p", "verdict")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast, get_args
 
-from pytest_llmobs.compare import Check, Comparison
-from pytest_llmobs.coverage import Absence, Status
+from pytest_llmobs.gate.compare import Check, Comparison
+from pytest_llmobs.gate.coverage import Absence, Status
 from pytest_llmobs.report.findings_json import (
     count,
     flag,

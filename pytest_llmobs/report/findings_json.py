@@ -7,8 +7,8 @@ import math
 from dataclasses import asdict
 from typing import Any
 
-from pytest_llmobs.distributions import Distribution
-from pytest_llmobs.findings import (
+from pytest_llmobs.analysis.distributions import Distribution
+from pytest_llmobs.analysis.findings import (
     SEVERITIES,
     Alert,
     Attribution,
@@ -17,7 +17,7 @@ from pytest_llmobs.findings import (
     SpanPart,
     Structure,
 )
-from pytest_llmobs.model import SeriesKey
+from pytest_llmobs.gate.model import SeriesKey
 
 
 def series_fields(key: SeriesKey) -> dict[str, Any]:

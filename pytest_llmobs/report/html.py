@@ -17,11 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from pytest_llmobs.dashboard import panels
-from pytest_llmobs.gate import RunResult
-from pytest_llmobs.history import Run
-from pytest_llmobs.jsonfile import write_atomic
+from pytest_llmobs.gate.jsonfile import write_atomic
+from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report import text
+from pytest_llmobs.report.dashboard import panels
+from pytest_llmobs.report.history import Run
 
 PANELS = (
     "health", "alerts", "comparison", "latency_histograms", "quality_histograms",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pytest_llmobs.compare import Check
-from pytest_llmobs.gate import RunResult
-from pytest_llmobs.jsonfile import write_atomic
+from pytest_llmobs.gate.compare import Check
+from pytest_llmobs.gate.jsonfile import write_atomic
+from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report import attention, text
 
 _HEADER = "| series | metric | baseline | current | change | 95% CI | p | verdict |"

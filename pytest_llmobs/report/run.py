@@ -8,18 +8,20 @@ import json
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from pytest_llmobs.baseline import (
+from pytest_llmobs.analysis.findings import SEVERITIES
+from pytest_llmobs.gate.baseline import (
     RUN_SCHEMA,
     SCHEMA_VERSION,
     BaselineError,
     load,
     series_to_json,
 )
-from pytest_llmobs.compare import VERDICT_ORDER, Cause, Check
-from pytest_llmobs.findings import SEVERITIES
-from pytest_llmobs.gate import BaselineState, BaselineStatus, RunResult
-from pytest_llmobs.jsonfile import dumps, write_atomic
-from pytest_llmobs.model import CaptureSummary
+from pytest_llmobs.gate.compare import VERDICT_ORDER, Cause, Check
+from pytest_llmobs.gate.jsonfile import dumps, write_atomic
+from pytest_llmobs.gate.judge import BaselineState, BaselineStatus, RunResult
+from pytest_llmobs.gate.model import CaptureSummary
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.slos import SloResult
 from pytest_llmobs.report.coverage_json import coverage_to_json, with_coverage
 from pytest_llmobs.report.findings_json import (
     count,
@@ -35,8 +37,6 @@ from pytest_llmobs.report.findings_json import (
     text,
     texts,
 )
-from pytest_llmobs.selection import RanTests
-from pytest_llmobs.slos import SloResult
 
 
 def check_to_json(check: Check) -> dict[str, Any]:

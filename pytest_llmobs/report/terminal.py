@@ -3,7 +3,7 @@ line for the rest (every check with verbose), then coverage, alerts, SLOs, the b
 
 from __future__ import annotations
 
-from pytest_llmobs.gate import RunResult
+from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report import attention, columns, text
 from pytest_llmobs.report.columns import LONG, fit
 from pytest_llmobs.report.text import value

@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from pytest_llmobs.compare import Check
-from pytest_llmobs.findings import Alert, Attribution, RequestDetail
-from pytest_llmobs.gate import RunResult
+from pytest_llmobs.analysis.findings import Alert, Attribution, RequestDetail
+from pytest_llmobs.gate.compare import Check
+from pytest_llmobs.gate.judge import RunResult
+from pytest_llmobs.gate.selection import listed
 from pytest_llmobs.report import attention
-from pytest_llmobs.selection import listed
 
 
 def title(result: RunResult) -> str:

@@ -15,8 +15,8 @@ import pytest
 # what a test imported when it ends, and numpy's extensions load once per process
 import scipy.special  # noqa: F401
 
-from pytest_llmobs.baseline import SCHEMA_VERSION
 from pytest_llmobs.cli import main
+from pytest_llmobs.gate.baseline import SCHEMA_VERSION
 from tests.integration.suites import make_suite
 
 pytestmark = pytest.mark.usefixtures("recorded")

@@ -240,8 +240,8 @@ def test_without_llmobs_nothing_is_installed_or_imported(pytester: pytest.Pytest
         from opentelemetry import trace
 
         def test_nothing_heavy():
-            heavy = {"numpy", "scipy", "opentelemetry.sdk", "pytest_llmobs.session",
-                     "pytest_llmobs.capture"}
+            heavy = {"numpy", "scipy", "opentelemetry.sdk", "pytest_llmobs.run.session",
+                     "pytest_llmobs.capture.recorder"}
             assert heavy.isdisjoint(sys.modules), heavy & set(sys.modules)
             assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmobs.early_parse import _setup
+from pytest_llmobs.run.early_parse import _setup
 
 SUITE = "def test_one():\n    pass\n"
 

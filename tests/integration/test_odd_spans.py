@@ -164,7 +164,7 @@ def test_a_failing_analysis_costs_neither_the_verdict_nor_the_report(
     # whatever odd span breaks the optional analysis next, the gate still judges
     pytester.makeconftest(
         """
-        import pytest_llmobs.analysis as analysis
+        import pytest_llmobs.analysis.analyze as analysis
 
         def broken(*args, **kwargs):
             raise ValueError("an odd span")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_llmobs.aggregate import aggregate
-from pytest_llmobs.model import SeriesKey, SpanTable
+from pytest_llmobs.gate.aggregate import aggregate
+from pytest_llmobs.gate.model import SeriesKey, SpanTable
 
 
 def table(names: list[str], durations_ms: list[float], errors: list[bool]) -> SpanTable:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmobs.alerts import find_alerts
-from pytest_llmobs.attribution import attribute
-from pytest_llmobs.compare import Check, Comparison
-from pytest_llmobs.findings import Structure, fails
-from pytest_llmobs.model import SeriesKey
-from pytest_llmobs.rules import Rules, parse_tolerance
+from pytest_llmobs.analysis.alerts import find_alerts
+from pytest_llmobs.analysis.attribution import attribute
+from pytest_llmobs.analysis.findings import Structure, fails
+from pytest_llmobs.gate.compare import Check, Comparison
+from pytest_llmobs.gate.model import SeriesKey
+from pytest_llmobs.gate.rules import Rules, parse_tolerance
 from tests.conftest import make_series
 
 PRO = SeriesKey("judge", (("tier", "pro"),))

@@ -12,7 +12,7 @@ from pathlib import Path
 WRITER = """
 import json, os, sys, time
 from pathlib import Path
-from pytest_llmobs.jsonfile import write_atomic
+from pytest_llmobs.gate.jsonfile import write_atomic
 
 path, tag, rounds, stall = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 if stall:  # stop between writing the temporary file and renaming it, to be killed there

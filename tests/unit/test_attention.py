@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.checks import Cause, Check, Verdict
-from pytest_llmobs.compare import Comparison
-from pytest_llmobs.gate import BaselineState, RunResult
-from pytest_llmobs.model import SeriesKey
+from pytest_llmobs.gate.checks import Cause, Check, Verdict
+from pytest_llmobs.gate.compare import Comparison
+from pytest_llmobs.gate.judge import BaselineState, RunResult
+from pytest_llmobs.gate.model import SeriesKey
 from pytest_llmobs.report import attention
 
 

@@ -10,13 +10,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_llmobs import baseline, gate, stored
-from pytest_llmobs.compare import compare
-from pytest_llmobs.jsonfile import write_atomic
-from pytest_llmobs.model import SeriesStats
-from pytest_llmobs.selection import RanTests
-from pytest_llmobs.semconv import COST_ATTRIBUTE, TOKEN_METRICS
-from pytest_llmobs.shape import Shape
+from pytest_llmobs.gate import baseline, stored
+from pytest_llmobs.gate import judge as gate
+from pytest_llmobs.gate.compare import compare
+from pytest_llmobs.gate.jsonfile import write_atomic
+from pytest_llmobs.gate.model import SeriesStats
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.semconv import COST_ATTRIBUTE, TOKEN_METRICS
+from pytest_llmobs.gate.shape import Shape
 from tests.conftest import make_series
 
 

@@ -13,10 +13,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from pytest_llmobs import capture
-from pytest_llmobs.capture import SpanRecorder
-from pytest_llmobs.model import SpanTable
-from pytest_llmobs.sampling import WORST_KEPT
+from pytest_llmobs.capture import recorder as capture
+from pytest_llmobs.capture.recorder import SpanRecorder
+from pytest_llmobs.capture.sampling import WORST_KEPT
+from pytest_llmobs.gate.model import SpanTable
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import Status, StatusCode
 
-from pytest_llmobs.breakdown import _attributes
-from pytest_llmobs.capture import SpanRecorder
-from pytest_llmobs.sampling import WORST_KEPT, Largest
-from pytest_llmobs.semconv import EVALUATION_EVENT, EVALUATION_NAME, EVALUATION_SCORE
-from pytest_llmobs.span_fields import PUBLIC_READ
+from pytest_llmobs.analysis.breakdown import _attributes
+from pytest_llmobs.capture.recorder import SpanRecorder
+from pytest_llmobs.capture.sampling import WORST_KEPT, Largest
+from pytest_llmobs.capture.span_fields import PUBLIC_READ
+from pytest_llmobs.gate.semconv import EVALUATION_EVENT, EVALUATION_NAME, EVALUATION_SCORE
 
 
 class Renamed:
@@ -277,7 +277,7 @@ def test_a_str_subclass_or_missing_name_is_recorded_as_text_on_the_fast_path() -
 def test_a_failing_sampling_pass_keeps_the_detail_and_says_so(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pytest_llmobs.sampling import DetailSampler
+    from pytest_llmobs.capture.sampling import DetailSampler
 
     def broken(*args: Any) -> Any:
         raise MemoryError("no room")

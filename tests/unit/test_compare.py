@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_llmobs import measure, stored, verdict
-from pytest_llmobs.compare import Check, compare
-from pytest_llmobs.model import SeriesKey, SeriesStats
-from pytest_llmobs.rule_config import rules_from_config
-from pytest_llmobs.rules import Rules
+from pytest_llmobs.gate import measure, stored, verdict
+from pytest_llmobs.gate.compare import Check, compare
+from pytest_llmobs.gate.model import SeriesKey, SeriesStats
+from pytest_llmobs.gate.rule_config import rules_from_config
+from pytest_llmobs.gate.rules import Rules
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))  # ms

@@ -24,10 +24,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from pytest_llmobs.capture import SpanRecorder
-from pytest_llmobs.logs import EvaluationLogProcessor
-from pytest_llmobs.providers import _FallbackProvider
-from pytest_llmobs.semconv import EVALUATION_EVENT, EVALUATION_NAME, EVALUATION_SCORE
+from pytest_llmobs.capture.logs import EvaluationLogProcessor
+from pytest_llmobs.capture.providers import _FallbackProvider
+from pytest_llmobs.capture.recorder import SpanRecorder
+from pytest_llmobs.gate.semconv import EVALUATION_EVENT, EVALUATION_NAME, EVALUATION_SCORE
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_llmobs import presence
-from pytest_llmobs.compare import compare
-from pytest_llmobs.model import SeriesKey, SeriesStats
-from pytest_llmobs.rule_config import rules_from_config
-from pytest_llmobs.selection import RanTests
+from pytest_llmobs.gate import presence
+from pytest_llmobs.gate.compare import compare
+from pytest_llmobs.gate.model import SeriesKey, SeriesStats
+from pytest_llmobs.gate.rule_config import rules_from_config
+from pytest_llmobs.gate.selection import RanTests
 from tests.conftest import make_series
 
 CASES = [f"t.py::test[{i}]" for i in range(60)]

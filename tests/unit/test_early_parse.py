@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmobs.early_parse import VALUE_FLAGS, separated
+from pytest_llmobs.run.early_parse import VALUE_FLAGS, separated
 
 
 @pytest.mark.parametrize(

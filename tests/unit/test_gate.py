@@ -7,10 +7,10 @@ from typing import Literal
 
 import pytest
 
-from pytest_llmobs.compare import Check, Comparison, Verdict
-from pytest_llmobs.gate import BaselineState, RunResult
-from pytest_llmobs.model import SeriesKey
-from pytest_llmobs.slos import SloResult
+from pytest_llmobs.gate.compare import Check, Comparison, Verdict
+from pytest_llmobs.gate.judge import BaselineState, RunResult
+from pytest_llmobs.gate.model import SeriesKey
+from pytest_llmobs.gate.slos import SloResult
 
 KEY = SeriesKey("s")
 LOADED = BaselineState(Path("b.json"), "loaded")

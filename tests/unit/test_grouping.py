@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from pytest_llmobs.aggregate import aggregate
-from pytest_llmobs.baseline import baseline_document, load
-from pytest_llmobs.compare import compare
-from pytest_llmobs.grouping import acyclic, inherit, parent_rows, rows_of, values_of
-from pytest_llmobs.model import SpanTable
-from pytest_llmobs.semconv import alias_map
+from pytest_llmobs.gate.aggregate import aggregate
+from pytest_llmobs.gate.baseline import baseline_document, load
+from pytest_llmobs.gate.compare import compare
+from pytest_llmobs.gate.grouping import acyclic, inherit, parent_rows, rows_of, values_of
+from pytest_llmobs.gate.model import SpanTable
+from pytest_llmobs.gate.semconv import alias_map
 
 # (name, trace, span id, parent id, duration ms, attributes)
 Span = tuple[str, int, int, int, float, dict[str, Any]]

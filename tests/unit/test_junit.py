@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pytest_llmobs.compare import compare
-from pytest_llmobs.gate import BaselineState, RunResult
+from pytest_llmobs.gate.compare import compare
+from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.report.junit import junit_xml
 from tests.conftest import make_series
 

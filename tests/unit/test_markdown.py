@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.gate import RunResult
+from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report.markdown import escape, markdown
 from tests.unit.runs import passing_run, regressed_run, thirty_case_run
 

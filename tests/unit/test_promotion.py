@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs import baseline
-from pytest_llmobs.compare import compare
-from pytest_llmobs.jsonfile import write_atomic
-from pytest_llmobs.model import SeriesStats
-from pytest_llmobs.promotion import kept_series, metric_values, promote, refusal, replace_hint
-from pytest_llmobs.selection import RanTests
-from pytest_llmobs.shape import Shape
+from pytest_llmobs.gate import baseline
+from pytest_llmobs.gate.compare import compare
+from pytest_llmobs.gate.jsonfile import write_atomic
+from pytest_llmobs.gate.model import SeriesStats
+from pytest_llmobs.gate.promotion import kept_series, metric_values, promote, refusal, replace_hint
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.shape import Shape
 from tests.conftest import make_series
 
 A, B = "t.py::test_a", "t.py::test_b"

@@ -20,25 +20,31 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_llmobs import baseline
-from pytest_llmobs.alerts import find_alerts
-from pytest_llmobs.compare import Comparison, compare
-from pytest_llmobs.distributions import distributions
-from pytest_llmobs.findings import Attribution, Findings, RequestDetail, SpanPart, Structure
-from pytest_llmobs.gate import BaselineState, RunResult
-from pytest_llmobs.jsonfile import dumps
-from pytest_llmobs.model import SeriesKey, SeriesStats
+from pytest_llmobs.analysis.alerts import find_alerts
+from pytest_llmobs.analysis.distributions import distributions
+from pytest_llmobs.analysis.findings import (
+    Attribution,
+    Findings,
+    RequestDetail,
+    SpanPart,
+    Structure,
+)
+from pytest_llmobs.gate import baseline
+from pytest_llmobs.gate.compare import Comparison, compare
+from pytest_llmobs.gate.jsonfile import dumps
+from pytest_llmobs.gate.judge import BaselineState, RunResult
+from pytest_llmobs.gate.model import SeriesKey, SeriesStats
+from pytest_llmobs.gate.redact import MASK, redactor
+from pytest_llmobs.gate.rule_config import rules_from_config
+from pytest_llmobs.gate.rules import RuleError, parse_slo_value, parse_tolerance
+from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.options import OPTIONS
-from pytest_llmobs.redact import MASK, redactor
 from pytest_llmobs.report import terminal
 from pytest_llmobs.report.html import html
 from pytest_llmobs.report.junit import junit_xml
 from pytest_llmobs.report.markdown import markdown
 from pytest_llmobs.report.run import result_from_json, run_report
-from pytest_llmobs.rule_config import rules_from_config
-from pytest_llmobs.rules import RuleError, parse_slo_value, parse_tolerance
 from pytest_llmobs.settings import ConfigError, Source, resolve
-from pytest_llmobs.slos import evaluate_slos
 from tests.conftest import make_series
 
 settings.register_profile(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 
-from pytest_llmobs.providers import _NoOpCount
+from pytest_llmobs.capture.providers import _NoOpCount
 
 
 @contextlib.contextmanager

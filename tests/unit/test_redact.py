@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.redact import MASK, SHOWN_CHARS, RedactError, Redactor, redactor
+from pytest_llmobs.gate.redact import MASK, SHOWN_CHARS, RedactError, Redactor, redactor
 from pytest_llmobs.settings import ConfigError, Source, resolve
 
 SECRETS = [

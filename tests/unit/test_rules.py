@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmobs.rule_config import marker_rules, rules_from_config, with_test_rules
-from pytest_llmobs.rules import (
+from pytest_llmobs.gate.rule_config import marker_rules, rules_from_config, with_test_rules
+from pytest_llmobs.gate.rules import (
     RuleError,
     Rules,
     Slo,

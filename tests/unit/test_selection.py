@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.selection import RanTests, file_of
+from pytest_llmobs.gate.selection import RanTests, file_of
 
 BASELINE = frozenset({"a.py::t[1]", "a.py::t[2]", "a.py::t[3]", "b.py::u", "c.py::v"})
 

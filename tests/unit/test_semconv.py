@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmobs.semconv import (
+from pytest_llmobs.gate.semconv import (
     ALIASES,
     AliasError,
     alias_map,

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmobs.gate.toml_text import as_toml
 from pytest_llmobs.options import OPTIONS
 from pytest_llmobs.settings import (
     ConfigError,
@@ -16,7 +17,6 @@ from pytest_llmobs.settings import (
     resolve,
 )
 from pytest_llmobs.toml_ini import toml_ini_value
-from pytest_llmobs.toml_text import as_toml
 
 ROOT = Path("/project")
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs.shape import Shape, differences, function_of
+from pytest_llmobs.gate.shape import Shape, differences, function_of
 
 RECORDED = Shape(
     quality_attributes=("overall_score", "relevance"),

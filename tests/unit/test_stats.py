@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_llmobs import presence, quantiles, rates, stats
+from pytest_llmobs.gate import presence, quantiles, rates, stats
 
 
 def test_wilcoxon_matches_scipy_and_hand_computed_exact_case() -> None:

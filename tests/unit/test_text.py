@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_llmobs.gate.semconv import metric_of
 from pytest_llmobs.report.text import signed, value
-from pytest_llmobs.semconv import metric_of
 
 
 @pytest.mark.parametrize(

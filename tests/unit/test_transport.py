@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from pytest_llmobs import transport
-from pytest_llmobs.capture import SpanRecorder
-from pytest_llmobs.model import SpanTable
+from pytest_llmobs.capture import transport
+from pytest_llmobs.capture.recorder import SpanRecorder
+from pytest_llmobs.gate.model import SpanTable
 
 PLAIN = (str, int, float, bool, bytes, list, tuple, dict)  # what execnet can ship
 

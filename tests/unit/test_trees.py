@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_llmobs.trees import Node, covered, critical_path, self_time, walk
+from pytest_llmobs.analysis.trees import Node, covered, critical_path, self_time, walk
 
 
 def names(path: list[Node]) -> list[str]:

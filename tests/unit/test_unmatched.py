@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_llmobs.rule_config import rules_from_config
-from pytest_llmobs.rules import RuleError
+from pytest_llmobs.gate.rule_config import rules_from_config
+from pytest_llmobs.gate.rules import RuleError
 from pytest_llmobs.unmatched import Measured, Named, from_table, measured, warnings
 from tests.conftest import make_series
 
