@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from pytest_llmobs.gate.rule_config import flatten
 from pytest_llmobs.gate.rules import LATENCY_PERCENTILES
 from pytest_llmobs.gate.semconv import metric_of
 from pytest_llmobs.gate.toml_text import as_toml
@@ -42,14 +43,14 @@ class Measured:
 def from_table(table: Mapping[str, Any], label: str) -> list[Named]:
     """The names in a checked `[tool.llmobs]` table: rule, override and SLO metrics,
     override globs, aliases and the attributes `redact.allow` shows."""
-    named = [Named("metric", (k,), f"rules.{k} ({label})") for k in _keys(table.get("rules"))]
-    named += [Named("metric", (k,), f"slo.{k} ({label})") for k in _keys(table.get("slo"))]
+    named = [Named("metric", (k,), f"rules.{k} ({label})") for k in _keys(table, "rules")]
+    named += [Named("metric", (k,), f"slo.{k} ({label})") for k in _keys(table, "slo")]
     for i, item in enumerate(table.get("overrides", [])):
         where = f"overrides[{i}]"
         glob = f"{where}.series = {as_toml(item['series'])} ({label})"
         named.append(Named("series", (item["series"],), glob))
         rest = {k: v for k, v in item.items() if k != "series"}
-        named += [Named("metric", (k,), f"{where}.{k} ({label})") for k in _keys(rest)]
+        named += [Named("metric", (k,), f"{where}.{k} ({label})") for k in flatten(rest, "", "")]
     for name, others in table.get("aliases", {}).items():
         names = (name, *([others] if isinstance(others, str) else others))
         named.append(Named("attribute", names, f"aliases.{name} = {as_toml(others)} ({label})"))
@@ -119,25 +120,17 @@ def _hint(name: Named, found: Measured) -> str:
         return closest(key, found.series)
     if key.startswith("quality."):  # the attribute's name is what may be misspelt
         scores = {m.partition(".")[2] for m in found.metrics if m.startswith("quality.")}
-        hint = closest(key.partition(".")[2], scores | found.attributes)
-        return hint.replace("mean ", "mean quality.")
+        return closest(key.partition(".")[2], scores | found.attributes, prefix="quality.")
     return closest(key, found.metrics)
 
 
-def closest(name: str, known: Iterable[str]) -> str:
-    """`: did you mean X?` with the known name closest to a misspelt one, or nothing."""
+def closest(name: str, known: Iterable[str], prefix: str = "") -> str:
+    """`: did you mean X?` with the known name closest to a misspelt one (written after
+    `prefix`), or nothing."""
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
-    return f": did you mean {close[0]}?" if close else ""
+    return f": did you mean {prefix}{close[0]}?" if close else ""
 
 
-def _keys(table: Any, prefix: str = "") -> list[str]:
-    """The metric keys of a (checked) rules or SLO table, nested tables flattened."""
-    if not isinstance(table, dict):
-        return []
-    keys = []
-    for key, value in table.items():
-        if isinstance(value, dict) and not {"warn", "fail"} & set(value):
-            keys += _keys(value, f"{prefix}{key}.")
-        else:
-            keys.append(f"{prefix}{key}")
-    return keys
+def _keys(table: Mapping[str, Any], key: str) -> list[str]:
+    """The metric keys of a (checked) rules or SLO table."""
+    return list(flatten(table.get(key, {}), key, ""))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -20,12 +21,23 @@ from pytest_llmobs.gate.semconv import ALIASES, TOKEN_METRICS
 SPAN_COST = "llm.cost.total"  # OpenInference: a cost the instrumentation worked out
 
 
-def cost_column(
+@dataclass(frozen=True)
+class Costs:
+    """The rows that have a cost and their cost in US dollars; and the models whose spans
+    counted tokens but have no cost, as no price is known for them (nor a cost of their
+    own), with the number of such spans of each."""
+
+    rows: Ints
+    values: Floats
+    unpriced: Mapping[str, int]
+
+
+def costs(
     table: SpanTable,
     prices: Mapping[str, Price] = PRICES,
     aliases: Mapping[str, Sequence[str]] = ALIASES,
-) -> tuple[Ints, Floats]:
-    """The rows that have a cost, and their cost in US dollars.
+) -> Costs:
+    """What each span cost, in one pass over the tokens and models.
 
     A span's own `llm.cost.total` wins; otherwise its input and output tokens at its
     model's price (the response's model, else the request's). Spans with no tokens or
@@ -33,31 +45,20 @@ def cost_column(
     """
     cost = np.full(len(table), np.nan)
     used, wrote, models, counted = _usage(table, aliases)
+    unknown = counted.copy()
     for model in set(models[counted].tolist()) - {None}:
         price = price_of(model, prices)
         if price is not None:
             mine = counted & (models == model)
             cost[mine] = (used[mine] * price.input + wrote[mine] * price.output) / 1e6
+            unknown &= ~mine
     if SPAN_COST in table.numeric:
         rows, values = table.numeric[SPAN_COST]
         cost[rows] = values
+        unknown[rows] = False
     has = np.flatnonzero(~np.isnan(cost))
-    return has.astype(np.int64), cost[has]
-
-
-def unpriced(
-    table: SpanTable,
-    prices: Mapping[str, Price] = PRICES,
-    aliases: Mapping[str, Sequence[str]] = ALIASES,
-) -> dict[str, int]:
-    """The models whose spans counted tokens but have no cost, as no price is known for
-    them (nor a cost of their own): the number of such spans of each."""
-    _, _, models, counted = _usage(table, aliases)
-    if SPAN_COST in table.numeric:
-        counted = counted.copy()
-        counted[table.numeric[SPAN_COST][0]] = False
-    counts = Counter(str(m) for m in models[counted].tolist() if m is not None)
-    return {m: n for m, n in sorted(counts.items()) if price_of(m, prices) is None}
+    counts = Counter(str(m) for m in models[unknown].tolist() if m is not None)
+    return Costs(has.astype(np.int64), cost[has], dict(sorted(counts.items())))
 
 
 def unpriced_notes(found: Mapping[str, int], costed: bool) -> list[str]:

@@ -53,14 +53,15 @@ def rules_from_config(config: Mapping[str, Any], source: str, alpha: float = 0.0
     )
 
 
-def _flatten(table: Any, where: str, source: str, prefix: str = "") -> dict[str, Any]:
+def flatten(table: Any, where: str, source: str, prefix: str = "") -> dict[str, Any]:
+    """A rules or SLO table's entries by metric key, nested tables flattened."""
     if not isinstance(table, dict):
         raise RuleError(f'{where} ({source}): expected a table of metric = "spec"')
     flat: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and not {"warn", "fail"} & set(value):
-            flat.update(_flatten(value, where, source, name + "."))
+            flat.update(flatten(value, where, source, name + "."))
         else:
             flat[name] = value
     return flat
@@ -68,7 +69,7 @@ def _flatten(table: Any, where: str, source: str, prefix: str = "") -> dict[str,
 
 def _tolerances(table: Any, where: str, source: str) -> dict[str, Tolerance | None]:
     result = {}
-    for metric, spec in _flatten(table, where, source).items():
+    for metric, spec in flatten(table, where, source).items():
         try:
             check_metric_key(metric)
             if not isinstance(spec, str):
@@ -81,7 +82,7 @@ def _tolerances(table: Any, where: str, source: str) -> dict[str, Tolerance | No
 
 def _slos(table: Any, source: str) -> dict[str, Slo]:
     result = {}
-    for metric, levels in _flatten(table, "slo", source).items():
+    for metric, levels in flatten(table, "slo", source).items():
         try:
             check_metric_key(metric)
             if "*" in metric:

@@ -10,7 +10,7 @@ from pytest_llmobs.gate.checks import VERDICT_ORDER, Check
 from pytest_llmobs.gate.compare import Comparison
 from pytest_llmobs.gate.coverage import explainer
 from pytest_llmobs.gate.judge import RunResult
-from pytest_llmobs.gate.rules import direction_of, parse_tolerance
+from pytest_llmobs.gate.rules import Tolerance, direction_of, parse_tolerance
 from pytest_llmobs.gate.selection import listed as listed_names
 
 # An inconclusive check's causes, most telling first: its estimate is beyond the
@@ -26,27 +26,28 @@ def structural(check: Check) -> bool:
     has the statistic moved beyond its tolerance the harmful way."""
     if check.verdict != "inconclusive" or check.cause not in ("too-few", "low-power"):
         return False
-    if _beyond_harmful(check):  # a p95 ten times slower is news, however few spans show it
-        return False
-    return check.cause == "too-few" or (check.change or 0.0) * _direction(check) <= 0
+    tolerance = _tolerance(check)
+    if tolerance is not None and _beyond(check, tolerance):
+        return False  # a p95 ten times slower is news, however few spans show it
+    direction = tolerance.direction if tolerance is not None else direction_of(check.metric)
+    return check.cause == "too-few" or (check.change or 0.0) * direction <= 0
 
 
-def _beyond_harmful(check: Check) -> bool:
+def _beyond(check: Check, tolerance: Tolerance) -> bool:
     """Whether the statistic moved beyond its tolerance the harmful way."""
-    if check.baseline is None or check.current is None or not check.tolerance:
+    if check.baseline is None or check.current is None:
         return False
+    return tolerance.beyond(check.current, check.baseline) > 0
+
+
+def _tolerance(check: Check) -> Tolerance | None:
+    """The tolerance the check applied, read from its spec."""
+    if not check.tolerance:
+        return None
     try:
-        tolerance = parse_tolerance(check.metric, check.tolerance)
+        return parse_tolerance(check.metric, check.tolerance)
     except ValueError:  # a saved report's spec this version reads otherwise
-        return False
-    return tolerance is not None and tolerance.beyond(check.current, check.baseline) > 0
-
-
-def _direction(check: Check) -> int:
-    """Which way is harmful: the sign of the tolerance applied, else the metric's."""
-    if check.tolerance and check.tolerance[0] in "+-":
-        return 1 if check.tolerance[0] == "+" else -1
-    return direction_of(check.metric)
+        return None
 
 
 def not_run(comparison: Comparison | None) -> set[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -23,7 +23,7 @@ from pytest_llmobs.capture.recorder import UNREADABLE, SpanRecorder
 from pytest_llmobs.gate import judge as gate
 from pytest_llmobs.gate.aggregate import aggregate, series_index
 from pytest_llmobs.gate.model import CaptureSummary, Ints, SeriesKey, SeriesStats, SpanTable
-from pytest_llmobs.gate.prices import SPAN_COST, cost_column, unpriced, unpriced_notes
+from pytest_llmobs.gate.prices import SPAN_COST, costs, unpriced_notes
 from pytest_llmobs.gate.rule_config import marker_rules, with_test_rules
 from pytest_llmobs.gate.rules import RuleError
 from pytest_llmobs.gate.selection import RanTests
@@ -231,7 +231,7 @@ class LlmobsSession:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
-        keys, spans, numeric = self._aggregate(table, marked)
+        keys, spans, numeric, unpriced = self._aggregate(table, marked)
         failed: list[str] = []  # the analysis explains a verdict: it never costs one
         options = self._analysis_options()
         findings = _optional(
@@ -273,7 +273,7 @@ class LlmobsSession:
             warnings += judged.notes
         warnings += self._unmatched(table, series, judged.stored, tests, marked)
         costed = any(COST_ATTRIBUTE in x.quality for x in (*series, *judged.stored))
-        warnings += unpriced_notes(unpriced(table, s.prices, s.aliases), costed)
+        warnings += unpriced_notes(unpriced, costed)
         return gate.RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
             tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
@@ -292,16 +292,20 @@ class LlmobsSession:
 
     def _aggregate(
         self, table: SpanTable, marked: xdist.Marks
-    ) -> tuple[tuple[list[SeriesKey], Ints], tuple[SeriesStats, ...], tuple[str, ...]]:
-        """Each span's series, the series, and the numeric attributes they average."""
+    ) -> tuple[
+        tuple[list[SeriesKey], Ints], tuple[SeriesStats, ...], tuple[str, ...], Mapping[str, int]
+    ]:
+        """Each span's series, the series, the numeric attributes they average, and the
+        models without a price (spans of each)."""
         aliases, group_by = self.settings.aliases, self.settings.group_by
         known = all_names(self.numeric, aliases) | {SPAN_COST}
         scored = sorted(table.numeric.keys() - known)  # llmobs.score(), evaluation results
         numeric = (*self.numeric, *scored)
-        cost = {COST_ATTRIBUTE: cost_column(table, self.settings.prices, aliases)}
+        priced = costs(table, self.settings.prices, aliases)
+        cost = {COST_ATTRIBUTE: (priced.rows, priced.values)}
         keys = series_index(table, marked.tests, group_by, aliases)
         series = aggregate(table, numeric, marked.tests, group_by, aliases, cost, keys)
-        return keys, tuple(series), numeric
+        return keys, tuple(series), numeric, priced.unpriced
 
     def _unmatched(
         self,

@@ -11,7 +11,7 @@ import pytest
 from pytest_llmobs.gate.aggregate import aggregate
 from pytest_llmobs.gate.model import SpanTable
 from pytest_llmobs.gate.price_table import PRICES, Price, parse_prices, price_of
-from pytest_llmobs.gate.prices import cost_column
+from pytest_llmobs.gate.prices import costs
 from pytest_llmobs.gate.semconv import COST_ATTRIBUTE
 from pytest_llmobs.settings import ConfigError, load_pyproject, resolve
 
@@ -71,7 +71,8 @@ SPANS: list[dict[str, Any]] = [
 
 
 def test_cost_from_tokens_and_price_or_from_the_span() -> None:
-    rows, cost = cost_column(table(SPANS))
+    found = costs(table(SPANS))
+    rows, cost = found.rows, found.values
     assert rows.tolist() == [0, 1, 2]
     assert cost.tolist() == pytest.approx(
         [(1000 * 2.50 + 100 * 10.00) / 1e6, 2000 * 0.15 / 1e6, 0.5]
@@ -79,7 +80,8 @@ def test_cost_from_tokens_and_price_or_from_the_span() -> None:
 
 
 def test_cost_is_a_gated_per_series_mean() -> None:
-    rows, cost = cost_column(table(SPANS))
+    found = costs(table(SPANS))
+    rows, cost = found.rows, found.values
     [series] = aggregate(table(SPANS), derived={COST_ATTRIBUTE: (rows, cost)})
     assert series.quality[COST_ATTRIBUTE].count == 3
     assert series.quality[COST_ATTRIBUTE].mean == pytest.approx(float(np.mean(cost)))
