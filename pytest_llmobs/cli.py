@@ -25,6 +25,7 @@ from pytest_llmobs.report.changes import changes
 from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
+from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import result_from_json, write_run_report
 from pytest_llmobs.settings import (
     DEFAULT_BASELINE,
@@ -193,7 +194,7 @@ def _compare(args: argparse.Namespace) -> int:
     findings = analysis.with_comparison(
         saved.findings, comparison, run.series, stored.series, settings.rules
     )
-    result = gate.RunResult(
+    result = RunResult(
         run.series, judged.state, comparison, judged.notes, metadata=run.metadata,
         errors=saved.errors, slos=slos,  # a run that failed closed stays failed
         fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
@@ -208,7 +209,7 @@ def _compare(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
 
 
-def _saved_run(path: Path) -> tuple[baseline.SeriesFile, gate.RunResult]:
+def _saved_run(path: Path) -> tuple[baseline.SeriesFile, RunResult]:
     """A run report, as a file of series and as it was judged; refused when it is a
     baseline, or reports a run that never captured (stopped by its configuration)."""
     run = _load(path)
@@ -234,16 +235,16 @@ def _report(args: argparse.Namespace) -> int:
     return EXIT_PASS if result.verdict == "pass" or result.advisory else EXIT_REGRESSION
 
 
-def _print(result: gate.RunResult, verbose: bool) -> None:
+def _print(result: RunResult, verbose: bool) -> None:
     """The headline and the summary, within the terminal's width (COLUMNS when set)."""
     print(text.title(result))
     width = shutil.get_terminal_size().columns
     print("\n".join(terminal.summary_lines(result, width, verbose)))
 
 
-def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
+def _write(args: argparse.Namespace, result: RunResult) -> None:
     runs = _runs(args.history) if args.history is not None else []
-    writers: list[tuple[Path | None, Callable[[Path, gate.RunResult], None]]] = [
+    writers: list[tuple[Path | None, Callable[[Path, RunResult], None]]] = [
         (getattr(args, "json", None), _write_run_report),
         (args.junitxml, write_junit_xml),
         (args.markdown, write_markdown),
@@ -258,7 +259,7 @@ def _write(args: argparse.Namespace, result: gate.RunResult) -> None:
             raise _BadInput(f"{path}: cannot write it: {exc}") from None
 
 
-def _write_run_report(path: Path, result: gate.RunResult) -> None:
+def _write_run_report(path: Path, result: RunResult) -> None:
     """The run report, naming its baseline by an absolute path: `llmobs baseline update`
     writes there, from whatever folder it runs in."""
     state = replace(result.baseline, path=result.baseline.path.resolve())

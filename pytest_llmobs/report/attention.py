@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from pytest_llmobs.gate.checks import VERDICT_ORDER, Check
 from pytest_llmobs.gate.compare import Comparison
 from pytest_llmobs.gate.coverage import explainer
-from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.gate.rules import Tolerance, direction_of, parse_tolerance
 from pytest_llmobs.gate.selection import listed as listed_names
+from pytest_llmobs.report.result import RunResult
 
 # An inconclusive check's causes, most telling first: its estimate is beyond the
 # tolerance; the data cannot rule that out; the run has too few spans to test it at all.

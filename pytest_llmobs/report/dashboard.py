@@ -12,12 +12,12 @@ from typing import Any
 from pytest_llmobs.analysis.distributions import Distribution, busiest
 from pytest_llmobs.analysis.findings import RequestDetail
 from pytest_llmobs.gate.compare import Check
-from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.gate.model import SeriesStats
 from pytest_llmobs.gate.semconv import metric_of
 from pytest_llmobs.gate.slos import SloResult
 from pytest_llmobs.report import text
 from pytest_llmobs.report.history import Run
+from pytest_llmobs.report.result import RunResult
 
 WATERFALLS = 5  # slowest requests drawn as waterfalls
 TREND_SERIES = 6  # series drawn across runs: the busiest

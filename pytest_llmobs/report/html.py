@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmobs.gate.jsonfile import write_atomic
-from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report import text
 from pytest_llmobs.report.dashboard import panels
 from pytest_llmobs.report.history import Run
+from pytest_llmobs.report.result import RunResult
 
 PANELS = (
     "health", "alerts", "comparison", "latency_histograms", "quality_histograms",

@@ -16,8 +16,8 @@ from junit_xml import TestCase, TestSuite, to_xml_report_string
 from pytest_llmobs.analysis.findings import Findings, fails
 from pytest_llmobs.gate.compare import Check, Comparison
 from pytest_llmobs.gate.jsonfile import write_atomic
-from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report import text
+from pytest_llmobs.report.result import RunResult
 
 _CASE_TIME = 0.001  # seconds: a check takes no time of its own, but CI tools want one
 

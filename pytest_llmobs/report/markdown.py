@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pytest_llmobs.gate.compare import Check
 from pytest_llmobs.gate.jsonfile import write_atomic
-from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report import attention, text
+from pytest_llmobs.report.result import RunResult
 
 _HEADER = "| series | metric | baseline | current | change | 95% CI | p | verdict |"
 _RULE = "| --- | --- | ---: | ---: | ---: | --- | ---: | --- |"

@@ -18,8 +18,8 @@ from pytest_llmobs.gate.baseline import (
 )
 from pytest_llmobs.gate.compare import VERDICT_ORDER, Cause, Check
 from pytest_llmobs.gate.jsonfile import dumps, write_atomic
-from pytest_llmobs.gate.judge import BaselineState, BaselineStatus, RunResult
 from pytest_llmobs.gate.model import CaptureSummary
+from pytest_llmobs.gate.promotion import BaselineState, BaselineStatus
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.slos import SloResult
 from pytest_llmobs.report.coverage_json import coverage_to_json, with_coverage
@@ -37,6 +37,7 @@ from pytest_llmobs.report.findings_json import (
     text,
     texts,
 )
+from pytest_llmobs.report.result import RunResult
 
 
 def check_to_json(check: Check) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import numpy as np
 
 from pytest_llmobs.analysis.findings import Alert, Attribution, RequestDetail
 from pytest_llmobs.gate.compare import Check
-from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.gate.selection import listed
 from pytest_llmobs.report import attention
+from pytest_llmobs.report.result import RunResult
 
 
 def title(result: RunResult) -> str:

@@ -42,6 +42,7 @@ from pytest_llmobs.report import history, provenance, terminal, text
 from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import append_markdown, write_markdown
+from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import write_run_report
 from pytest_llmobs.run import asked, xdist
 from pytest_llmobs.settings import Settings
@@ -65,7 +66,7 @@ class LlmobsSession:
         )
         self.installer = CaptureInstaller(self.recorder, find_existing, not settings.no_fallback)
         self.log_installer = LogCaptureInstaller(self.recorder, find_existing)
-        self.result: gate.RunResult | None = None
+        self.result: RunResult | None = None
         self.report_errors: list[str] = []
         self.written: list[Path] = []
         self.tests_failed = 0  # by the tests themselves, before the gate adds its own
@@ -170,7 +171,7 @@ class LlmobsSession:
         if gate_only and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.settings.exit_code  # pytest.exit(returncode=0) too
 
-    def _history(self, result: gate.RunResult, keep: bool) -> list[history.Run]:
+    def _history(self, result: RunResult, keep: bool) -> list[history.Run]:
         """Append this run to the history (unless interrupted); the runs for the dashboard."""
         path = self.settings.history
         if path is None:
@@ -191,8 +192,8 @@ class LlmobsSession:
             self.report_errors.append(str(exc))
             return []
 
-    def _write_reports(self, result: gate.RunResult, runs: list[history.Run]) -> None:
-        outputs: list[tuple[Path | None, str, Callable[[Path, gate.RunResult], None]]] = [
+    def _write_reports(self, result: RunResult, runs: list[history.Run]) -> None:
+        outputs: list[tuple[Path | None, str, Callable[[Path, RunResult], None]]] = [
             (self.settings.json, "run report", write_run_report),
             (self.settings.junitxml, "JUnit XML", write_junit_xml),
             (self.settings.markdown, "Markdown summary", write_markdown),
@@ -227,7 +228,7 @@ class LlmobsSession:
         for error in self.report_errors:
             terminalreporter.write_line(f"error: {error}", red=True)
 
-    def _decide(self, session: pytest.Session, interrupted: bool) -> gate.RunResult:
+    def _decide(self, session: pytest.Session, interrupted: bool) -> RunResult:
         self.installer.check_global()
         table = transport.merge([self.recorder.snapshot(), *self.workers.tables])
         marked = self.marked.merged(self.workers.marked)
@@ -274,7 +275,7 @@ class LlmobsSession:
         warnings += self._unmatched(table, series, judged.stored, tests, marked)
         costed = any(COST_ATTRIBUTE in x.quality for x in (*series, *judged.stored))
         warnings += unpriced_notes(unpriced, costed)
-        return gate.RunResult(
+        return RunResult(
             series, state, comparison, tuple(warnings), metadata, errors,
             tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
             CaptureSummary.of(table, s.sample_rate), findings, s.fail_on_alert,
@@ -282,12 +283,12 @@ class LlmobsSession:
             session.testsfailed, interrupted, s.exit_code == 0,
         )  # fmt: skip
 
-    def _stopped(self) -> gate.RunResult:
+    def _stopped(self) -> RunResult:
         """The result of a run pytest stopped with a usage error before any test."""
         why = self.stopped or "a usage error (see above)"
         state = gate.BaselineState(self.settings.baseline, "missing", "not compared")
         errors = (f"pytest stopped the run before any test: {why}",)
-        return gate.RunResult((), state, errors=errors, ci=self.settings.ci,
+        return RunResult((), state, errors=errors, ci=self.settings.ci,
                               ci_source=self.settings.ci_source)  # fmt: skip
 
     def _aggregate(

@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from pytest_llmobs.gate.compare import compare
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import SeriesKey, SeriesStats
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.rule_config import rules_from_config
 from pytest_llmobs.gate.slos import evaluate_slos
+from pytest_llmobs.report.result import RunResult
 from tests.conftest import make_series
 
 LOADED = BaselineState(Path("b.json"), "loaded", "compared with .llmobs/baseline.json")

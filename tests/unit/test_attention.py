@@ -8,9 +8,10 @@ import pytest
 
 from pytest_llmobs.gate.checks import Cause, Check, Verdict
 from pytest_llmobs.gate.compare import Comparison
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import SeriesKey
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.report import attention
+from pytest_llmobs.report.result import RunResult
 
 
 def check(

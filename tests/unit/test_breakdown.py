@@ -12,9 +12,10 @@ from pytest_llmobs.analysis.breakdown import Spans, request_roots, structure
 from pytest_llmobs.gate.aggregate import aggregate, series_index
 from pytest_llmobs.gate.compare import compare
 from pytest_llmobs.gate.grouping import parent_rows
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import SeriesKey, SpanTable
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.redact import redactor
+from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import result_from_json, write_run_report
 
 # (name, test, trace, span id, parent id, start ms, duration ms, error, attributes)

@@ -13,12 +13,13 @@ from pytest_llmobs.cli import main
 from pytest_llmobs.gate import baseline
 from pytest_llmobs.gate.compare import compare
 from pytest_llmobs.gate.jsonfile import write_atomic
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import CaptureSummary, SeriesStats
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.report import history
 from pytest_llmobs.report.markdown import markdown
+from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import result_from_json, write_error_report, write_run_report
 from tests.conftest import make_series
 from tests.unit.test_baseline import as_version_1

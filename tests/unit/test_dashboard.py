@@ -13,13 +13,14 @@ import pytest
 from pytest_llmobs.analysis.analyze import with_comparison
 from pytest_llmobs.analysis.distributions import BINS, distributions
 from pytest_llmobs.gate.compare import compare
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import SeriesKey
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.rule_config import rules_from_config
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.report import history
 from pytest_llmobs.report.dashboard import panels
 from pytest_llmobs.report.html import PANELS, html
+from pytest_llmobs.report.result import RunResult
 from tests.conftest import make_series
 from tests.unit.test_breakdown import findings_for, run
 

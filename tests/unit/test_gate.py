@@ -8,9 +8,10 @@ from typing import Literal
 import pytest
 
 from pytest_llmobs.gate.compare import Check, Comparison, Verdict
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import SeriesKey
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.slos import SloResult
+from pytest_llmobs.report.result import RunResult
 
 KEY = SeriesKey("s")
 LOADED = BaselineState(Path("b.json"), "loaded")

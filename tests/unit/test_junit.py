@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from pytest_llmobs.gate.compare import compare
-from pytest_llmobs.gate.judge import BaselineState, RunResult
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.report.junit import junit_xml
+from pytest_llmobs.report.result import RunResult
 from tests.conftest import make_series
 
 BASE = list(np.linspace(10.0, 20.0, 60))

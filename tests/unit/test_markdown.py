@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.gate.judge import RunResult
 from pytest_llmobs.report.markdown import escape, markdown
+from pytest_llmobs.report.result import RunResult
 from tests.unit.runs import passing_run, regressed_run, thirty_case_run
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"

@@ -32,8 +32,8 @@ from pytest_llmobs.analysis.findings import (
 from pytest_llmobs.gate import baseline
 from pytest_llmobs.gate.compare import Comparison, compare
 from pytest_llmobs.gate.jsonfile import dumps
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import SeriesKey, SeriesStats
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.redact import MASK, redactor
 from pytest_llmobs.gate.rule_config import rules_from_config
 from pytest_llmobs.gate.rules import RuleError, parse_slo_value, parse_tolerance
@@ -43,6 +43,7 @@ from pytest_llmobs.report import terminal
 from pytest_llmobs.report.html import html
 from pytest_llmobs.report.junit import junit_xml
 from pytest_llmobs.report.markdown import markdown
+from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import result_from_json, run_report
 from pytest_llmobs.settings import ConfigError, Source, resolve
 from tests.conftest import make_series

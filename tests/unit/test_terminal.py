@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from pytest_llmobs.gate.compare import compare
-from pytest_llmobs.gate.judge import BaselineState, RunResult
 from pytest_llmobs.gate.model import SeriesKey
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.report import attention, terminal, text
+from pytest_llmobs.report.result import RunResult
 from tests.conftest import make_series
 from tests.unit.runs import CASES, LOADED, passing_run, regressed_run, series, thirty_case_run
 

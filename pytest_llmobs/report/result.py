@@ -1,0 +1,67 @@
+"""The result of a run, everything the reports need: its series, the comparison with the
+baseline, the SLOs, the analysis' findings, and the verdict they give together."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pytest_llmobs.analysis.distributions import Distribution
+from pytest_llmobs.analysis.findings import Findings, Severity, fails
+from pytest_llmobs.gate.compare import Comparison
+from pytest_llmobs.gate.model import CaptureSummary, SeriesStats
+from pytest_llmobs.gate.promotion import BaselineState
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.shape import Shape
+from pytest_llmobs.gate.slos import SloResult
+
+RunVerdict = Literal["pass", "regression", "fail", "error"]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything the reports need: series, checks, baseline state and the verdict."""
+
+    series: tuple[SeriesStats, ...]
+    baseline: BaselineState
+    comparison: Comparison | None = None
+    warnings: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()  # what makes the gate fail closed, besides the baseline
+    slos: tuple[SloResult, ...] = ()
+    fail_on_inconclusive: bool = False
+    capture: CaptureSummary | None = None
+    findings: Findings = field(default_factory=Findings)  # worst requests, attribution, alerts
+    fail_on_alert: Severity | None = None
+    distributions: tuple[Distribution, ...] = ()  # histograms beside the baseline's
+    ci: bool = False  # CI mode: a missing baseline fails closed
+    ci_source: str = ""  # what turned CI mode on or off
+    settings: Shape | None = None  # what shaped this run's series
+    ran: RanTests | None = None  # this run's test ids (`before` empty); None when not known
+    tests_failed: int = 0  # by the tests themselves
+    interrupted: bool = False
+    advisory: bool = False  # --llmobs-exit-code=0: reported, never failing the run
+
+    @property
+    def verdict(self) -> RunVerdict:
+        """error (fails closed, or a baseline update asked for and refused) > regression >
+        fail (an SLO, something of the baseline not measured, or inconclusive or an alert
+        when asked) > pass."""
+        if self.errors or self.baseline.status in ("error", "not-updated"):
+            return "error"
+        if self.ci and self.baseline.status == "missing":
+            return "error"
+        # only a comparison with a loaded baseline gates (an update run just shows it)
+        gating = self.comparison if self.baseline.status == "loaded" else None
+        if gating is not None and gating.regressions:
+            return "regression"
+        if any(s.status == "fail" for s in self.slos):
+            return "fail"
+        if gating is not None and (gating.failures or (self.ci and gating.unjudged)):
+            return "fail"
+        if gating is not None and self.fail_on_inconclusive and gating.inconclusive:
+            return "fail"
+        if gating is not None and any(fails(a, self.fail_on_alert) for a in self.findings.alerts):
+            return "fail"
+        return "pass"
