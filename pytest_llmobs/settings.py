@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pytest_llmobs.analysis.findings import SEVERITIES, Severity
 from pytest_llmobs.gate.price_table import PRICES, Price, parse_prices
 from pytest_llmobs.gate.redact import RedactError, Redactor, redactor
 from pytest_llmobs.gate.rule_config import rules_from_config
 from pytest_llmobs.gate.rules import RuleError, Rules
 from pytest_llmobs.gate.semconv import AliasError, alias_map, names_for
+from pytest_llmobs.gate.severity import SEVERITIES, Severity
 from pytest_llmobs.gate.toml_text import as_toml
 from pytest_llmobs.options import OPTIONS, Option
 from pytest_llmobs.unmatched import Named, closest, from_table

@@ -21,11 +21,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_llmobs.analysis.findings import SEVERITIES, Alert, RequestDetail, Structure
+from pytest_llmobs.analysis.findings import Alert, RequestDetail, Structure
 from pytest_llmobs.gate import stats
 from pytest_llmobs.gate.compare import Check, Comparison
 from pytest_llmobs.gate.model import TEST_GROUP, SeriesKey
 from pytest_llmobs.gate.rules import Rules
+from pytest_llmobs.gate.severity import SEVERITIES
 from pytest_llmobs.report.text import change
 
 LATENCY_AND_QUALITY_DROP = "LATENCY_AND_QUALITY_DROP"

@@ -6,13 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
 
-if TYPE_CHECKING:  # model imports numpy, which settings (and so a run without --llmobs) must not
-    from pytest_llmobs.gate.model import AttrValue, SeriesKey
-
-Severity = Literal["low", "medium", "high"]
-SEVERITIES: tuple[Severity, ...] = ("low", "medium", "high")
+from pytest_llmobs.gate.model import AttrValue, SeriesKey
+from pytest_llmobs.gate.severity import Severity, at_least
 
 
 @dataclass(frozen=True)
@@ -100,6 +96,4 @@ class Findings:
 
 def fails(alert: Alert, threshold: Severity | None) -> bool:
     """Whether the alert is severe enough to fail the gate (`fail_on_alert`)."""
-    if threshold is None:
-        return False
-    return SEVERITIES.index(alert.severity) >= SEVERITIES.index(threshold)
+    return at_least(alert.severity, threshold)

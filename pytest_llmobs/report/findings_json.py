@@ -9,7 +9,6 @@ from typing import Any
 
 from pytest_llmobs.analysis.distributions import Distribution
 from pytest_llmobs.analysis.findings import (
-    SEVERITIES,
     Alert,
     Attribution,
     Findings,
@@ -18,6 +17,7 @@ from pytest_llmobs.analysis.findings import (
     Structure,
 )
 from pytest_llmobs.gate.model import SeriesKey
+from pytest_llmobs.gate.severity import SEVERITIES
 
 
 def series_fields(key: SeriesKey) -> dict[str, Any]:

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pytest_llmobs.analysis.distributions import Distribution
-from pytest_llmobs.analysis.findings import Findings, Severity, fails
+from pytest_llmobs.analysis.findings import Findings, fails
 from pytest_llmobs.gate.compare import Comparison
 from pytest_llmobs.gate.model import CaptureSummary, SeriesStats
 from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.severity import Severity
 from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.gate.slos import SloResult
 

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from pytest_llmobs.analysis.findings import SEVERITIES
 from pytest_llmobs.gate.baseline import (
     RUN_SCHEMA,
     SCHEMA_VERSION,
@@ -21,6 +20,7 @@ from pytest_llmobs.gate.jsonfile import dumps, write_atomic
 from pytest_llmobs.gate.model import CaptureSummary
 from pytest_llmobs.gate.promotion import BaselineState, BaselineStatus
 from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.severity import SEVERITIES
 from pytest_llmobs.gate.slos import SloResult
 from pytest_llmobs.report.coverage_json import coverage_to_json, with_coverage
 from pytest_llmobs.report.findings_json import (
