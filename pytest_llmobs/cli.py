@@ -14,7 +14,7 @@ from pathlib import Path
 from pytest_llmobs import __version__
 from pytest_llmobs.analysis import analyze as analysis
 from pytest_llmobs.analysis.distributions import distributions
-from pytest_llmobs.gate import baseline, promotion
+from pytest_llmobs.gate import baseline, promotion, units
 from pytest_llmobs.gate import judge as gate
 from pytest_llmobs.gate.coverage import Absence
 from pytest_llmobs.gate.selection import RanTests
@@ -335,12 +335,12 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  recorded {meta.get('created_at', '?')} from commit {meta.get('git_commit') or '?'}")
     print(f"  {'series':30} {'spans':>7} {'errors':>7} {'p50':>10} {'p95':>10} {'p99':>10}")
     for s in stored.series:
-        values = [text.value("latency", v) for v in (s.latency.p50, s.latency.p95, s.latency.p99)]
+        values = [units.value("latency", v) for v in (s.latency.p50, s.latency.p95, s.latency.p99)]
         label = terminal.fit(s.key.label, 30)
         print(f"  {label:30} {s.count:>7} {s.errors:>7} " + " ".join(f"{v:>10}" for v in values))
         for attr in _in_order(s.quality):
             metric, q = metric_of(attr), s.quality[attr]
-            print(f"  {'':30} {metric} mean {text.value(metric, q.mean)} over {q.count}")
+            print(f"  {'':30} {metric} mean {units.value(metric, q.mean)} over {q.count}")
     return EXIT_PASS
 
 
@@ -370,10 +370,10 @@ def _history(args: argparse.Namespace) -> int:
             if point is None:
                 continue
             quality = "  ".join(_mean(a, point.quality[a]) for a in _in_order(point.quality))
+            p50, p95 = (units.value("latency", v) for v in (point.p50, point.p95))
             print(
-                f"    {terminal.fit(label, 40):40} {point.count:>6} spans  p50 "
-                f"{text.value('latency', point.p50):>9}  p95 {text.value('latency', point.p95):>9}"
-                f"  errors {point.error_rate:.1%}  {quality}".rstrip()
+                f"    {terminal.fit(label, 40):40} {point.count:>6} spans  p50 {p50:>9}  "
+                f"p95 {p95:>9}  errors {point.error_rate:.1%}  {quality}".rstrip()
             )
     return EXIT_PASS
 
@@ -389,7 +389,7 @@ def _mean(attribute: str, mean: float) -> str:
     by its attribute, tokens and cost by their metric, each in its own unit."""
     metric = metric_of(attribute)
     label = attribute if metric.startswith("quality.") else metric
-    return f"{label} {text.value(metric, mean)}"
+    return f"{label} {units.value(metric, mean)}"
 
 
 if __name__ == "__main__":

@@ -1,4 +1,3 @@
 """The analysis of a run, pure: span trees, where a regression's time went
 (attribution), contextual alerts and the requests behind them (findings), and the
-histograms the dashboard draws (distributions). Imports gate/ only (alerts.py still
-borrows report/text.py's number formatting until it moves to gate/: issue 18)."""
+histograms the dashboard draws (distributions). Imports gate/ only."""

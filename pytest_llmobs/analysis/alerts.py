@@ -27,7 +27,7 @@ from pytest_llmobs.gate.compare import Check, Comparison
 from pytest_llmobs.gate.model import TEST_GROUP, SeriesKey
 from pytest_llmobs.gate.rules import Rules
 from pytest_llmobs.gate.severity import SEVERITIES
-from pytest_llmobs.report.text import change
+from pytest_llmobs.gate.units import change
 
 LATENCY_AND_QUALITY_DROP = "LATENCY_AND_QUALITY_DROP"
 ERROR_SPIKE_NO_LATENCY = "ERROR_SPIKE_NO_LATENCY"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pytest_llmobs.gate import units
 from pytest_llmobs.gate.model import SeriesStats
 from pytest_llmobs.gate.promotion import metric_values
-from pytest_llmobs.report import text
 
 
 def changes(before: Sequence[SeriesStats], after: Sequence[SeriesStats]) -> list[str]:
@@ -35,10 +35,10 @@ def was_now(metric: str, was: float | None, now: float | None) -> str:
     absolute for the error rate and quality."""
     if metric == "spans":
         return f"{was:g} -> {now:g}"
-    shown = f"{text.value(metric, was)} -> {text.value(metric, now)}"
+    shown = f"{units.value(metric, was)} -> {units.value(metric, now)}"
     if was is None or now is None:
         return shown
     relative = metric.startswith(("latency", "tokens")) or metric == "cost"
     if relative:
-        return f"{shown} ({text.pct(now / was - 1)})" if was else shown
-    return f"{shown} ({text.signed(metric)(now - was)})"
+        return f"{shown} ({units.pct(now / was - 1)})" if was else shown
+    return f"{shown} ({units.signed(metric)(now - was)})"

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pytest_llmobs.gate.compare import Check
-from pytest_llmobs.report.text import change, detail, p_text, value
+from pytest_llmobs.gate.units import change, value
+from pytest_llmobs.report.text import detail, p_text
 
 HEADER = ("series", "metric", "baseline", "current", "change", "p", "verdict")
 GAP = "  "  # between columns

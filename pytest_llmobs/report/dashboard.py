@@ -11,6 +11,7 @@ from typing import Any
 
 from pytest_llmobs.analysis.distributions import Distribution, busiest
 from pytest_llmobs.analysis.findings import RequestDetail
+from pytest_llmobs.gate import units
 from pytest_llmobs.gate.compare import Check
 from pytest_llmobs.gate.model import SeriesStats
 from pytest_llmobs.gate.semconv import metric_of
@@ -101,7 +102,7 @@ def _tile(label: str, metric: str, value: float, detail: str, status: str) -> di
         "label": label,
         "metric": metric,
         "value": value,
-        "text": text.value(metric, value),
+        "text": units.value(metric, value),
         "detail": detail,
         "status": status,
     }

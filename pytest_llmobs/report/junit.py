@@ -14,6 +14,7 @@ from pathlib import Path
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
 from pytest_llmobs.analysis.findings import Findings, fails
+from pytest_llmobs.gate import units
 from pytest_llmobs.gate.compare import Check, Comparison
 from pytest_llmobs.gate.jsonfile import write_atomic
 from pytest_llmobs.report import text
@@ -124,9 +125,9 @@ def _coverage_suite(comparison: Comparison, ci: bool) -> TestSuite:
 
 
 def _failure(check: Check) -> str:
-    before = text.value(check.metric, check.baseline)
-    now = text.value(check.metric, check.current)
-    change = text.change(check)
+    before = units.value(check.metric, check.baseline)
+    now = units.value(check.metric, check.current)
+    change = units.change(check)
     if text.overall(check):
         change += f" per test case ({text.overall(check)})"
     return (
@@ -138,12 +139,12 @@ def _failure(check: Check) -> str:
 def _slo_suite(result: RunResult) -> TestSuite:
     cases = []
     for slo in result.slos:
-        value = text.value(slo.metric, slo.value)
+        value = units.value(slo.metric, slo.value)
         case = TestCase(
             f"{slo.series.label} slo {slo.metric}", classname="llmobs.slo", elapsed_sec=_CASE_TIME
         )
         if slo.status == "fail":
-            threshold = text.value(slo.metric, slo.fail)
+            threshold = units.value(slo.metric, slo.fail)
             case.add_failure_info(
                 message=f"{slo.metric} = {value} breaches its fail level {threshold}"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pytest_llmobs.gate import units
 from pytest_llmobs.gate.compare import Check
 from pytest_llmobs.gate.jsonfile import write_atomic
 from pytest_llmobs.report import attention, text
@@ -42,7 +43,7 @@ def markdown(result: RunResult) -> str:
     lines += _why(result)
     breached = [s for s in result.slos if s.status != "ok"]
     for slo in breached:
-        value = text.value(slo.metric, slo.value)
+        value = units.value(slo.metric, slo.value)
         lines.append(f"- SLO {slo.status}: {escape(slo.series.label)} {slo.metric} = {value}")
     if breached:
         lines.append("")
@@ -89,15 +90,15 @@ def _why(result: RunResult) -> list[str]:
 def _row(check: Check, why: bool = False) -> str:
     interval = "-"
     if check.ci_low is not None and check.ci_high is not None:
-        fmt = text.pct if check.metric.startswith("latency") else text.signed(check.metric)
+        fmt = units.pct if check.metric.startswith("latency") else units.signed(check.metric)
         interval = f"{fmt(check.ci_low)} .. {fmt(check.ci_high)}"
     verdict = f"**{check.verdict}**" if check.verdict == "regression" else check.verdict
     cells = (
         escape(check.series.label),
         escape(check.metric),
-        text.value(check.metric, check.baseline),
-        text.value(check.metric, check.current),
-        text.change(check) + (f" ({text.overall(check)})" if text.overall(check) else ""),
+        units.value(check.metric, check.baseline),
+        units.value(check.metric, check.current),
+        units.change(check) + (f" ({text.overall(check)})" if text.overall(check) else ""),
         interval,
         escape(text.p_text(check.p_value)),
         verdict,

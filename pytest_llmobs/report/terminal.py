@@ -3,10 +3,10 @@ line for the rest (every check with verbose), then coverage, alerts, SLOs, the b
 
 from __future__ import annotations
 
+from pytest_llmobs.gate.units import value
 from pytest_llmobs.report import attention, columns, text
 from pytest_llmobs.report.columns import LONG, fit
 from pytest_llmobs.report.result import RunResult
-from pytest_llmobs.report.text import value
 
 __all__ = ["LONG", "WIDTH", "fit", "summary_lines"]
 

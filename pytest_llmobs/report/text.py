@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
-
 from pytest_llmobs.analysis.findings import Alert, Attribution, RequestDetail
 from pytest_llmobs.gate.compare import Check
 from pytest_llmobs.gate.selection import listed
+from pytest_llmobs.gate.units import pct, signed, value
 from pytest_llmobs.report import attention
 from pytest_llmobs.report.result import RunResult
 
@@ -56,34 +53,6 @@ def coverage(result: RunResult) -> list[str]:
     return lines
 
 
-def value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if metric.startswith("latency"):
-        if value < 1:
-            return f"{value:.3f} ms"
-        return f"{value:.1f} ms" if value < 10_000 else f"{value / 1000:.1f} s"
-    if metric == "error_rate":
-        return f"{value:.1%}"
-    if metric.startswith("tokens"):
-        return f"{value:.1f} tok"
-    if metric == "cost":  # three significant digits: a cheap call is $0.00000225
-        return "$" + np.format_float_positional(value, precision=3, fractional=False, trim="-")
-    return f"{value:.3f}"
-
-
-def change(check: Check) -> str:
-    if check.change is None:
-        return "-"
-    if check.metric.startswith("latency"):
-        return f"{check.relative:+.1%}" if check.relative is not None else f"{check.change:+.1f}ms"
-    if check.metric == "error_rate":
-        return f"{check.change * 100:+.1f}pp"
-    if check.metric.startswith("tokens") or check.metric == "cost":
-        return f"{check.relative:+.1%}" if check.relative is not None else f"{check.change:+.1f}"
-    return f"{check.change:+.3f}"
-
-
 def overall(check: Check) -> str:
     """A paired check's plain change of the statistic, labelled, beside its per-case change;
     empty for others."""
@@ -121,20 +90,6 @@ def detail(check: Check) -> str:
     if check.tolerance:
         parts.append(f"tolerance {check.tolerance}")
     return ", ".join(parts)
-
-
-def pct(value: float) -> str:
-    return f"{value:+.1%}"
-
-
-def signed(metric: str) -> Callable[[float], str]:
-    if metric == "error_rate":
-        return lambda v: f"{v * 100:+.1f}pp"
-    if metric.startswith("tokens"):
-        return lambda v: f"{v:+.1f}"
-    if metric == "cost":  # significant digits, as its value: +$0.0000012
-        return lambda v: ("-" if v < 0 else "+") + value("cost", abs(v))
-    return lambda v: f"{v:+.3f}"
 
 
 def attribution(found: Attribution) -> str:

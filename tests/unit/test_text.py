@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_llmobs.gate.semconv import metric_of
-from pytest_llmobs.report.text import signed, value
+from pytest_llmobs.gate.units import signed, value
 
 
 @pytest.mark.parametrize(
