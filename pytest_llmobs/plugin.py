@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
+import pytest  # noqa: TID251 (the pytest face of the package: pytest11 = llmobs)
 
 from pytest_llmobs.options import OPTIONS
 from pytest_llmobs.run import early_parse

@@ -168,7 +168,7 @@ def _setup(config: pytest.Config, paths: Sequence[str]) -> tuple[Path, Path | No
     try:
         # Private, as is Config._get_unknown_ini_keys (plugin.py): no public API answers
         # "what would pytest have chosen", and re-implementing its rules would drift.
-        from _pytest.config.findpaths import determine_setup
+        from _pytest.config.findpaths import determine_setup  # noqa: TID251
     except ImportError:
         return None
     known: dict[str, Any] = {

@@ -1,0 +1,140 @@
+"""The package's folders import one way (capture -> gate -> analysis -> report, with run/ and
+the two faces on top), and ruff's rule of each folder fails an import that breaks it."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "pytest_llmobs"
+FOLDERS = ("run", "capture", "gate", "analysis", "report")
+# where each third-party framework may be imported: the two adapters
+FRAMEWORKS = {"pytest": {"run", "plugin"}, "_pytest": {"run"}, "opentelemetry": {"capture"}}
+
+
+def _part(module: str) -> str | None:
+    """The folder, or top-level module, a module of the package belongs to; None for the
+    package itself (its __version__) and for other libraries."""
+    names = module.split(".")
+    if names[0] != "pytest_llmobs" or len(names) < 2:
+        return None
+    part = names[1]
+    return part if (PACKAGE / part).is_dir() or (PACKAGE / f"{part}.py").is_file() else None
+
+
+def _imports(path: Path) -> Iterator[str]:
+    """Every module a file imports, at any depth (functions, TYPE_CHECKING blocks), with
+    `from pytest_llmobs import x` as pytest_llmobs.x."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import"
+            assert node.module is not None
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def _graph() -> dict[str, set[str]]:
+    """Which parts import which: folders and top-level modules of the package."""
+    graph: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        part = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+        targets = {_part(m) for m in _imports(path)} - {None, part, "__init__"}
+        graph.setdefault(part, set()).update(t for t in targets if t is not None)
+    return graph
+
+
+def test_no_import_cycle_between_folders() -> None:
+    graph = _graph()
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        pytest.fail(f"folders import each other in a cycle: {' -> '.join(exc.args[1])}")
+    assert set(FOLDERS) <= set(order)
+
+
+@pytest.mark.parametrize(
+    ("part", "allowed"),
+    [
+        ("gate", set()),
+        ("analysis", {"gate"}),
+        ("report", {"gate", "analysis"}),
+        ("capture", {"gate"}),
+    ],
+)
+def test_each_pure_folder_imports_only_what_is_below_it(part: str, allowed: set[str]) -> None:
+    assert _graph()[part] <= allowed
+
+
+def test_pytest_and_opentelemetry_are_imported_only_by_the_adapters() -> None:
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(PACKAGE)
+        part = relative.parts[0] if len(relative.parts) > 1 else relative.stem
+        for module in _imports(path):
+            framework = module.split(".")[0]
+            if framework in FRAMEWORKS and part not in FRAMEWORKS[framework]:
+                found.append(f"{relative}: {module}")
+    assert found == []
+
+
+def _ruff(folder: str, source: str) -> str:
+    """ruff's findings on source as if it were a module of the folder (so the folder's own
+    ruff.toml applies), without writing into the package."""
+    probe = f"pytest_llmobs/{folder}/probe.py"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--stdin-filename", probe, "-"],
+        cwd=ROOT,
+        input=f'"""A probe."""\n\n{source}\n\n__all__ = ["probe"]\n',
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "error" not in proc.stderr.lower(), proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("folder", "source"),
+    [
+        ("gate", "from pytest_llmobs.analysis.findings import Findings as probe"),
+        ("gate", "from pytest_llmobs.report import text as probe"),
+        ("gate", "from pytest_llmobs import settings as probe"),
+        ("gate", "import pytest as probe"),
+        ("gate", "from opentelemetry import trace as probe"),
+        ("analysis", "from pytest_llmobs.report.text import title as probe"),
+        ("analysis", "from pytest_llmobs.capture import recorder as probe"),
+        ("report", "from pytest_llmobs.run import session as probe"),
+        ("report", "from pytest_llmobs.settings import Settings as probe"),
+        ("report", "import pytest as probe"),
+        ("capture", "import pytest as probe"),
+        ("capture", "from pytest_llmobs.analysis import trees as probe"),
+        ("run", "from opentelemetry import trace as probe"),
+        ("run", "from pytest_llmobs import plugin as probe"),
+    ],
+)
+def test_a_folder_rule_fails_a_violating_import(folder: str, source: str) -> None:
+    assert "TID251" in _ruff(folder, source)
+
+
+@pytest.mark.parametrize(
+    ("folder", "source"),
+    [
+        ("gate", "from pytest_llmobs import __version__ as probe"),
+        ("analysis", "from pytest_llmobs.gate import units as probe"),
+        ("report", "from pytest_llmobs.analysis import findings as probe"),
+        ("capture", "from opentelemetry import trace as probe"),
+        ("run", "from pytest import Config as probe"),
+    ],
+)
+def test_a_folder_rule_lets_an_allowed_import_pass(folder: str, source: str) -> None:
+    assert "TID251" not in _ruff(folder, source)
