@@ -22,7 +22,7 @@ from pytest_llmobs.report.markdown import markdown
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import result_from_json, write_error_report, write_run_report
 from tests.conftest import make_series
-from tests.unit.test_baseline import as_version_1
+from tests.unit.gate.test_baseline import as_version_1
 
 BASE = list(np.linspace(10.0, 20.0, 60))
 

@@ -17,7 +17,14 @@ from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.report import attention, terminal, text
 from pytest_llmobs.report.result import RunResult
 from tests.conftest import make_series
-from tests.unit.runs import CASES, LOADED, passing_run, regressed_run, series, thirty_case_run
+from tests.unit.report.runs import (
+    CASES,
+    LOADED,
+    passing_run,
+    regressed_run,
+    series,
+    thirty_case_run,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 BASE = list(np.linspace(10.0, 20.0, 60))

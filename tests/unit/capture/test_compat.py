@@ -34,7 +34,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 # API 1.35 gave log records an event_name; before it, the Events API set this attribute
 HAS_EVENT_NAME = "event_name" in inspect.signature(LogRecord).parameters
 # API 1.26 gave get_tracer and ProxyTracer their `attributes` argument

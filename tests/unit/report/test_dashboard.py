@@ -22,7 +22,7 @@ from pytest_llmobs.report.dashboard import panels
 from pytest_llmobs.report.html import PANELS, html
 from pytest_llmobs.report.result import RunResult
 from tests.conftest import make_series
-from tests.unit.test_breakdown import findings_for, run
+from tests.unit.analysis.test_breakdown import findings_for, run
 
 CASES = [f"t.py::test[{i}]" for i in range(20)]
 

@@ -194,7 +194,7 @@ def test_a_file_larger_than_any_baseline_is_refused_unread(tmp_path: Path) -> No
     assert "--llmobs-update-baseline" in str(info.value)
 
 
-README = Path(__file__).parents[2] / "README.md"  # it mentions pytest-llmobs/ files
+README = Path(__file__).parents[3] / "README.md"  # it mentions pytest-llmobs/ files
 DOCUMENT = baseline.baseline_document([make_series("a", [1.0, 2.0])], {"plugin_version": "x"})
 CUT = DOCUMENT[: DOCUMENT.index('"series"') + 20]  # a baseline cut short after its schema
 

@@ -172,7 +172,7 @@ def test_force_never_writes_without_spans_nor_over_another_file(tmp_path: Path) 
     assert other.read_text() == "[project]\nname = 'app'\n"
     # this project's README names pytest-llmobs/ files, and is none
     readme = tmp_path / "README.md"
-    readme.write_text((Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8"))
+    readme.write_text((Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8"))
     before = readme.read_text()
     assert promote([scored("a", A)], readme, {}, force=True).message == (
         f"baseline not updated: {readme} is not a pytest-llmobs baseline: give the baseline's "

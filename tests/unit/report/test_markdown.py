@@ -11,7 +11,7 @@ import pytest
 
 from pytest_llmobs.report.markdown import escape, markdown
 from pytest_llmobs.report.result import RunResult
-from tests.unit.runs import passing_run, regressed_run, thirty_case_run
+from tests.unit.report.runs import passing_run, regressed_run, thirty_case_run
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 RUNS: dict[str, Callable[[], RunResult]] = {
