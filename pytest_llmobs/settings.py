@@ -2,45 +2,39 @@
 
 from __future__ import annotations
 
-import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmobs.gate.attribute_config import (
+    TableError,
+    aliases_from_config,
+    redactor_from_config,
+)
 from pytest_llmobs.gate.price_table import PRICES, Price, parse_prices
-from pytest_llmobs.gate.redact import RedactError, Redactor, redactor
+from pytest_llmobs.gate.redact import Redactor
 from pytest_llmobs.gate.rule_config import rules_from_config
 from pytest_llmobs.gate.rules import RuleError, Rules
-from pytest_llmobs.gate.semconv import AliasError, alias_map, names_for
-from pytest_llmobs.gate.severity import SEVERITIES, Severity
+from pytest_llmobs.gate.semconv import alias_map, names_for
+from pytest_llmobs.gate.severity import Severity
 from pytest_llmobs.gate.toml_text import as_toml
+from pytest_llmobs.option_values import BadValue, convert
 from pytest_llmobs.options import OPTIONS, Option
-from pytest_llmobs.unmatched import Named, closest, from_table
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+from pytest_llmobs.pyproject_table import (
+    PYPROJECT_TABLE,
+    RULE_TABLES,
+    PyprojectError,
+    has_pytest_table,
+    llmobs_table,
+)
+from pytest_llmobs.unmatched import Named, from_table
 
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
-PYPROJECT_TABLE = "[tool.llmobs]"
 
 
 class ConfigError(Exception):
     """A setting has a bad value; the message names where it came from."""
-
-
-# Tables only pyproject.toml can hold: tolerance rules, per-series overrides, SLOs.
-RULE_TABLES = frozenset({"rules", "overrides", "slo"})
-PYPROJECT_KEYS = (
-    frozenset(o.name for o in OPTIONS if o.name not in ("enabled", "update_baseline"))
-    | RULE_TABLES
-    | {"aliases"}  # more names for attributes: {"gen_ai.request.model" = ["model"]}
-    | {"prices"}  # model = {input = USD per 1M tokens, output = ...}
-    | {"redact"}  # allow = [attributes a report may show], patterns = [regexes to mask]
-)
 
 
 @dataclass(frozen=True)
@@ -122,23 +116,11 @@ def load_pyproject(path: Path) -> Source:
     Raises:
         ConfigError: the file cannot be read or parsed, or the table is not a table.
     """
-    label = f"{PYPROJECT_TABLE} in {path}"
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        return Source(label, {}, path.parent)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read it as TOML: {exc}") from None
-    table = data.get("tool", {}).get("llmobs", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{label}: expected a table, got {type(table).__name__}")
-    unknown = sorted(set(table) - PYPROJECT_KEYS)
-    if unknown:
-        known = ", ".join(sorted(PYPROJECT_KEYS))
-        hint = closest(unknown[0], PYPROJECT_KEYS)
-        raise ConfigError(f"{label}: unknown key {unknown[0]!r}{hint} (known keys: {known})")
-    return Source(label, table, path.parent)
+        table = llmobs_table(path)
+    except PyprojectError as exc:
+        raise ConfigError(str(exc)) from None
+    return Source(f"{PYPROJECT_TABLE} in {path}", table, path.parent)
 
 
 def unread_table(candidate: Path, read: Path, rootdir: Path) -> str | None:
@@ -151,7 +133,7 @@ def unread_table(candidate: Path, read: Path, rootdir: Path) -> str | None:
     """
     if candidate.resolve() == read.resolve() or not load_pyproject(candidate).values:
         return None
-    if _has_pytest_table(candidate):
+    if has_pytest_table(candidate):
         fix = f"move the table to {read}, or run pytest on the tests under {candidate.parent}"
     else:
         fix = "add a [tool.pytest.ini_options] table to it so that pytest roots there"
@@ -159,14 +141,6 @@ def unread_table(candidate: Path, read: Path, rootdir: Path) -> str | None:
         f"{candidate} has a {PYPROJECT_TABLE} table that this run would not read: pytest "
         f"chose rootdir {rootdir}, so the settings come from {read}; {fix}"
     )
-
-
-def _has_pytest_table(path: Path) -> bool:
-    try:
-        with path.open("rb") as fh:
-            return "pytest" in tomllib.load(fh).get("tool", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False
 
 
 def resolve(sources: list[Source], rootdir: Path) -> Settings:
@@ -212,7 +186,10 @@ def _values(sources: list[Source], rootdir: Path) -> tuple[dict[str, Any], dict[
                 if raw == "" and option.kind == "names" and source.style == "flag":
                     values[option.name] = ()  # `--llmobs-group-by=` clears the list
                 continue
-            values[option.name] = _convert(option, raw, source)
+            try:
+                values[option.name] = convert(option, raw, source.base_dir)
+            except BadValue as exc:
+                raise ConfigError(f"{source.origin(option, raw)}: {exc}") from None
             given_by[option.name] = source
             if option.name == "ci":
                 values["ci_source"] = source.origin(option, raw)
@@ -260,100 +237,16 @@ def _redactor(
     """The default redactor, extended by a source's `redact` table; grouping attributes,
     whose values name series anyway, are always shown."""
     table: Any = source.values["redact"] if source else {}
-    where = f"redact ({source.label})" if source else "redact"
-    if not isinstance(table, dict) or set(table) - {"allow", "patterns"}:
-        raise ConfigError(f"{where}: expected a table with `allow` and `patterns` lists")
-    lists = {}
-    for key in ("allow", "patterns"):
-        items = table.get(key, [])
-        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-            raise ConfigError(f"{where}: {key} = {as_toml(items)}: expected a list of strings")
-        lists[key] = items
     try:
-        return redactor((*lists["allow"], *group_by), lists["patterns"], aliases)
-    except RedactError as exc:
-        raise ConfigError(f"{where}: patterns: {exc}") from None
+        return redactor_from_config(table, group_by, aliases)
+    except TableError as exc:
+        where = f"redact ({source.label})" if source else "redact"
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _aliases(source: Source) -> dict[str, tuple[str, ...]]:
     """The built-in alias map extended by a source's `aliases` table."""
-    table = source.values["aliases"]
-    where = f"aliases ({source.label})"
-    if not isinstance(table, dict):
-        raise ConfigError(f"{where}: expected a table of name = [other names]")
-    extra: dict[str, list[str]] = {}
-    for name, others in table.items():
-        names = [others] if isinstance(others, str) else others
-        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-            raise ConfigError(f"{where}: {name} = {as_toml(others)}: expected a list of names")
-        extra[str(name)] = names
     try:
-        return alias_map(extra)
-    except AliasError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
-
-
-def _convert(option: Option, raw: Any, source: Source) -> Any:
-    where = source.origin(option, raw)
-    if option.kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-            return raw.strip().lower() in ("true", "1", "yes")
-        raise ConfigError(f"{where}: expected true or false")
-    if option.kind in ("int", "count"):
-        text = str(raw).strip()
-        low, high = (0, 255) if option.kind == "int" else (0, 10_000)
-        if isinstance(raw, bool) or not text.isdigit() or not low <= int(text) <= high:
-            raise ConfigError(f"{where}: expected a whole number from {low} to {high}")
-        return int(text)
-    if option.kind == "number":
-        number = _float(raw)
-        if not math.isfinite(number):
-            raise ConfigError(f"{where}: expected a number")
-        return number
-    if option.kind == "severity":
-        text = str(raw).strip().lower()
-        if text not in SEVERITIES:
-            raise ConfigError(f"{where}: expected one of {', '.join(SEVERITIES)}")
-        return text
-    if option.kind in ("float", "rate"):
-        number = _float(raw)
-        if option.kind == "rate" and 0 <= number <= 1:
-            return number
-        if not 0 < number < 1:
-            bounds = "from 0 to 1" if option.kind == "rate" else "between 0 and 1"
-            raise ConfigError(f"{where}: expected a number {bounds}")
-        return number
-    if option.kind == "path":
-        if not isinstance(raw, (str, Path)) or not str(raw).strip():
-            raise ConfigError(f"{where}: expected a file path")
-        return source.base_dir / Path(str(raw).strip())
-    return _names(option, raw, where)
-
-
-def _names(option: Option, raw: Any, where: str) -> tuple[str, ...]:
-    """A list of names: text separated by spaces or commas, or a list of strings."""
-    names = [raw] if isinstance(raw, str) else raw
-    if not isinstance(names, (list, tuple)) or not all(
-        isinstance(n, str) and n.strip() for n in names
-    ):
-        raise ConfigError(f"{where}: expected a list of attribute names")
-    if isinstance(raw, str):  # text: names separated by spaces or commas
-        parts = raw.replace(",", " ").split()
-    elif option.name == "request_spans":  # a list of span names, which may hold either
-        parts = [n.strip() for n in names]
-    else:  # attribute names hold neither: `model,user_tier` in a list is two
-        parts = [p.strip() for n in names for p in n.split(",") if p.strip()]
-    return tuple(dict.fromkeys(parts))
-
-
-def _float(raw: Any) -> float:
-    """The value as a number, or NaN (which every range check refuses) for anything else,
-    true and false included."""
-    if isinstance(raw, bool):
-        return math.nan
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        return math.nan
+        return aliases_from_config(source.values["aliases"])
+    except TableError as exc:
+        raise ConfigError(f"aliases ({source.label}): {exc}") from None

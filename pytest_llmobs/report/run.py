@@ -13,13 +13,13 @@ from pytest_llmobs.gate.baseline import (
     SCHEMA_VERSION,
     BaselineError,
     load,
-    series_to_json,
 )
 from pytest_llmobs.gate.compare import VERDICT_ORDER, Cause, Check
 from pytest_llmobs.gate.jsonfile import dumps, write_atomic
 from pytest_llmobs.gate.model import CaptureSummary
 from pytest_llmobs.gate.promotion import BaselineState, BaselineStatus
 from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.series_json import series_to_json
 from pytest_llmobs.gate.severity import SEVERITIES
 from pytest_llmobs.gate.slos import SloResult
 from pytest_llmobs.report.coverage_json import coverage_to_json, with_coverage

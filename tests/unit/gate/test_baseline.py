@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_llmobs.gate import baseline, stored
+from pytest_llmobs.gate import baseline, series_parse, stored
 from pytest_llmobs.gate import judge as gate
 from pytest_llmobs.gate.compare import compare
 from pytest_llmobs.gate.jsonfile import write_atomic
@@ -156,7 +156,7 @@ def huge_document(samples: int, cases: int = 200) -> dict[str, object]:
                 "name": "llm",
                 "count": samples,
                 "errors": 0,
-                "latency_ms": dict.fromkeys(baseline.LATENCY_FIELDS, 20.0),
+                "latency_ms": dict.fromkeys(series_parse.LATENCY_FIELDS, 20.0),
                 "quality": {"q": {"count": samples, "mean": 0.5}},
                 "cases": {
                     f"t.py::test[{i}]": {"latency_ms": part.tolist(), "quality": {"q": [0.5] * 3}}
