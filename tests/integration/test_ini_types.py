@@ -170,7 +170,8 @@ def test_pytest_table_of_any_toml_file_given_with_c(
 
 # Stands for a value pytest refuses and its file does not give either.
 UNREADABLE = (
-    "import pytest_llmobs.plugin\n\npytest_llmobs.plugin.toml_ini_value = lambda *a: None\n"
+    "import pytest_llmobs.run.read_settings\n\n"
+    "pytest_llmobs.run.read_settings.toml_ini_value = lambda *a: None\n"
 )
 
 
