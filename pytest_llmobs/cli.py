@@ -13,7 +13,7 @@ from pathlib import Path
 from pytest_llmobs import __version__
 from pytest_llmobs.analysis import analyze as analysis
 from pytest_llmobs.analysis.distributions import distributions
-from pytest_llmobs.cli_inputs import (
+from pytest_llmobs.command.inputs import (
     BadInput,
     command_settings,
     history_runs,
@@ -21,7 +21,9 @@ from pytest_llmobs.cli_inputs import (
     rules_from,
     saved_run,
 )
-from pytest_llmobs.cli_promote import promote_saved
+from pytest_llmobs.command.promote import promote_saved
+from pytest_llmobs.config.settings import DEFAULT_BASELINE
+from pytest_llmobs.config.unmatched import closest
 from pytest_llmobs.gate import judge as gate
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.slos import evaluate_slos
@@ -31,8 +33,6 @@ from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import write_markdown
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import write_run_report
-from pytest_llmobs.settings import DEFAULT_BASELINE
-from pytest_llmobs.unmatched import closest
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_USAGE = 0, 1, 2
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest  # noqa: TID251 (the pytest face of the package: pytest11 = llmobs)
 
-from pytest_llmobs.options import OPTIONS
+from pytest_llmobs.config.options import OPTIONS
 from pytest_llmobs.run.read_settings import read_settings
 
 if TYPE_CHECKING:

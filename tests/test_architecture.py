@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pytest_llmobs"
-FOLDERS = ("run", "capture", "gate", "analysis", "report")
+FOLDERS = ("run", "capture", "config", "command", "gate", "analysis", "report")
 # where each third-party framework may be imported: the two adapters
 FRAMEWORKS = {"pytest": {"run", "plugin"}, "_pytest": {"run"}, "opentelemetry": {"capture"}}
 
@@ -66,6 +66,8 @@ def test_no_import_cycle_between_folders() -> None:
     ("part", "allowed"),
     [
         ("gate", set()),
+        ("config", {"gate"}),
+        ("command", {"config", "gate", "analysis", "report"}),
         ("analysis", {"gate"}),
         ("report", {"gate", "analysis"}),
         ("capture", {"gate"}),
@@ -108,18 +110,23 @@ def _ruff(folder: str, source: str) -> str:
     [
         ("gate", "from pytest_llmobs.analysis.findings import Findings as probe"),
         ("gate", "from pytest_llmobs.report import text as probe"),
-        ("gate", "from pytest_llmobs import settings as probe"),
+        ("gate", "from pytest_llmobs.config import settings as probe"),
         ("gate", "import pytest as probe"),
         ("gate", "from opentelemetry import trace as probe"),
         ("analysis", "from pytest_llmobs.report.text import title as probe"),
         ("analysis", "from pytest_llmobs.capture import recorder as probe"),
         ("report", "from pytest_llmobs.run import session as probe"),
-        ("report", "from pytest_llmobs.settings import Settings as probe"),
+        ("report", "from pytest_llmobs.config.settings import Settings as probe"),
         ("report", "import pytest as probe"),
         ("capture", "import pytest as probe"),
         ("capture", "from pytest_llmobs.analysis import trees as probe"),
         ("run", "from opentelemetry import trace as probe"),
         ("run", "from pytest_llmobs import plugin as probe"),
+        ("run", "from pytest_llmobs.command import inputs as probe"),
+        ("config", "from pytest_llmobs.report import text as probe"),
+        ("config", "import pytest as probe"),
+        ("command", "from pytest_llmobs.run import session as probe"),
+        ("command", "from opentelemetry import trace as probe"),
     ],
 )
 def test_a_folder_rule_fails_a_violating_import(folder: str, source: str) -> None:
@@ -134,6 +141,9 @@ def test_a_folder_rule_fails_a_violating_import(folder: str, source: str) -> Non
         ("report", "from pytest_llmobs.analysis import findings as probe"),
         ("capture", "from opentelemetry import trace as probe"),
         ("run", "from pytest import Config as probe"),
+        ("run", "from pytest_llmobs.config.settings import Settings as probe"),
+        ("config", "from pytest_llmobs.gate import rules as probe"),
+        ("command", "from pytest_llmobs.config.settings import Settings as probe"),
     ],
 )
 def test_a_folder_rule_lets_an_allowed_import_pass(folder: str, source: str) -> None:

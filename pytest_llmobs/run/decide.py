@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmobs import unmatched
 from pytest_llmobs.analysis import analyze as analysis
 from pytest_llmobs.analysis.distributions import distributions
 from pytest_llmobs.analysis.findings import Findings
 from pytest_llmobs.capture import transport
+from pytest_llmobs.config import unmatched
+from pytest_llmobs.config.settings import Settings
+from pytest_llmobs.config.unmatched import Named
 from pytest_llmobs.gate import judge as gate
 from pytest_llmobs.gate.aggregate import aggregate, series_index
 from pytest_llmobs.gate.model import CaptureSummary, Ints, SeriesKey, SeriesStats, SpanTable
@@ -26,8 +28,6 @@ from pytest_llmobs.gate.stored import as_stored
 from pytest_llmobs.report import provenance
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.run import asked, losses, xdist
-from pytest_llmobs.settings import Settings
-from pytest_llmobs.unmatched import Named
 
 if TYPE_CHECKING:
     from pytest_llmobs.run.session import LlmobsSession

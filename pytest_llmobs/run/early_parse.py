@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_llmobs.options import OPTIONS
+from pytest_llmobs.config.options import OPTIONS
 
 VALUE_FLAGS = frozenset(o.flag for o in OPTIONS if o.kind != "bool")
 Setup = tuple[Path, Path | None]  # a rootdir and a config file

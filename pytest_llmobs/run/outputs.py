@@ -8,13 +8,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from pytest_llmobs.config.settings import Settings
 from pytest_llmobs.report import history
 from pytest_llmobs.report.html import write_html
 from pytest_llmobs.report.junit import write_junit_xml
 from pytest_llmobs.report.markdown import append_markdown, write_markdown
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import write_run_report
-from pytest_llmobs.settings import Settings
 
 
 class Outputs:

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.options import OPTIONS
-from pytest_llmobs.run import early_parse
-from pytest_llmobs.run.without_gate import is_on, typed_without_gate, warn_unused
-from pytest_llmobs.settings import (
+from pytest_llmobs.config.options import OPTIONS
+from pytest_llmobs.config.settings import (
     ConfigError,
     Settings,
     Source,
@@ -21,8 +19,10 @@ from pytest_llmobs.settings import (
     resolve,
     unread_table,
 )
-from pytest_llmobs.toml_ini import toml_ini_value
-from pytest_llmobs.unmatched import closest
+from pytest_llmobs.config.toml_ini import toml_ini_value
+from pytest_llmobs.config.unmatched import closest
+from pytest_llmobs.run import early_parse
+from pytest_llmobs.run.without_gate import is_on, typed_without_gate, warn_unused
 
 
 def read_settings(config: pytest.Config) -> Settings:

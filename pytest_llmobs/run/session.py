@@ -11,6 +11,7 @@ import pytest
 from pytest_llmobs.capture.logs import LogCaptureInstaller
 from pytest_llmobs.capture.providers import CaptureInstaller
 from pytest_llmobs.capture.recorder import SpanRecorder
+from pytest_llmobs.config.settings import Settings
 from pytest_llmobs.gate.prices import SPAN_COST
 from pytest_llmobs.gate.rule_config import marker_rules
 from pytest_llmobs.gate.rules import RuleError
@@ -20,7 +21,6 @@ from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.run import xdist
 from pytest_llmobs.run.decide import decide, stopped_result
 from pytest_llmobs.run.outputs import Outputs
-from pytest_llmobs.settings import Settings
 
 
 class LlmobsSession:

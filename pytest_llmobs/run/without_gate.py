@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.options import OPTIONS
+from pytest_llmobs.config.options import OPTIONS
+from pytest_llmobs.config.settings import ConfigError, Source, resolve
 from pytest_llmobs.run import early_parse
-from pytest_llmobs.settings import ConfigError, Source, resolve
 
 
 def is_on(value: object) -> bool:

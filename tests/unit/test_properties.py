@@ -29,6 +29,8 @@ from pytest_llmobs.analysis.findings import (
     SpanPart,
     Structure,
 )
+from pytest_llmobs.config.options import OPTIONS
+from pytest_llmobs.config.settings import ConfigError, Source, resolve
 from pytest_llmobs.gate import baseline
 from pytest_llmobs.gate.compare import Comparison, compare
 from pytest_llmobs.gate.jsonfile import dumps
@@ -38,14 +40,12 @@ from pytest_llmobs.gate.redact import MASK, redactor
 from pytest_llmobs.gate.rule_config import rules_from_config
 from pytest_llmobs.gate.rules import RuleError, parse_slo_value, parse_tolerance
 from pytest_llmobs.gate.slos import evaluate_slos
-from pytest_llmobs.options import OPTIONS
 from pytest_llmobs.report import terminal
 from pytest_llmobs.report.html import html
 from pytest_llmobs.report.junit import junit_xml
 from pytest_llmobs.report.markdown import markdown
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import result_from_json, run_report
-from pytest_llmobs.settings import ConfigError, Source, resolve
 from tests.conftest import make_series
 
 settings.register_profile(

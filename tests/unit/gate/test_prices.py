@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from pytest_llmobs.config.settings import ConfigError, load_pyproject, resolve
 from pytest_llmobs.gate.aggregate import aggregate
 from pytest_llmobs.gate.model import SpanTable
 from pytest_llmobs.gate.price_table import PRICES, Price, parse_prices, price_of
 from pytest_llmobs.gate.prices import costs
 from pytest_llmobs.gate.semconv import COST_ATTRIBUTE
-from pytest_llmobs.settings import ConfigError, load_pyproject, resolve
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmobs.config.settings import ConfigError, Source, resolve
 from pytest_llmobs.gate.redact import MASK, SHOWN_CHARS, RedactError, Redactor, redactor
-from pytest_llmobs.settings import ConfigError, Source, resolve
 
 SECRETS = [
     "jane.doe+test@example.co.uk",

@@ -6,12 +6,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pytest_llmobs.config.pyproject_table import PYPROJECT_TABLE
+from pytest_llmobs.config.settings import (
+    ConfigError,
+    Settings,
+    ci_environment,
+    load_pyproject,
+    resolve,
+)
 from pytest_llmobs.gate import baseline
-from pytest_llmobs.pyproject_table import PYPROJECT_TABLE
 from pytest_llmobs.report import history
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import result_from_json
-from pytest_llmobs.settings import ConfigError, Settings, ci_environment, load_pyproject, resolve
 
 
 class BadInput(Exception):

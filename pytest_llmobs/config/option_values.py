@@ -7,8 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from pytest_llmobs.config.options import Option
 from pytest_llmobs.gate.severity import SEVERITIES
-from pytest_llmobs.options import Option
 
 
 class BadValue(ValueError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from pytest_llmobs.cli_inputs import BadInput, command_settings, rules_from, saved_run
+from pytest_llmobs.command.inputs import BadInput, command_settings, rules_from, saved_run
 from pytest_llmobs.gate import baseline, promotion
 from pytest_llmobs.gate import judge as gate
 from pytest_llmobs.gate.coverage import Absence

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmobs.gate.toml_text import as_toml
-from pytest_llmobs.options import OPTIONS
-from pytest_llmobs.settings import (
+from pytest_llmobs.config.options import OPTIONS
+from pytest_llmobs.config.settings import (
     ConfigError,
     Settings,
     Source,
@@ -16,7 +15,8 @@ from pytest_llmobs.settings import (
     load_pyproject,
     resolve,
 )
-from pytest_llmobs.toml_ini import toml_ini_value
+from pytest_llmobs.config.toml_ini import toml_ini_value
+from pytest_llmobs.gate.toml_text import as_toml
 
 ROOT = Path("/project")
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pytest_llmobs.options import OPTIONS
-from pytest_llmobs.unmatched import closest
+from pytest_llmobs.config.options import OPTIONS
+from pytest_llmobs.config.unmatched import closest
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmobs.config.option_values import BadValue, convert
+from pytest_llmobs.config.options import OPTIONS, Option
+from pytest_llmobs.config.pyproject_table import (
+    PYPROJECT_TABLE,
+    RULE_TABLES,
+    PyprojectError,
+    has_pytest_table,
+    llmobs_table,
+)
+from pytest_llmobs.config.unmatched import Named, from_table
 from pytest_llmobs.gate.attribute_config import (
     TableError,
     aliases_from_config,
@@ -19,16 +29,6 @@ from pytest_llmobs.gate.rules import RuleError, Rules
 from pytest_llmobs.gate.semconv import alias_map, names_for
 from pytest_llmobs.gate.severity import Severity
 from pytest_llmobs.gate.toml_text import as_toml
-from pytest_llmobs.option_values import BadValue, convert
-from pytest_llmobs.options import OPTIONS, Option
-from pytest_llmobs.pyproject_table import (
-    PYPROJECT_TABLE,
-    RULE_TABLES,
-    PyprojectError,
-    has_pytest_table,
-    llmobs_table,
-)
-from pytest_llmobs.unmatched import Named, from_table
 
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_llmobs.config.unmatched import Measured, Named, from_table, measured, warnings
 from pytest_llmobs.gate.rule_config import rules_from_config
 from pytest_llmobs.gate.rules import RuleError
-from pytest_llmobs.unmatched import Measured, Named, from_table, measured, warnings
 from tests.conftest import make_series
 
 RUN = measured(
