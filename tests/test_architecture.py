@@ -1,9 +1,11 @@
-"""The package's folders import one way (capture -> gate -> analysis -> report, with run/ and
-the two faces on top), and ruff's rule of each folder fails an import that breaks it."""
+"""The package's folders import one way (gate/ at the base; capture/, config/ and analysis/
+on it; report/ on analysis/; run/ and the two faces on top), and ruff's rule of each
+folder fails an import that breaks it."""
 
 from __future__ import annotations
 
 import ast
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,11 +14,27 @@ from pathlib import Path
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pytest_llmobs"
-FOLDERS = ("run", "capture", "config", "command", "gate", "analysis", "report")
+TOP = {"plugin", "cli"}  # the two faces, the only top-level modules
+# what each folder may import of the package
+ALLOWED: dict[str, set[str]] = {
+    "gate": set(),
+    "capture": {"gate"},
+    "config": {"gate"},
+    "analysis": {"gate"},
+    "report": {"gate", "analysis"},
+    "command": {"config", "gate", "analysis", "report"},
+    "run": {"capture", "config", "gate", "analysis", "report"},
+}
 # where each third-party framework may be imported: the two adapters
 FRAMEWORKS = {"pytest": {"run", "plugin"}, "_pytest": {"run"}, "opentelemetry": {"capture"}}
+LIFTED = {"run": {"pytest"}, "capture": {"opentelemetry"}}  # bans a folder's table drops
 
 
 def _part(module: str) -> str | None:
@@ -53,28 +71,61 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
+def test_the_package_is_the_two_faces_on_folders_that_each_have_a_rule() -> None:
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert (folders, modules) == (set(ALLOWED), TOP)
+    assert {p.parent.name for p in PACKAGE.glob("*/ruff.toml")} == set(ALLOWED)
+
+
 def test_no_import_cycle_between_folders() -> None:
-    graph = _graph()
     try:
-        order = list(TopologicalSorter(graph).static_order())
+        list(TopologicalSorter(_graph()).static_order())
     except CycleError as exc:
         pytest.fail(f"folders import each other in a cycle: {' -> '.join(exc.args[1])}")
-    assert set(FOLDERS) <= set(order)
 
 
-@pytest.mark.parametrize(
-    ("part", "allowed"),
-    [
-        ("gate", set()),
-        ("config", {"gate"}),
-        ("command", {"config", "gate", "analysis", "report"}),
-        ("analysis", {"gate"}),
-        ("report", {"gate", "analysis"}),
-        ("capture", {"gate"}),
-    ],
-)
-def test_each_pure_folder_imports_only_what_is_below_it(part: str, allowed: set[str]) -> None:
-    assert _graph()[part] <= allowed
+@pytest.mark.parametrize("folder", sorted(ALLOWED))
+def test_each_folder_imports_only_what_it_may(folder: str) -> None:
+    assert _graph()[folder] <= ALLOWED[folder]
+
+
+def _bans(folder: Path) -> set[str]:
+    """What ruff bans in a folder: its ruff.toml's table, or pyproject.toml's extended."""
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    inherited = set(root["tool"]["ruff"]["lint"]["flake8-tidy-imports"]["banned-api"])
+    config = tomllib.loads((folder / "ruff.toml").read_text(encoding="utf-8"))
+    assert config["extend"] == "../../pyproject.toml"
+    tidy = config["lint"]["flake8-tidy-imports"]
+    own = set(tidy.get("banned-api", inherited))
+    return own | set(tidy.get("extend-banned-api", {}))
+
+
+@pytest.mark.parametrize("folder", sorted(ALLOWED))
+def test_each_ruff_toml_bans_every_part_its_folder_may_not_import(folder: str) -> None:
+    """A new folder or face is banned where it must be, not allowed by being unnamed."""
+    others = (set(ALLOWED) | TOP) - ALLOWED[folder] - {folder}
+    assert {f"pytest_llmobs.{part}" for part in others} <= _bans(PACKAGE / folder)
+
+
+@pytest.mark.parametrize("folder", sorted(ALLOWED))
+def test_a_folder_keeps_the_projects_bans_but_its_own_framework(folder: str) -> None:
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    project = set(root["tool"]["ruff"]["lint"]["flake8-tidy-imports"]["banned-api"])
+    assert project - LIFTED.get(folder, set()) <= _bans(PACKAGE / folder)
+    assert not LIFTED.get(folder, set()) & _bans(PACKAGE / folder)
+
+
+def test_no_module_imports_by_a_name_computed_at_run_time() -> None:
+    """__import__ and importlib would pass by every import rule unseen."""
+    found = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if (isinstance(node, ast.Name) and node.id == "__import__")
+        or (isinstance(node, ast.Attribute) and node.attr == "import_module")
+    ]
+    assert found == []
 
 
 def test_pytest_and_opentelemetry_are_imported_only_by_the_adapters() -> None:
@@ -89,20 +140,21 @@ def test_pytest_and_opentelemetry_are_imported_only_by_the_adapters() -> None:
     assert found == []
 
 
-def _ruff(folder: str, source: str) -> str:
-    """ruff's findings on source as if it were a module of the folder (so the folder's own
-    ruff.toml applies), without writing into the package."""
+def _ruff(folder: str, source: str) -> set[str]:
+    """The codes ruff finds in source as if it were a module of the folder (so the folder's
+    own ruff.toml applies), without writing into the package."""
     probe = f"pytest_llmobs/{folder}/probe.py"
+    command = ["ruff", "check", "--no-cache", "--output-format=json", "--stdin-filename", probe]
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--no-cache", "--stdin-filename", probe, "-"],
+        [sys.executable, "-m", *command, "-"],
         cwd=ROOT,
         input=f'"""A probe."""\n\n{source}\n\n__all__ = ["probe"]\n',
         capture_output=True,
         text=True,
         check=False,
     )
-    assert "error" not in proc.stderr.lower(), proc.stderr
-    return proc.stdout
+    assert proc.returncode in (0, 1), proc.stderr  # 1: findings; anything else: ruff failed
+    return {finding["code"] for finding in json.loads(proc.stdout)}
 
 
 @pytest.mark.parametrize(

@@ -25,9 +25,8 @@ from pytest_llmobs.gate.semconv import COST_ATTRIBUTE, all_names, names_for
 from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.gate.stored import as_stored
-from pytest_llmobs.report import provenance
 from pytest_llmobs.report.result import RunResult
-from pytest_llmobs.run import asked, losses, xdist
+from pytest_llmobs.run import asked, losses, provenance, xdist
 
 if TYPE_CHECKING:
     from pytest_llmobs.run.session import LlmobsSession

@@ -76,6 +76,9 @@ def test_regressions_first_then_what_the_data_says_most_of() -> None:
         ("quality.score", -0.02, "-0.05", True),
         ("latency.p50", -0.5, "-20ms", True),  # a rule that lower is worse
         ("quality.score", -0.02, None, True),  # no spec: the metric says which way is worse
+        # a saved report's spec this version cannot read: the metric says which way, too
+        ("latency.p50", -0.5, "-bogus", False),
+        ("latency.p50", 0.5, "-bogus", True),
     ],
 )
 def test_a_check_that_cannot_rule_out_harm_has_a_row_only_when_it_moved_that_way(
