@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 
 from pytest_llmobs import __version__
-from pytest_llmobs.analysis import analyze as analysis
+from pytest_llmobs.analysis import analyze
 from pytest_llmobs.analysis.distributions import distributions
 from pytest_llmobs.command.inputs import (
     BadInput,
@@ -24,7 +24,7 @@ from pytest_llmobs.command.inputs import (
 from pytest_llmobs.command.promote import promote_saved
 from pytest_llmobs.config.settings import DEFAULT_BASELINE
 from pytest_llmobs.config.unmatched import closest
-from pytest_llmobs.gate import judge as gate
+from pytest_llmobs.gate import judge
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.report import listing, terminal, text
@@ -131,14 +131,14 @@ def _outputs(command: argparse.ArgumentParser, json: bool) -> None:
 def _compare(args: argparse.Namespace) -> int:
     settings = command_settings(args.config)
     (run, saved), stored = saved_run(args.run), load_series(args.baseline)
-    judged = gate.against(
+    judged = judge.against(
         stored, run.series, settings.quality_attributes, settings.rules, run.settings,
-        saved.ran or RanTests(gate.tests_of(run), frozenset()),  # older reports: spans' tests
+        saved.ran or RanTests(judge.tests_of(run), frozenset()),  # older reports: spans' tests
     )  # fmt: skip
     comparison = judged.comparison
     slos = tuple(evaluate_slos(run.series, settings.rules))
     # the requests a run report listed, judged again against this baseline
-    findings = analysis.with_comparison(
+    findings = analyze.with_comparison(
         saved.findings, comparison, run.series, stored.series, settings.rules
     )
     result = RunResult(

@@ -7,8 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pytest_llmobs.command.inputs import BadInput, command_settings, rules_from, saved_run
-from pytest_llmobs.gate import baseline, promotion
-from pytest_llmobs.gate import judge as gate
+from pytest_llmobs.gate import baseline, judge, promotion
 from pytest_llmobs.gate.coverage import Absence
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.report.changes import changes
@@ -34,13 +33,13 @@ def promote_saved(report: Path, to: Path | None, config: Path | None, force: boo
         replaced = None  # none yet, or unreadable: written anew
     ran = saved.ran or (RanTests(run.tests, frozenset()) if run.tests is not None else None)
     if ran is not None and replaced is not None:
-        ran = replace(ran, before=gate.tests_of(replaced))
+        ran = replace(ran, before=judge.tests_of(replaced))
     old = promotion.kept_series(replaced, run.settings, ran) if replaced is not None else ()
     # as the plugin's --llmobs-update-baseline refuses it, unless forced; the report of
     # an interrupted run holds one error for the interruption itself
     incomplete = len(saved.errors) > saved.interrupted
-    refused = gate.refusal(incomplete, saved.interrupted, saved.tests_failed)
-    state = gate.promote(
+    refused = promotion.refusal(incomplete, saved.interrupted, saved.tests_failed)
+    state = promotion.promote(
         run.series, target, run.metadata, refused, run.settings, ran, old, force,
         remedy="give --force to replace it anyway", lost=_lost(config, replaced, run, ran),
         saved=True,
@@ -67,7 +66,7 @@ def _lost(
     if replaced is None or ran is None:
         return ()
     settings = command_settings(config)
-    return gate.against(
+    return judge.against(
         replaced, run.series, settings.quality_attributes, settings.rules, run.settings, ran
     ).lost
 

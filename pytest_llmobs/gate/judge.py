@@ -12,18 +12,10 @@ from pytest_llmobs.gate import shape as shapes
 from pytest_llmobs.gate.compare import Comparison, compare
 from pytest_llmobs.gate.coverage import Absence
 from pytest_llmobs.gate.model import SeriesStats
-from pytest_llmobs.gate.promotion import (  # the baseline's side of the gate, named here too
-    BaselineState,
-    BaselineStatus,
-    promote,
-    refusal,
-    replace_hint,
-)
+from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.rules import Rules
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.shape import Shape
-
-__all__ = ["BaselineState", "BaselineStatus", "promote", "refusal", "replace_hint"]
 
 
 @dataclass(frozen=True)

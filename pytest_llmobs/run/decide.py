@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmobs.analysis import analyze as analysis
+from pytest_llmobs.analysis import analyze
 from pytest_llmobs.analysis.distributions import distributions
 from pytest_llmobs.analysis.findings import Findings
 from pytest_llmobs.capture import transport
 from pytest_llmobs.config import unmatched
 from pytest_llmobs.config.settings import Settings
 from pytest_llmobs.config.unmatched import Named
-from pytest_llmobs.gate import judge as gate
+from pytest_llmobs.gate import judge, promotion
 from pytest_llmobs.gate.aggregate import aggregate, series_index
 from pytest_llmobs.gate.model import CaptureSummary, Ints, SeriesKey, SeriesStats, SpanTable
 from pytest_llmobs.gate.prices import SPAN_COST, costs, unpriced_notes
@@ -51,26 +51,26 @@ def decide(llmobs: LlmobsSession, session: pytest.Session, interrupted: bool) ->
     failed: list[str] = []  # the analysis explains a verdict: it never costs one
     options = _analysis_options(s)
     findings = _optional(
-        failed, Findings(), lambda: analysis.from_spans(table, keys, spans, numeric, options)
+        failed, Findings(), lambda: analyze.from_spans(table, keys, spans, numeric, options)
     )
     # judged as the run report keeps them, so `llmobs compare` on it says the same
     series = as_stored(spans)
     metadata = provenance.metadata(llmobs.config.rootpath)
     rules = with_test_rules(s.rules, marked.rules)
     shape, tests = _shape(s, marked), _tests(llmobs, marked)
-    judged = gate.judge(series, s.baseline, s.quality_attributes, rules, shape, tests, s.ci)
+    judged = judge.judge(series, s.baseline, s.quality_attributes, rules, shape, tests, s.ci)
     comparison, state, stored = judged.comparison, judged.state, judged.stored
     found = findings
     findings = _optional(
         failed, found,
-        lambda: analysis.with_comparison(found, comparison, series, stored, rules),
+        lambda: analyze.with_comparison(found, comparison, series, stored, rules),
     )  # fmt: skip
     errors = losses.errors(llmobs, table, interrupted)
     warnings = losses.warnings(llmobs) + failed
     if s.update_baseline:  # the notes are about the file being replaced
         # the interruption adds one error of its own: is the capture incomplete besides?
         incomplete = len(errors) > interrupted
-        refused = gate.refusal(incomplete, interrupted, session.testsfailed)
+        refused = promotion.refusal(incomplete, interrupted, session.testsfailed)
         state = _promote(llmobs, judged, series, metadata, shape, tests, refused)
     else:
         warnings += judged.notes
@@ -89,28 +89,28 @@ def decide(llmobs: LlmobsSession, session: pytest.Session, interrupted: bool) ->
 def stopped_result(settings: Settings, why: str | None) -> RunResult:
     """The result of a run pytest stopped with a usage error before any test."""
     why = why or "a usage error (see above)"
-    state = gate.BaselineState(settings.baseline, "missing", "not compared")
+    state = promotion.BaselineState(settings.baseline, "missing", "not compared")
     errors = (f"pytest stopped the run before any test: {why}",)
     return RunResult((), state, errors=errors, ci=settings.ci, ci_source=settings.ci_source)
 
 
 def _promote(
     llmobs: LlmobsSession,
-    judged: gate.Judged,
+    judged: judge.Judged,
     series: tuple[SeriesStats, ...],
     metadata: Mapping[str, Any],
     shape: Shape,
     tests: RanTests,
     refused: str | None,
-) -> gate.BaselineState:
+) -> promotion.BaselineState:
     """The run's series written as the new baseline, unless refused (--llmobs-update-baseline)."""
     s = llmobs.settings
     # the baseline read to judge is the one replaced: its test ids, series and
     # metrics must not be dropped, nor what the gate judges lost; a partial run
     # says how to replace it anyway
     ran = judged.ran or tests
-    hint = gate.replace_hint(s.json, llmobs.config.invocation_params.dir)
-    return gate.promote(series, s.baseline, metadata, refused, shape, ran,
+    hint = promotion.replace_hint(s.json, llmobs.config.invocation_params.dir)
+    return promotion.promote(series, s.baseline, metadata, refused, shape, ran,
                         judged.stored, remedy="" if refused else hint,
                         lost=judged.lost)  # fmt: skip
 
@@ -171,9 +171,9 @@ def _shape(settings: Settings, marked: xdist.Marks) -> Shape:
     )
 
 
-def _analysis_options(settings: Settings) -> analysis.Options:
+def _analysis_options(settings: Settings) -> analyze.Options:
     s = settings
-    return analysis.Options(
+    return analyze.Options(
         s.slowest, s.quality_threshold, s.request_spans, s.redact, dict(s.aliases)
     )
 

@@ -10,8 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pytest_llmobs.gate import baseline, series_parse, stored
-from pytest_llmobs.gate import judge as gate
+from pytest_llmobs.gate import baseline, promotion, series_parse, stored
 from pytest_llmobs.gate.compare import compare
 from pytest_llmobs.gate.jsonfile import write_atomic
 from pytest_llmobs.gate.model import SeriesStats
@@ -254,7 +253,7 @@ def test_a_baseline_too_large_to_read_back_is_not_written(
     before = path.read_bytes()
     monkeypatch.setattr(baseline, "MAX_FILE_BYTES", 100)
     full = RanTests(frozenset({"t.py::test"}), frozenset())  # may replace one it cannot read
-    state = gate.promote([make_series("llm", [1.0, 2.0])], path, {}, tests=full)
+    state = promotion.promote([make_series("llm", [1.0, 2.0])], path, {}, tests=full)
     assert state.status == "error"
     assert state.message.startswith(f"{path}: not written: ")
     assert path.read_bytes() == before
