@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -21,6 +22,7 @@ from pytest_llmobs.command.inputs import (
     rules_from,
     saved_run,
 )
+from pytest_llmobs.command.pipe import QuietWhenClosed
 from pytest_llmobs.command.promote import promote_saved
 from pytest_llmobs.config.settings import DEFAULT_BASELINE
 from pytest_llmobs.config.unmatched import closest
@@ -43,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # the command's own usage, not the top level's: `baseline update --forse`
         args.usage.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        status: int = args.handler(args)
+        with contextlib.redirect_stdout(QuietWhenClosed(sys.stdout)):
+            status: int = args.handler(args)
     except BadInput as exc:
         print(f"llmobs: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

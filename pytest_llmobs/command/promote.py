@@ -11,6 +11,7 @@ from pytest_llmobs.gate import baseline, judge, promotion
 from pytest_llmobs.gate.coverage import Absence
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.report.changes import changes
+from pytest_llmobs.report.columns import printable
 
 
 def promote_saved(report: Path, to: Path | None, config: Path | None, force: bool) -> None:
@@ -52,7 +53,7 @@ def promote_saved(report: Path, to: Path | None, config: Path | None, force: boo
     if replaced is not None and ran is not None:  # what it lost was judged by these rules
         print(rules_from(config))
     for line in changes(replaced.series if replaced is not None else (), run.series):
-        print(line)
+        print(printable(line))  # span names are app data: no control characters
 
 
 def _lost(

@@ -112,7 +112,7 @@ OPTIONS = (
     Option(
         "request_spans",
         "names",
-        "Span names that make a request, such as llm_request (space-separated;"
+        "Span names that make a request, such as llm_request (comma- or space-separated;"
         " default: each root span)",
     ),
     Option(

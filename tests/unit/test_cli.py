@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,6 +60,25 @@ def test_compare_fails_on_a_regression_and_writes_a_report(
     assert report["verdict"] == "regression"
     expected = compare(baseline.load(run).series, baseline.load(stored).series)
     assert [c["verdict"] for c in report["checks"]] == [c.verdict for c in expected.checks]
+
+
+def test_a_reader_that_stops_early_costs_neither_a_traceback_nor_the_files(
+    tmp_path: Path, stored: Path
+) -> None:
+    run = save_run(tmp_path / "run.json", [make_series("llm", [x * 1.6 for x in BASE])])
+    summary = tmp_path / "summary.md"
+    command = ["compare", str(run), str(stored), "-v", "--markdown", str(summary)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest_llmobs.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    proc.stdout.close()  # `| head -0`: the reader is gone before the first line
+    stderr = proc.stderr.read().decode()
+    assert (proc.wait(timeout=60), stderr) == (1, "")  # the verdict's own status
+    assert "REGRESSION" in summary.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("content", [None, "{not json", '{"benchmarks": []}'])
@@ -212,6 +233,19 @@ def test_baseline_update_says_what_changed(
     assert "  new: new_step (60 spans)" in out
     at = out.index("  changed: llm")
     assert out[at + 1] == "    latency.p50 15.0 ms -> 22.5 ms (+50.0%)"
+
+
+def test_baseline_update_shows_control_characters_of_span_names_as_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    odd = "cache.lookup\tline\nbreak\x1b[31m"
+    stored = tmp_path / "baseline.json"
+    write_atomic(stored, baseline.baseline_document([make_series(odd, BASE)], {}))
+    run = save_run(tmp_path / "run.json", [make_series(odd, [x * 1.5 for x in BASE])])
+    assert main(["baseline", "update", str(run), "--baseline", str(stored)]) == 0
+    out = capsys.readouterr().out
+    assert "  changed: cache.lookup?line?break?[31m\n" in out
+    assert not any(c in out for c in "\t\x1b")
 
 
 def test_baseline_update_lists_every_changed_metric(
