@@ -137,6 +137,21 @@ class SpanRecorder(SampledColumns, SpanProcessor):
                 self.skipped[f"{UNREADABLE} ({type(exc).__name__})"] += 1
                 self._dropped += 1
 
+    def receive(self, spans: Iterable[Fields]) -> None:
+        """Record spans another process made (decoded from OTLP): counted as started
+        here too, so that what never ended is still told apart."""
+        for fields in spans:
+            next(self._starts)
+            if not self._active:
+                self._count_late()
+                continue
+            try:
+                self._record(*fields)
+            except Exception as exc:  # a value the columns cannot hold: never the receiver's end
+                with self._lock:
+                    self.skipped[f"{UNREADABLE} ({type(exc).__name__})"] += 1
+                    self._dropped += 1
+
     def _read_instead(self, span: ReadableSpan, error: Exception) -> Fields:
         """The span through its public properties, when the fast path failed on it; from
         then on always, if that works (a newer SDK renamed a private field)."""
