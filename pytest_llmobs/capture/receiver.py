@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,12 +31,16 @@ class Receiver:
         port: int = 0,
         limit: int = MAX_BODY,
     ) -> None:
+        # the [otlp] extra's messages, now: a missing extra is told when the run starts
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
+
         self.sink = sink
         self.limit = limit
         self.spans = 0
         self.requests = 0
         self.refused: Counter[str] = Counter()  # requests answered with an error, by reason
         self.rejected: Counter[str] = Counter()  # spans of accepted requests not kept
+        self.last_request = time.monotonic()  # when a request last arrived (or the start)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
@@ -76,6 +81,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"  # keep-alive, as exporters reuse connections
 
         def do_POST(self) -> None:
+            receiver.last_request = time.monotonic()
             kind = self.headers.get("Content-Type", "")
             try:
                 if self.path.split("?")[0] != TRACES:

@@ -49,6 +49,13 @@ def convert(option: Option, raw: Any, base_dir: Path) -> Any:
         if text not in SEVERITIES:
             raise BadValue(f"expected one of {', '.join(SEVERITIES)}")
         return text
+    if option.kind == "seconds":
+        number = _float(raw)
+        if not 0 <= number <= 3600:
+            raise BadValue("expected a number of seconds from 0 to 3600")
+        return number
+    if option.kind == "endpoint":
+        return _endpoint(raw)
     if option.kind in ("float", "rate"):
         number = _float(raw)
         if option.kind == "rate" and 0 <= number <= 1:
@@ -62,6 +69,15 @@ def convert(option: Option, raw: Any, base_dir: Path) -> Any:
             raise BadValue("expected a file path")
         return base_dir / Path(str(raw).strip())
     return _names(option, raw)
+
+
+def _endpoint(raw: Any) -> tuple[str, int]:
+    """HOST:PORT (a port of 0 picks a free one); [::1]:4318 for an IPv6 address."""
+    host, colon, port = str(raw).strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise BadValue("expected HOST:PORT, such as 127.0.0.1:4318")
+    return host, int(port)
 
 
 def _names(option: Option, raw: Any) -> tuple[str, ...]:

@@ -6,11 +6,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Kind = Literal["bool", "path", "names", "float", "rate", "int", "count", "number", "severity"]
+Kind = Literal[
+    "bool",
+    "path",
+    "names",
+    "float",
+    "rate",
+    "int",
+    "count",
+    "number",
+    "severity",
+    "endpoint",
+    "seconds",
+]
 
 # The TOML type a kind's value may have in a native [tool.pytest] table besides text.
 _NATIVE: dict[Kind, type] = {
     "bool": bool, "int": int, "count": int, "float": float, "rate": float, "number": float,
+    "seconds": float,
 }  # fmt: skip
 
 
@@ -132,6 +145,24 @@ OPTIONS = (
         "bool",
         "CI mode: fail closed where a local run passes with a hint, e.g. without a baseline"
         " (default: on when the environment variable CI is set, to anything but 0 or false)",
+    ),
+    Option(
+        "otlp",
+        "bool",
+        "Receive the spans of services the tests start: an OTLP/HTTP receiver for the run,"
+        " and OTEL_EXPORTER_OTLP_ENDPOINT pointing child processes at it (needs the otlp"
+        " extra: pip install 'pytest-llmobs[otlp]')",
+    ),
+    Option(
+        "otlp_endpoint",
+        "endpoint",
+        "HOST:PORT the OTLP receiver listens on (default: 127.0.0.1 and a free port)",
+    ),
+    Option(
+        "otlp_wait",
+        "seconds",
+        "Seconds the run waits at its end for services' last spans, until none arrive for"
+        " half a second (default: 5)",
     ),
     Option(
         "no_fallback",

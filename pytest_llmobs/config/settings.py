@@ -63,6 +63,9 @@ class Settings:
     ci: bool = False
     ci_source: str = "default"  # what turned CI mode on or off, in the user's words
     no_fallback: bool = False
+    otlp: bool = False  # receive the spans services under test export
+    otlp_endpoint: tuple[str, int] = ("127.0.0.1", 0)  # 0: a free port
+    otlp_wait: float = 5.0  # seconds, at most, for services' last spans
     rules: Rules = field(default_factory=Rules)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))

@@ -39,6 +39,7 @@ def warnings(llmobs: LlmobsSession) -> list[str]:
     skipped = _skipped(llmobs)
     notes = [*llmobs.settings.notes, *llmobs.installer.warnings, *llmobs.recorder.notes()]
     notes += llmobs.workers.warnings
+    notes += llmobs.intake.warnings() if llmobs.intake is not None else []
     return notes + [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
 
 

@@ -20,6 +20,7 @@ from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.run import xdist
 from pytest_llmobs.run.decide import decide, stopped_result
+from pytest_llmobs.run.otlp import Intake
 from pytest_llmobs.run.outputs import Outputs
 
 
@@ -49,16 +50,24 @@ class LlmobsSession:
         self.ran: set[str] = set()  # test ids whose body ran (under xdist: every worker's)
         self.started: set[str] = set()  # test ids that reported anything: the selected ones
         self.stopped: str | None = None  # why pytest stopped the run before any test
+        # services export to this process's receiver; under xdist, to each worker's own
+        self.intake = (
+            Intake(self.recorder, settings) if settings.otlp and not _controller(config) else None
+        )
 
     def start(self) -> None:
         self.installer.install()
         self.log_installer.install()
+        if self.intake is not None:
+            self.intake.start()
         if self.config.pluginmanager.hasplugin("xdist") and not self.is_worker:
             self.config.pluginmanager.register(self.workers, "llmobs-workers")
 
     def stop(self) -> None:
         self.installer.uninstall()
         self.log_installer.uninstall()
+        if self.intake is not None:
+            self.intake.stop()
         if self.config.pluginmanager.is_registered(self.workers):
             self.config.pluginmanager.unregister(self.workers)
 
@@ -113,6 +122,8 @@ class LlmobsSession:
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """Around the test loop: when it ends normally, decide, and fail the run on a regression."""
         outcome = yield
+        if self.intake is not None:  # the services' last batches, before the capture ends
+            self.intake.settle()
         if self.is_worker or _runs_no_test(self.config):
             return outcome
         self.result = decide(self, session, interrupted=False)
@@ -126,6 +137,7 @@ class LlmobsSession:
         if self.is_worker:
             self.installer.check_global()
             notes = [*self.installer.warnings, *self.recorder.notes()]
+            notes += self.intake.warnings() if self.intake is not None else []
             xdist.publish(self.config, self.recorder, notes, self.marked, self.installer.uncaptured)
             return
         if _runs_no_test(self.config):  # nothing to judge
@@ -178,3 +190,13 @@ def _runs_no_test(config: pytest.Config) -> bool:
     """Whether the run runs no test body: then there is nothing to judge or record, and
     no gate."""
     return any(config.getoption(dest, None) for dest in _NO_TEST_OPTIONS)
+
+
+def _controller(config: pytest.Config) -> bool:
+    """Whether this process hands the tests to xdist workers (which receive instead)."""
+    workers = getattr(config.option, "numprocesses", None)
+    return (
+        bool(workers)
+        and getattr(config.option, "dist", "no") != "no"
+        and not xdist.is_worker(config)
+    )

@@ -1,0 +1,190 @@
+"""Services under test (--llmobs-otlp): a real second process with the OpenTelemetry SDK,
+its BatchSpanProcessor and the official OTLP/HTTP exporter, configured by nothing but
+the environment the plugin sets; the tests call it with traceparent injected."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+SERVICE = """
+import os, signal, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+provider = TracerProvider(resource=Resource.create({"service.name": "rag-svc"}))
+provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # all from the environment
+tracer = provider.get_tracer("svc")
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the last batch is flushed
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        context = propagate.extract(self.headers)  # case-insensitive: urllib sends Traceparent
+        with tracer.start_as_current_span("svc.handle", context=context):
+            with tracer.start_as_current_span("svc.llm") as llm:
+                time.sleep(0.002)
+                llm.set_attribute("gen_ai.usage.output_tokens", 10)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+server = HTTPServer(("127.0.0.1", 0), Handler)
+print(server.server_address[1], flush=True)
+try:
+    server.serve_forever()
+finally:
+    provider.shutdown()
+"""
+
+CONFTEST = """
+import subprocess, sys
+import pytest
+
+@pytest.fixture(scope="session")
+def service():
+    proc = subprocess.Popen([sys.executable, "service.py"], stdout=subprocess.PIPE, text=True)
+    port = int(proc.stdout.readline())
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+"""
+
+TESTS = """
+import urllib.request
+import pytest
+from opentelemetry import propagate, trace
+
+tracer = trace.get_tracer("tests")
+
+@pytest.mark.parametrize("question", range(6))
+def test_ask(service, question):
+    with tracer.start_as_current_span("client.ask"):
+        headers = {}
+        propagate.inject(headers)  # traceparent: the service's spans join this trace
+        request = urllib.request.Request(f"{service}/?q={question}", headers=headers)
+        assert urllib.request.urlopen(request, timeout=10).read() == b"ok"
+"""
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(service=SERVICE, conftest=CONFTEST, test_ask=TESTS)
+
+
+def series(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["key"]: s for s in report["series"]}
+
+
+def test_the_spans_of_a_service_the_tests_start_are_captured_under_their_tests(
+    suite: None, run_llmobs: Any
+) -> None:
+    result, report = run_llmobs("--llmobs-otlp", "--llmobs-group-by", "service.name")
+    assert result.ret == 0, result.stdout.str()
+    found = series(report)
+    assert {"svc.handle[service.name=rag-svc]", "svc.llm[service.name=rag-svc]"} <= set(found)
+    llm = found["svc.llm[service.name=rag-svc]"]
+    assert llm["count"] == 6
+    tests = {f"test_ask.py::test_ask[{q}]" for q in range(6)}
+    assert set(llm["cases"]) == tests  # each test's own spans: paired statistics work
+    # traceparent made them children of the test's own span, in its requests
+    paths = {p["series"]: p for p in report["request_paths"]}
+    handle = "svc.handle[service.name=rag-svc]"
+    assert handle in [c["series"] for c in paths["client.ask"]["children"]]
+    assert paths[handle]["requests"] == ["client.ask"]
+    assert not [w for w in report["warnings"] if "OTLP" in w], report["warnings"]
+
+
+def test_without_traceparent_a_service_span_belongs_to_the_test_running_when_it_started(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    untraced = TESTS.replace("propagate.inject(headers)", "pass")
+    pytester.makepyfile(service=SERVICE, conftest=CONFTEST, test_ask=untraced)
+    result, report = run_llmobs("--llmobs-otlp")
+    assert result.ret == 0, result.stdout.str()
+    llm = series(report)["svc.llm"]
+    assert set(llm["cases"]) == {f"test_ask.py::test_ask[{q}]" for q in range(6)}
+    paths = {p["series"]: p for p in report["request_paths"]}
+    assert paths["svc.handle"]["requests"] == ["svc.handle"]  # a trace of its own
+
+
+def test_an_a_a_run_of_a_service_passes_on_its_baseline(suite: None, run_llmobs: Any) -> None:
+    result, _ = run_llmobs("--llmobs-otlp", "--llmobs-update-baseline")
+    assert result.ret == 0, result.stdout.str()
+    result, report = run_llmobs("--llmobs-otlp")
+    assert result.ret == 0, result.stdout.str()
+    assert report["verdict"] == "pass"
+    assert "svc.llm" in series(report)
+
+
+def test_without_the_option_the_service_exports_nowhere_and_nothing_is_captured(
+    suite: None, run_llmobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nobody there
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    result, report = run_llmobs()
+    assert result.ret == 0, result.stdout.str()
+    assert "svc.llm" not in series(report)
+
+
+def test_a_variable_the_user_set_is_left_alone_and_said_so(
+    suite: None, run_llmobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    result, report = run_llmobs("--llmobs-otlp")
+    assert result.ret == 0, result.stdout.str()
+    [note] = [w for w in report["warnings"] if "--llmobs-otlp left" in w]
+    assert "OTEL_EXPORTER_OTLP_PROTOCOL" in note
+    assert "svc.llm" in series(report)
+
+
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [("nonsense", "expected HOST:PORT"), ("127.0.0.1:99999", "expected HOST:PORT")],
+)
+def test_a_bad_endpoint_is_a_config_error_naming_it(
+    pytester: pytest.Pytester, value: str, said: str
+) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "--llmobs", "--llmobs-otlp", f"--llmobs-otlp-endpoint={value}"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--llmobs-otlp-endpoint*{said}*"])
+
+
+def test_an_endpoint_already_in_use_stops_the_run_with_one_line(pytester: pytest.Pytester) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        pytester.makepyfile("def test_nothing():\n    pass\n")
+        result = pytester.runpytest_subprocess(
+            "--llmobs", "--llmobs-otlp", f"--llmobs-otlp-endpoint=127.0.0.1:{port}"
+        )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*--llmobs-otlp-endpoint=127.0.0.1:{port}: cannot listen there*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_serial_and_two_workers_capture_the_same_service_spans(
+    suite: None, run_llmobs: Any
+) -> None:
+    """Each worker has its own receiver, and the services its fixtures start export to it."""
+    counts = []
+    for args in ((), ("-n", "2")):
+        result, report = run_llmobs("--llmobs-otlp", *args)
+        assert result.ret == 0, result.stdout.str()
+        counts.append({k: (s["count"], sorted(s["cases"])) for k, s in series(report).items()})
+    assert counts[0] == counts[1]
+    assert counts[0]["svc.llm"][0] == 6
