@@ -6,6 +6,7 @@ body it cannot decode, 413 above the size limit, 415 for another encoding."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -42,7 +43,8 @@ class Receiver:
         self.rejected: Counter[str] = Counter()  # spans of accepted requests not kept
         self.last_request = time.monotonic()  # when a request last arrived (or the start)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), _handler(self))
+        server = _Server6 if ":" in host else ThreadingHTTPServer
+        self._server = server((host, port), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -50,7 +52,8 @@ class Receiver:
     def endpoint(self) -> str:
         """host:port it listens on."""
         host, port = self._server.server_address[:2]
-        return f"{host if isinstance(host, str) else host.decode()}:{port}"
+        host = host if isinstance(host, str) else host.decode()
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
     def start(self) -> None:
         self._thread.start()
@@ -74,6 +77,10 @@ class Receiver:
     def refuse(self, reason: str) -> None:
         with self._lock:
             self.refused[reason] += 1
+
+
+class _Server6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -113,8 +120,8 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, status: int, kind: str, payload: bytes) -> None:
             self.send_response(status)
-            json_kind = kind.split(";")[0].strip().lower() == JSON
-            self.send_header("Content-Type", JSON if json_kind else PROTOBUF)
+            protobuf = kind.split(";")[0].strip().lower() == PROTOBUF
+            self.send_header("Content-Type", PROTOBUF if protobuf else JSON)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

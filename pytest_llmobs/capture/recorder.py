@@ -22,7 +22,7 @@ from pytest_llmobs.capture.span_fields import (
     read_private,
     read_public,
 )
-from pytest_llmobs.capture.table import pack_row, rows_from
+from pytest_llmobs.capture.table import pack_row, rows_from, rows_named
 from pytest_llmobs.gate.model import SpanEvent, SpanTable
 from pytest_llmobs.gate.semconv import EVALUATION_EVENT
 
@@ -56,6 +56,7 @@ class SpanRecorder(SampledColumns, SpanProcessor):
         self._test_rows = 0
         self.late = 0  # spans that ended after the capture did: not in the table
         self.twice = 0  # spans that reached this recorder a second time: counted once
+        self.came_back = 0  # spans of this process received over OTLP too: counted once
         self._read = read_private  # read_public once the private fields are missing
         # per thread: the span it started and the span it ended last (kept alive until
         # that thread starts or ends another)
@@ -69,6 +70,11 @@ class SpanRecorder(SampledColumns, SpanProcessor):
         if self._sampling_failed:
             failed = self._sampling_failed
             notes.append(f"detail sampling failed; detail kept from then on: {failed}")
+        if self.came_back:
+            notes.append(
+                f"{self.came_back} span(s) made in this process came back over OTLP (its own "
+                "exporter sends to the receiver): each is counted once"
+            )
         if self.twice:
             notes.append(
                 f"{self.twice} span(s) reached the capture twice (a TracerProvider that "
@@ -137,10 +143,20 @@ class SpanRecorder(SampledColumns, SpanProcessor):
                 self.skipped[f"{UNREADABLE} ({type(exc).__name__})"] += 1
                 self._dropped += 1
 
-    def receive(self, spans: Iterable[Fields]) -> None:
+    def receive(self, spans: Sequence[Fields]) -> None:
         """Record spans another process made (decoded from OTLP): counted as started
-        here too, so that what never ended is still told apart."""
-        for fields in spans:
+        here too, so that what never ended is still told apart. A span this process
+        recorded already (its own exporter points at the receiver) is counted once."""
+        if not spans:
+            return
+        with self._lock:
+            ids = [(fields[3], fields[4]) for fields in spans]
+            known = rows_named(self._rows, ids) if len(self._detailed) else [-1] * len(ids)
+        for fields, row in zip(spans, known, strict=True):
+            if row >= 0:
+                with self._lock:
+                    self.came_back += 1
+                continue
             next(self._starts)
             if not self._active:
                 self._count_late()

@@ -73,7 +73,10 @@ def convert(option: Option, raw: Any, base_dir: Path) -> Any:
 
 def _endpoint(raw: Any) -> tuple[str, int]:
     """HOST:PORT (a port of 0 picks a free one); [::1]:4318 for an IPv6 address."""
-    host, colon, port = str(raw).strip().rpartition(":")
+    text = str(raw).strip()
+    if "://" in text:
+        raise BadValue("expected HOST:PORT without a scheme, such as 127.0.0.1:4318")
+    host, colon, port = text.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not colon or not host or not port.isdigit() or int(port) > 65535:
         raise BadValue("expected HOST:PORT, such as 127.0.0.1:4318")

@@ -4,6 +4,7 @@ waits at its end for their last batches."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import time
 from typing import TYPE_CHECKING
@@ -18,7 +19,10 @@ if TYPE_CHECKING:
 
 QUIET_S = 0.5  # no request for this long: the services have sent what they had
 BATCH_DELAY_MS = "200"  # children's batch export delay (the SDK's default: 5000)
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# what the user may have set that makes services export elsewhere (the per-signal ones
+# win over OTEL_EXPORTER_OTLP_ENDPOINT), or otherwise than the receiver reads
+SENDS_ELSEWHERE = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+TRACES_ONLY = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
 
 
 class Intake:
@@ -48,7 +52,7 @@ class Intake:
                 f"llmobs: --llmobs-otlp-endpoint={host}:{port}: cannot listen there: {exc}"
             ) from None
         self.receiver.start()
-        if host not in LOOPBACK:
+        if not _loopback(host):
             self.notes.append(
                 f"the OTLP receiver listens on {self.receiver.endpoint}: anyone who can "
                 "reach it can add spans to this run"
@@ -61,16 +65,23 @@ class Intake:
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_BSP_SCHEDULE_DELAY": BATCH_DELAY_MS,
         }
-        kept = [name for name in wanted if name in os.environ]
         for name, value in wanted.items():
             if name not in os.environ:
                 os.environ[name] = value
                 self._set.append(name)
-        if kept:
+        kept = [
+            name
+            for name in (*wanted, *TRACES_ONLY)
+            if os.environ.get(name) and name not in self._set
+        ]
+        elsewhere = [name for name in kept if name in SENDS_ELSEWHERE]
+        if elsewhere:
             self.notes.append(
-                f"--llmobs-otlp left {', '.join(kept)} as set in the environment: services "
-                f"that export elsewhere than http://{endpoint} are not gated"
+                f"--llmobs-otlp left {', '.join(elsewhere)} as set in the environment: "
+                f"services that export elsewhere than http://{endpoint} are not gated"
             )
+        if other := [name for name in kept if name not in SENDS_ELSEWHERE]:
+            self.notes.append(f"--llmobs-otlp left {', '.join(other)} as set in the environment")
 
     def settle(self) -> None:
         """Wait, at most otlp_wait seconds, until no export has arrived for QUIET_S."""
@@ -96,8 +107,23 @@ class Intake:
         if receiver is None:
             return list(self.notes)
         found = list(self.notes)
+        if receiver.requests == 0:
+            found.append(
+                f"--llmobs-otlp received no span on {receiver.endpoint}: no service exported "
+                "there (one that sets its own endpoint, or is killed before its batch is "
+                "sent, does not)"
+            )
         for reason, n in sorted(receiver.refused.items()):
             found.append(f"OTLP receiver: {n} request(s) refused ({reason})")
         for reason, n in sorted(receiver.rejected.items()):
             found.append(f"OTLP receiver: {n} span(s) not kept: {reason}")
         return found
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False

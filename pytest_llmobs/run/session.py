@@ -50,6 +50,12 @@ class LlmobsSession:
         self.ran: set[str] = set()  # test ids whose body ran (under xdist: every worker's)
         self.started: set[str] = set()  # test ids that reported anything: the selected ones
         self.stopped: str | None = None  # why pytest stopped the run before any test
+        if settings.otlp and _controller(config) and settings.otlp_endpoint[1]:
+            host, port = settings.otlp_endpoint
+            raise pytest.UsageError(
+                f"llmobs: --llmobs-otlp-endpoint={host}:{port}: under pytest-xdist each worker "
+                f"receives on a port of its own: give port 0 ({host}:0) or run without -n"
+            )
         # services export to this process's receiver; under xdist, to each worker's own
         self.intake = (
             Intake(self.recorder, settings) if settings.otlp and not _controller(config) else None

@@ -150,7 +150,11 @@ def test_a_variable_the_user_set_is_left_alone_and_said_so(
 
 @pytest.mark.parametrize(
     ("value", "said"),
-    [("nonsense", "expected HOST:PORT"), ("127.0.0.1:99999", "expected HOST:PORT")],
+    [
+        ("nonsense", "expected HOST:PORT"),
+        ("127.0.0.1:99999", "expected HOST:PORT"),
+        ("http://127.0.0.1:4318", "without a scheme"),
+    ],
 )
 def test_a_bad_endpoint_is_a_config_error_naming_it(
     pytester: pytest.Pytester, value: str, said: str
@@ -188,3 +192,33 @@ def test_serial_and_two_workers_capture_the_same_service_spans(
         counts.append({k: (s["count"], sorted(s["cases"])) for k, s in series(report).items()})
     assert counts[0] == counts[1]
     assert counts[0]["svc.llm"][0] == 6
+
+
+def test_a_fixed_port_under_xdist_stops_the_run_with_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess(
+        "--llmobs", "--llmobs-otlp", "--llmobs-otlp-endpoint=127.0.0.1:4599", "-n", "2"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*under pytest-xdist each worker receives on a port of its own*"])
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_run_whose_receiver_got_nothing_says_so(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    _, report = run_llmobs("--llmobs-otlp", "--llmobs-otlp-wait=0")
+    assert [w for w in report["warnings"] if "--llmobs-otlp received no span" in w]
+
+
+def test_a_traces_endpoint_the_user_set_is_named_as_sending_elsewhere(
+    suite: None, run_llmobs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://127.0.0.1:9/v1/traces")
+    result, report = run_llmobs("--llmobs-otlp", "--llmobs-otlp-wait=1")
+    assert result.ret == 0, result.stdout.str()
+    [note] = [w for w in report["warnings"] if "--llmobs-otlp left" in w]
+    assert "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" in note
+    assert "not gated" in note
+    assert "svc.llm" not in series(report)

@@ -205,3 +205,41 @@ def test_received_spans_are_attributed_to_the_test_running_when_they_started(
     recorder.mark_test(None)
     table = recorder.snapshot()
     assert table.tests[int(table.test_idx[0])] == "test_a"
+
+
+def test_a_span_this_process_exports_to_the_receiver_too_is_counted_once(
+    recorder: SpanRecorder, receiver: Receiver
+) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(recorder)  # the capture, as on the app's provider
+    exporter = OTLPSpanExporter(endpoint=f"http://{receiver.endpoint}/v1/traces")
+    provider.add_span_processor(SimpleSpanProcessor(exporter))  # and the app's own export
+    tracer = provider.get_tracer("app")
+    for _ in range(3):
+        with tracer.start_as_current_span("llm"):
+            pass
+    provider.shutdown()
+    assert (len(recorder.snapshot()), receiver.spans, recorder.came_back) == (3, 3, 3)
+    assert any("came back over OTLP" in note for note in recorder.notes())
+
+
+def test_an_ipv6_loopback_receiver_names_its_endpoint_as_a_url_takes_it(
+    recorder: SpanRecorder,
+) -> None:
+    try:
+        receiver = Receiver(recorder.receive, "::1", 0)
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    receiver.start()
+    try:
+        assert receiver.endpoint.startswith("[::1]:")
+        assert post(receiver, otlp_json(), "application/json")[0] == 200
+    finally:
+        receiver.stop()
+    assert len(recorder.snapshot()) == 1
+
+
+def test_a_refusal_in_json_is_labelled_json(receiver: Receiver) -> None:
+    status, answer, kind = post(receiver, b"spans", "text/plain")
+    assert (status, kind) == (415, "application/json")
+    assert "unsupported Content-Type" in json.loads(answer)["message"]
