@@ -73,6 +73,11 @@ class SpanColumns:
                 details.append((key, value if type(value) in PLAIN else as_plain(value)))
         return numbers, details, bad
 
+    @property
+    def named(self) -> frozenset[str]:
+        """The attributes kept for every span: numbers and grouping (group_by) values."""
+        return self._numeric_attributes | self._always_kept
+
     def skip(self, reason: str) -> None:
         """Count something that could not be recorded (from any thread)."""
         with self._lock:

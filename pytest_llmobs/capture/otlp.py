@@ -2,9 +2,10 @@
 
 Protobuf is decoded with the official messages of `opentelemetry-proto` (the `[otlp]`
 extra); OTLP/JSON is walked directly, as its ids are hex and its 64-bit integers may be
-strings, which protobuf's own JSON mapping reads otherwise. A span's resource attributes
-(`service.name`) join its own attributes, which win on a clash, so `group_by` can split
-series by service. Anything malformed raises OtlpError with the HTTP status to answer.
+strings, which protobuf's own JSON mapping reads otherwise. The resource attributes a run
+keeps for every span (those named by `group_by`, such as `service.name`) join each span's
+own attributes, which win on a clash; the others are left, as an in-process span's are.
+Anything malformed raises OtlpError with the HTTP status to answer.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +68,24 @@ def body_of(raw: bytes, encoding: str | None, limit: int) -> bytes:
     return body
 
 
-def decode_traces(body: bytes, content_type: str) -> Decoded:
-    """The spans of an ExportTraceServiceRequest in either encoding."""
+def decode_traces(
+    body: bytes, content_type: str, resource_keys: Collection[str] | None = None
+) -> Decoded:
+    """The spans of an ExportTraceServiceRequest in either encoding, with the resource
+    attributes named in resource_keys (None: all of them)."""
     kind = content_type.split(";")[0].strip().lower()
     if kind == PROTOBUF:
-        return _from_protobuf(body)
+        return _from_protobuf(body, resource_keys)
     if kind == JSON:
-        return _from_json(body)
+        return _from_json(body, resource_keys)
     raise OtlpError(415, f"unsupported Content-Type {content_type!r}: send {PROTOBUF} or {JSON}")
 
 
-def _from_protobuf(body: bytes) -> Decoded:
+def _kept(resource: dict[str, Any], keys: Collection[str] | None) -> dict[str, Any]:
+    return resource if keys is None else {k: v for k, v in resource.items() if k in keys}
+
+
+def _from_protobuf(body: bytes, resource_keys: Collection[str] | None) -> Decoded:
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
         ExportTraceServiceRequest,
@@ -91,7 +99,9 @@ def _from_protobuf(body: bytes) -> Decoded:
         ) from None
     decoded = Decoded([], {})
     for resource_spans in request.resource_spans:
-        resource = _proto_attributes(resource_spans.resource.attributes, decoded)
+        resource = _kept(
+            _proto_attributes(resource_spans.resource.attributes, decoded), resource_keys
+        )
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
                 events = [
@@ -125,7 +135,7 @@ def _proto_value(value: Any, decoded: Decoded) -> Any:
     return _cut(found, decoded) if isinstance(found, str) else found
 
 
-def _from_json(body: bytes) -> Decoded:
+def _from_json(body: bytes, resource_keys: Collection[str] | None) -> Decoded:
     try:
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -135,7 +145,8 @@ def _from_json(body: bytes) -> Decoded:
     decoded = Decoded([], {})
     try:
         for resource_spans in _list(request, "resourceSpans"):
-            resource = _json_attributes(_dict(resource_spans, "resource"), decoded)
+            owner = _dict(resource_spans, "resource")
+            resource = _kept(_json_attributes(owner, decoded), resource_keys)
             for scope_spans in _list(resource_spans, "scopeSpans"):
                 for span in _list(scope_spans, "spans"):
                     _add_json_span(decoded, span, resource)

@@ -10,7 +10,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,12 +31,14 @@ class Receiver:
         host: str = "127.0.0.1",
         port: int = 0,
         limit: int = MAX_BODY,
+        resource_keys: Collection[str] | None = None,
     ) -> None:
         # the [otlp] extra's messages, now: a missing extra is told when the run starts
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
 
         self.sink = sink
         self.limit = limit
+        self.resource_keys = resource_keys  # None: every resource attribute joins its spans
         self.spans = 0
         self.requests = 0
         self.refused: Counter[str] = Counter()  # requests answered with an error, by reason
@@ -97,7 +99,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                     )
                 raw = self._body()
                 body = body_of(raw, self.headers.get("Content-Encoding"), receiver.limit)
-                decoded = decode_traces(body, kind)
+                decoded = decode_traces(body, kind, receiver.resource_keys)
             except OtlpError as exc:
                 receiver.refuse(f"{exc.status}: {str(exc).split(':')[0]}")
                 self._answer(exc.status, kind, _status(kind, str(exc)))

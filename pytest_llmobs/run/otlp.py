@@ -41,7 +41,11 @@ class Intake:
 
         host, port = self.settings.otlp_endpoint
         try:
-            self.receiver = Receiver(self.recorder.receive, host, port)
+            # of the resource, what an in-process span would be grouped by: service.name
+            # when group_by names it
+            self.receiver = Receiver(
+                self.recorder.receive, host, port, resource_keys=self.recorder.named
+            )
         except ImportError as exc:  # opentelemetry-proto
             raise pytest.UsageError(
                 f"llmobs: --llmobs-otlp needs the otlp extra ({exc.name} is missing): "

@@ -243,3 +243,17 @@ def test_a_refusal_in_json_is_labelled_json(receiver: Receiver) -> None:
     status, answer, kind = post(receiver, b"spans", "text/plain")
     assert (status, kind) == (415, "application/json")
     assert "unsupported Content-Type" in json.loads(answer)["message"]
+
+
+@pytest.mark.parametrize(("keys", "kept"), [({"service.name"}, ["rag-svc"]), (set(), None)])
+def test_only_the_resource_attributes_a_run_keeps_join_its_spans(
+    recorder: SpanRecorder, keys: set[str], kept: list[str] | None
+) -> None:
+    receiver = Receiver(recorder.receive, resource_keys=keys)
+    receiver.start()
+    try:
+        assert post(receiver, otlp_json(), "application/json")[0] == 200
+    finally:
+        receiver.stop()
+    found = recorder.snapshot().detail.get("service.name")
+    assert (list(found[1]) if found else None) == kept
