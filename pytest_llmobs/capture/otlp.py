@@ -68,12 +68,17 @@ def body_of(raw: bytes, encoding: str | None, limit: int) -> bytes:
     return body
 
 
+def media_type(content_type: str) -> str:
+    """The media type of a Content-Type header, without its parameters: application/json."""
+    return content_type.split(";")[0].strip().lower()
+
+
 def decode_traces(
     body: bytes, content_type: str, resource_keys: Collection[str] | None = None
 ) -> Decoded:
     """The spans of an ExportTraceServiceRequest in either encoding, with the resource
     attributes named in resource_keys (None: all of them)."""
-    kind = content_type.split(";")[0].strip().lower()
+    kind = media_type(content_type)
     if kind == PROTOBUF:
         return _from_protobuf(body, resource_keys)
     if kind == JSON:

@@ -14,7 +14,15 @@ from collections.abc import Callable, Collection
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pytest_llmobs.capture.otlp import JSON, PROTOBUF, Decoded, OtlpError, body_of, decode_traces
+from pytest_llmobs.capture.otlp import (
+    JSON,
+    PROTOBUF,
+    Decoded,
+    OtlpError,
+    body_of,
+    decode_traces,
+    media_type,
+)
 from pytest_llmobs.capture.span_fields import Fields
 
 MAX_BODY = 16 * 1024 * 1024  # bytes of one request, compressed or not
@@ -122,7 +130,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, status: int, kind: str, payload: bytes) -> None:
             self.send_response(status)
-            protobuf = kind.split(";")[0].strip().lower() == PROTOBUF
+            protobuf = media_type(kind) == PROTOBUF
             self.send_header("Content-Type", PROTOBUF if protobuf else JSON)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
@@ -138,7 +146,7 @@ def _response(kind: str, decoded: Decoded) -> bytes:
     """An ExportTraceServiceResponse: empty, or a partial success naming what was not kept."""
     rejected = sum(decoded.rejected.values())
     message = "; ".join(f"{n} {reason}" for reason, n in sorted(decoded.rejected.items()))
-    if kind.split(";")[0].strip().lower() == JSON:
+    if media_type(kind) == JSON:
         partial = {"rejectedSpans": str(rejected), "errorMessage": message} if rejected else {}
         return json.dumps({"partialSuccess": partial} if partial else {}).encode()
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -155,7 +163,7 @@ def _response(kind: str, decoded: Decoded) -> bytes:
 def _status(kind: str, message: str) -> bytes:
     """A google.rpc.Status with the message, in the request's encoding (its one string
     field, number 2, written by hand: the message type is not in opentelemetry-proto)."""
-    if kind.split(";")[0].strip().lower() != PROTOBUF:
+    if media_type(kind) != PROTOBUF:
         return json.dumps({"code": 3, "message": message}).encode()
     text = message.encode()
     size, length = bytearray(), len(text)

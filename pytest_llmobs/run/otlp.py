@@ -107,10 +107,9 @@ class Intake:
 
     def warnings(self) -> list[str]:
         """What the receiver refused or could not keep, for the run's warnings."""
-        receiver = self.receiver
+        receiver, found = self.receiver, list(self.notes)
         if receiver is None:
-            return list(self.notes)
-        found = list(self.notes)
+            return found
         if receiver.requests == 0:
             found.append(
                 f"--llmobs-otlp received no span on {receiver.endpoint}: no service exported "
