@@ -48,6 +48,7 @@ class SpanColumns:
         self._timeline_ns = array("q")  # when a test started or ended
         self._timeline_test = array("q")  # and which (0 when one ended)
         self._logged: list[tuple[int, int, dict[str, Any]]] = []  # evaluations from logs
+        self._received = array("q")  # rows of received spans, as (first, stop) pairs
         self.skipped: Counter[str] = Counter()
 
     def __len__(self) -> int:
@@ -129,6 +130,18 @@ class SpanColumns:
                 self._add_evaluation(row, attributes)
         self._logged.clear()
 
+    def _mark_received(self, rows: Sequence[int]) -> None:
+        """Note rows as spans other processes made (a batch is mostly one run of rows)."""
+        with self._lock:
+            runs = self._received
+            for row in rows:
+                if row < 0:
+                    continue
+                if runs and runs[-1] == row:
+                    runs[-1] = row + 1
+                else:
+                    runs.extend((row, row + 1))
+
     def _attributes_from(self, first: int, count: int) -> list[dict[str, Any]]:
         """The numeric and detail attributes of the `count` spans from row `first` on."""
         attributes: list[dict[str, Any]] = [{} for _ in range(count)]
@@ -146,5 +159,5 @@ class SpanColumns:
         """The buffers as a table; the columns are views of them, not copies."""
         return build_table(
             self._rows, self._names, self._tests, (self._timeline_ns, self._timeline_test),
-            self._numeric, self._detailed, self._detail, self._events,
+            self._numeric, self._detailed, self._detail, self._events, self._received,
         )  # fmt: skip

@@ -144,14 +144,16 @@ class SpanRecorder(SampledColumns, SpanProcessor):
                 self._dropped += 1
 
     def receive(self, spans: Sequence[Fields]) -> None:
-        """Record spans another process made (decoded from OTLP): counted as started
-        here too, so that what never ended is still told apart. A span this process
-        recorded already (its own exporter points at the receiver) is counted once."""
+        """Record spans another process made (decoded from OTLP), marked as received:
+        counted as started here too, so that what never ended is still told apart. A
+        span this process recorded already (its own exporter points at the receiver) is
+        counted once."""
         if not spans:
             return
         with self._lock:
             ids = [(fields[3], fields[4]) for fields in spans]
             known = rows_named(self._rows, ids) if len(self._detailed) else [-1] * len(ids)
+        rows = []
         for fields, row in zip(spans, known, strict=True):
             if row >= 0:
                 with self._lock:
@@ -162,11 +164,12 @@ class SpanRecorder(SampledColumns, SpanProcessor):
                 self._count_late()
                 continue
             try:
-                self._record(*fields)
+                rows.append(self._record(*fields))
             except Exception as exc:  # a value the columns cannot hold: never the receiver's end
                 with self._lock:
                     self.skipped[f"{UNREADABLE} ({type(exc).__name__})"] += 1
                     self._dropped += 1
+        self._mark_received(rows)
 
     def _read_instead(self, span: ReadableSpan, error: Exception) -> Fields:
         """The span through its public properties, when the fast path failed on it; from
@@ -188,20 +191,21 @@ class SpanRecorder(SampledColumns, SpanProcessor):
         error: bool,
         values: Mapping[str, Any] | None,
         events: Iterable[Any] | None,
-    ) -> None:
+    ) -> int:
         """Add one span: converted whole first, so that a value that cannot be kept
-        leaves no part of the span behind; then appended under the lock."""
+        leaves no part of the span behind; then appended under the lock. Returns its
+        row, or -1 where it was not recorded."""
         numbers, details, bad = self._entries(values) if values else NO_ENTRIES
         found = [event_of(event) for event in events] if events else []
         self._lock.acquire()  # cheaper than `with` on this path
         try:
             if not self._active:  # the capture ended while this thread waited
                 self.late += 1
-                return
+                return -1
             if not 0 <= start <= end:
                 self.skipped["span ending before it started"] += 1
                 self._dropped += 1
-                return
+                return -1
             row = len(self._detailed)
             name_id = self._names.get(name, len(self._names))
             packed = pack_row(
@@ -231,6 +235,7 @@ class SpanRecorder(SampledColumns, SpanProcessor):
             self._lock.release()
         if self.has_undecided_detail() >= SETTLE_AT:
             self._settle_soon()
+        return row
 
     def _count_late(self) -> None:
         with self._lock:

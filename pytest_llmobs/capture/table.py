@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from pytest_llmobs.capture import attribution
 from pytest_llmobs.gate.grouping import rows_of
 from pytest_llmobs.gate.model import AttrValue, Ints, SpanEvent, SpanTable
 
@@ -43,15 +44,22 @@ def build_table(
     detailed: bytearray,
     detail: Mapping[str, tuple[array[int], list[AttrValue]]],
     events: Iterable[SpanEvent],
+    received: array[int],  # rows of spans other processes made, as (first, stop) pairs
 ) -> SpanTable:
-    """The SpanRecorder's buffers as a table; the columns are views of them, not copies."""
+    """The SpanRecorder's buffers as a table; the columns are views of them, not copies.
+    Each span belongs to the test running when it started; a received one, first, to
+    the test its trace belongs to (see `attribution`)."""
     rows = _view(buffer, np.dtype("<u8")).reshape(-1, _FIELDS)
     signed = rows.view(np.int64)
+    tests_at, how = _tests_at(signed[:, 1], *timeline), None
+    if received:
+        mask = attribution.received_mask(received, len(rows))
+        tests_at, how = attribution.attribute(tests_at, rows[:, 5], rows[:, 4], signed[:, 1], mask)
     return SpanTable(
         names=tuple(names),
         tests=tuple(tests),
         name_idx=signed[:, 0],
-        test_idx=_tests_at(signed[:, 1], *timeline),
+        test_idx=tests_at,
         start_ns=signed[:, 1],
         duration_ns=signed[:, 2],
         error=rows[:, 3].astype(np.bool_),
@@ -70,6 +78,7 @@ def build_table(
             if len(rows)
         },
         events=tuple(events),
+        received=how,
     )
 
 

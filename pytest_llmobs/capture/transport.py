@@ -14,7 +14,7 @@ import numpy as np
 
 from pytest_llmobs.gate.model import AttrValue, SpanEvent, SpanTable
 
-PAYLOAD_VERSION = 2
+PAYLOAD_VERSION = 3
 _COLUMNS = {
     "name_idx": "<i8",
     "test_idx": "<i8",
@@ -52,6 +52,7 @@ def to_payload(table: SpanTable) -> dict[str, Any]:
             for key, (rows, values) in table.detail.items()
         },
         "events": [[e.row, e.name, e.time_ns, dict(e.attributes)] for e in table.events],
+        "received": None if table.received is None else table.received.astype("|i1").tobytes(),
     }
 
 
@@ -83,6 +84,7 @@ def from_payload(payload: Any) -> SpanTable:
             SpanEvent(int(row), str(name), int(time_ns), dict(attributes))
             for row, name, time_ns, attributes in payload["events"]
         )
+        received = payload["received"]
         table = SpanTable(
             names=tuple(str(n) for n in payload["names"]),
             tests=tuple(str(t) for t in payload["tests"]),
@@ -90,6 +92,7 @@ def from_payload(payload: Any) -> SpanTable:
             detailed=np.frombuffer(payload["detailed"], dtype="|b1").astype(np.bool_),
             detail=detail,
             events=events,
+            received=None if received is None else np.frombuffer(received, "|i1").astype(np.int8),
             **columns,
         )
     except PayloadError:
@@ -108,7 +111,7 @@ def _check(table: SpanTable) -> None:
         np.max(table.name_idx) >= len(table.names) or np.max(table.test_idx) >= len(table.tests)
     ):
         raise PayloadError("an index points past its name list")
-    if table.detailed is not None and len(table.detailed) != n:
+    if any(c is not None and len(c) != n for c in (table.detailed, table.received)):
         raise PayloadError("columns of different lengths")
     attributes = [*table.numeric.values(), *table.detail.values()]
     for rows, values in attributes:
@@ -162,5 +165,15 @@ def merge(tables: Sequence[SpanTable]) -> SpanTable:
         detailed=np.concatenate([t.has_detail for t in tables] or [np.empty(0, dtype=np.bool_)]),
         detail={k: (np.concatenate(r).astype(np.int64), tuple(v)) for k, (r, v) in detail.items()},
         events=tuple(events),
+        received=_received(tables),
         **merged,
+    )
+
+
+def _received(tables: Sequence[SpanTable]) -> Any:
+    """The tables' received markers as one column (zeros for a table without), or None."""
+    if all(t.received is None for t in tables):
+        return None
+    return np.concatenate(
+        [np.zeros(len(t), np.int8) if t.received is None else t.received for t in tables]
     )

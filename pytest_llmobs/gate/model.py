@@ -14,6 +14,8 @@ Ints = npt.NDArray[np.int64]
 TEST_GROUP = "test"  # the grouping key of the series a marked test's spans form on their own
 Scalar = str | bool | int | float
 AttrValue = Scalar | tuple[Scalar, ...]  # what an OpenTelemetry attribute can hold
+# SpanTable.received: how a span another process made was given its test (0: made here)
+RECEIVED_BY_TRACE, RECEIVED_BY_TIME, RECEIVED_NO_TEST = 1, 2, 3
 
 
 @dataclass(frozen=True, order=True)
@@ -53,6 +55,8 @@ class SpanTable:
     Detail (every other attribute and the events) is kept for the spans whose row is true
     in `detailed` only: a sample of traces, and every trace with an error or an outlier.
     `detail` maps an attribute name to the rows that carry it and their values.
+    `received` marks the spans other processes made (received over OTLP) with how their
+    test was found (RECEIVED_*), and the spans made here with 0; None when none was.
     """
 
     names: tuple[str, ...]
@@ -70,6 +74,7 @@ class SpanTable:
     detailed: npt.NDArray[np.bool_] | None = None  # None: every span's detail is kept
     detail: Mapping[str, tuple[Ints, Sequence[AttrValue]]] = field(default_factory=dict)
     events: tuple[SpanEvent, ...] = ()
+    received: npt.NDArray[np.int8] | None = None
 
     @property
     def has_detail(self) -> npt.NDArray[np.bool_]:
@@ -83,22 +88,41 @@ class SpanTable:
 
 
 @dataclass(frozen=True)
+class Received:
+    """How many of the spans received from other processes were given their test by
+    trace id, by the time they started, or belong to no test."""
+
+    by_trace_id: int = 0
+    by_time: int = 0
+    no_test: int = 0
+
+    @property
+    def spans(self) -> int:
+        return self.by_trace_id + self.by_time + self.no_test
+
+
+@dataclass(frozen=True)
 class CaptureSummary:
-    """How much was captured, and how many traces kept their detail."""
+    """How much was captured, how many traces kept their detail, and how the spans
+    received from other processes were attributed to tests."""
 
     spans: int
     traces: int
     traces_with_detail: int
     sample_rate: float
+    received: Received = field(default_factory=Received)
 
     @classmethod
     def of(cls, table: SpanTable, sample_rate: float) -> CaptureSummary:
         kept = table.has_detail
+        how = table.received
+        counts = np.bincount(how, minlength=4).tolist() if how is not None else [0] * 4
         return cls(
             len(table),
             _distinct_pairs(table.trace_hi, table.trace_lo),
             _distinct_pairs(table.trace_hi[kept], table.trace_lo[kept]),
             sample_rate,
+            Received(*counts[RECEIVED_BY_TRACE : RECEIVED_NO_TEST + 1]),
         )
 
 

@@ -16,7 +16,7 @@ from pytest_llmobs.gate.baseline import (
 )
 from pytest_llmobs.gate.compare import VERDICT_ORDER, Cause, Check
 from pytest_llmobs.gate.jsonfile import dumps, write_atomic
-from pytest_llmobs.gate.model import CaptureSummary
+from pytest_llmobs.gate.model import CaptureSummary, Received
 from pytest_llmobs.gate.promotion import BaselineState, BaselineStatus
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.series_json import series_to_json
@@ -229,7 +229,11 @@ def _capture(entry: Any) -> CaptureSummary | None:
     if rate is None or not 0 <= rate <= 1:
         raise ValueError(f"capture.sample_rate must be from 0 to 1, got {rate!r}")
     spans, traces, kept = (count(entry, f) for f in ("spans", "traces", "traces_with_detail"))
-    return CaptureSummary(spans, traces, kept, rate)
+    received = entry.get("received") or {}  # absent in older reports: none was
+    if not isinstance(received, dict):
+        raise ValueError(f"capture.received must be an object, got {received!r:.40}")
+    ways = (count(received, f) for f in ("by_trace_id", "by_time", "no_test"))
+    return CaptureSummary(spans, traces, kept, rate, Received(*ways))
 
 
 def _check(entry: dict[str, Any]) -> Check:

@@ -46,6 +46,8 @@ def summary_lines(result: RunResult, width: int = WIDTH, verbose: bool = False) 
             f"detail kept for {capture.traces_with_detail} of {capture.traces} traces"
             f" (sample rate {capture.sample_rate:g}, plus errors and outliers)"
         )
+    if capture is not None and capture.received.spans:
+        lines.append(text.received(capture.received))
     lines.append(result.baseline.message)
     lines += [f"error: {e}" for e in result.errors]
     lines += [f"warning: {w}" for w in result.warnings]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_llmobs.analysis.findings import Alert, Attribution, RequestDetail
 from pytest_llmobs.gate.compare import Check
+from pytest_llmobs.gate.model import Received
 from pytest_llmobs.gate.selection import listed
 from pytest_llmobs.gate.units import pct, signed, value
 from pytest_llmobs.report import attention
@@ -146,3 +147,9 @@ def notable_requests(result: RunResult) -> list[RequestDetail]:
         *(d for d in result.findings.slowest if d.series in slower),
         *(d for d in result.findings.lowest if (d.series, d.metric) in worse),
     ]
+
+
+def received(counts: Received) -> str:
+    """How the spans received from services were given their tests, in one line."""
+    ways = f"{counts.by_trace_id} by trace id, {counts.by_time} by start time"
+    return f"received from services: {counts.spans} span(s), {ways}, {counts.no_test} in no test"

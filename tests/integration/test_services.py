@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 SERVICE = """
-import os, signal, sys, time
+import os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from opentelemetry import propagate, trace
@@ -24,13 +24,19 @@ provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))  # all from 
 tracer = provider.get_tracer("svc")
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the last batch is flushed
 
+def work(context):
+    with tracer.start_as_current_span("svc.handle", context=context):
+        with tracer.start_as_current_span("svc.llm") as llm:
+            time.sleep(0.002)
+            llm.set_attribute("gen_ai.usage.output_tokens", 10)
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         context = propagate.extract(self.headers)  # case-insensitive: urllib sends Traceparent
-        with tracer.start_as_current_span("svc.handle", context=context):
-            with tracer.start_as_current_span("svc.llm") as llm:
-                time.sleep(0.002)
-                llm.set_attribute("gen_ai.usage.output_tokens", 10)
+        if "later" in self.path:  # a queue: answer now, work when the tests have moved on
+            threading.Timer(0.3, work, (context,)).start()
+        else:
+            work(context)
         self.send_response(200)
         self.send_header("Content-Length", "2")
         self.end_headers()
@@ -103,6 +109,30 @@ def test_the_spans_of_a_service_the_tests_start_are_captured_under_their_tests(
     assert handle in [c["series"] for c in paths["client.ask"]["children"]]
     assert paths[handle]["requests"] == ["client.ask"]
     assert not [w for w in report["warnings"] if "OTLP" in w], report["warnings"]
+    assert report["capture"]["received"] == {"by_trace_id": 12, "by_time": 0, "no_test": 0}
+    result.stdout.fnmatch_lines(["received from services: 12 span(s), 12 by trace id, *"])
+
+
+def test_a_service_span_made_after_its_test_ended_still_joins_that_test_by_trace_id(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    """The service answers at once and works 0.3 s later, when a later test (or none) is
+    running: its trace, which the test's request carried, says whose work it was."""
+    queued = TESTS.replace("?q={question}", "later?q={question}").replace(
+        '== b"ok"', '== b"ok"\n    time.sleep(0.1)'
+    )
+    last = "\ndef test_the_last():\n    time.sleep(1)  # the queue's work is done meanwhile\n"
+    pytester.makepyfile(
+        service=SERVICE, conftest=CONFTEST, test_ask="import time\n" + queued + last
+    )
+    result, report = run_llmobs("--llmobs-otlp")
+    assert result.ret == 0, result.stdout.str()
+    llm = series(report)["svc.llm"]
+    tests = [f"test_ask.py::test_ask[{q}]" for q in range(6)]
+    assert llm["count"] == 6
+    assert sorted(llm["cases"]) == tests
+    assert all(len(llm["cases"][t]["latency_ms"]) == 1 for t in tests), llm["cases"]
+    assert report["capture"]["received"] == {"by_trace_id": 12, "by_time": 0, "no_test": 0}
 
 
 def test_without_traceparent_a_service_span_belongs_to_the_test_running_when_it_started(
@@ -116,6 +146,7 @@ def test_without_traceparent_a_service_span_belongs_to_the_test_running_when_it_
     assert set(llm["cases"]) == {f"test_ask.py::test_ask[{q}]" for q in range(6)}
     paths = {p["series"]: p for p in report["request_paths"]}
     assert paths["svc.handle"]["requests"] == ["svc.handle"]  # a trace of its own
+    assert report["capture"]["received"] == {"by_trace_id": 0, "by_time": 12, "no_test": 0}
 
 
 def test_an_a_a_run_of_a_service_passes_on_its_baseline(suite: None, run_llmobs: Any) -> None:
@@ -189,9 +220,11 @@ def test_serial_and_two_workers_capture_the_same_service_spans(
     for args in ((), ("-n", "2")):
         result, report = run_llmobs("--llmobs-otlp", *args)
         assert result.ret == 0, result.stdout.str()
-        counts.append({k: (s["count"], sorted(s["cases"])) for k, s in series(report).items()})
+        found = {k: (s["count"], sorted(s["cases"])) for k, s in series(report).items()}
+        counts.append((found, report["capture"]["received"], report["verdict"]))
     assert counts[0] == counts[1]
-    assert counts[0]["svc.llm"][0] == 6
+    assert counts[0][1] == {"by_trace_id": 12, "by_time": 0, "no_test": 0}
+    assert counts[0][0]["svc.llm"][0] == 6
 
 
 def test_a_fixed_port_under_xdist_stops_the_run_with_one_line(pytester: pytest.Pytester) -> None:

@@ -34,7 +34,7 @@ from pytest_llmobs.config.settings import ConfigError, Source, resolve
 from pytest_llmobs.gate import baseline
 from pytest_llmobs.gate.compare import Comparison, compare
 from pytest_llmobs.gate.jsonfile import dumps
-from pytest_llmobs.gate.model import SeriesKey, SeriesStats
+from pytest_llmobs.gate.model import CaptureSummary, Received, SeriesKey, SeriesStats
 from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.gate.redact import MASK, redactor
 from pytest_llmobs.gate.rule_config import rules_from_config
@@ -159,6 +159,7 @@ def regressed_result(
         comparison, ("a warning",), slos=tuple(evaluate_slos(now, rules)),
         findings=findings(now[0].key, now[1].key, comparison), fail_on_alert="high",
         distributions=distributions(now, base),
+        capture=CaptureSummary(40, 20, 20, 1.0, Received(10, 3, 1)),
     )  # fmt: skip
 
 
@@ -209,6 +210,22 @@ def test_the_findings_survive_a_run_report(tmp_path: Path) -> None:
     target = tmp_path / "run.json"
     target.write_text(dumps(run_report(result)))
     assert result_from_json(target).findings == result.findings
+
+
+def test_the_capture_summary_and_its_received_counts_survive_a_run_report(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "run.json"
+    target.write_text(dumps(run_report(regressed_result())))
+    assert result_from_json(target).capture == CaptureSummary(40, 20, 20, 1.0, Received(10, 3, 1))
+    lines = terminal.summary_lines(result_from_json(target))
+    assert (
+        "received from services: 14 span(s), 10 by trace id, 3 by start time, 1 in no test" in lines
+    )
+    older = json.loads(target.read_text())
+    del older["capture"]["received"]  # a report from before spans were received
+    target.write_text(json.dumps(older))
+    assert result_from_json(target).capture == CaptureSummary(40, 20, 20, 1.0)
 
 
 @given(odd_text, odd_text, odd_text)

@@ -16,7 +16,7 @@ from opentelemetry.trace import Status, StatusCode
 from pytest_llmobs.capture import recorder as capture
 from pytest_llmobs.capture.recorder import SpanRecorder
 from pytest_llmobs.capture.sampling import WORST_KEPT
-from pytest_llmobs.gate.model import SpanTable
+from pytest_llmobs.gate.model import CaptureSummary, Received, SpanTable
 
 
 @pytest.fixture
@@ -280,3 +280,39 @@ def test_grouping_attributes_are_kept_for_every_span_at_any_sample_rate() -> Non
     table = recorder.snapshot()
     assert len(table.detail["user_tier"][1]) == 50
     assert len(table.detail["prompt"][1]) < 50  # detail is sampled; grouping values are not
+
+
+def test_received_spans_join_the_test_of_their_trace_and_are_counted_by_way(
+    recorder: SpanRecorder, provider: TracerProvider
+) -> None:
+    tracer = provider.get_tracer("t")
+    recorder.mark_test("test_a")
+    with tracer.start_as_current_span("client") as client:
+        context = client.get_span_context()
+    recorder.mark_test("test_b")
+    now = time.time_ns()
+
+    def received(name: str, trace_id: int, span_id: int, start: int = now) -> Any:
+        return (name, start, start + 1000, trace_id, span_id, 0, False, {}, [])
+
+    recorder.receive([
+        received("svc.late", context.trace_id, 11),  # test_a's trace, done during test_b
+        received("svc.own", 0xABC, 12),  # no trace of this process: test_b, by time
+    ])  # fmt: skip
+    recorder.mark_test(None)
+    recorder.receive([received("svc.after", 0xDEF, 13, time.time_ns())])  # between tests
+    table = recorder.snapshot()
+    pairs = zip(table.name_idx, table.test_idx, strict=True)
+    tests = {table.names[n]: table.tests[t] for n, t in pairs}
+    assert tests == {"client": "test_a", "svc.late": "test_a", "svc.own": "test_b", "svc.after": ""}
+    assert CaptureSummary.of(table, 1.0).received == Received(1, 1, 1)
+
+
+def test_a_capture_that_received_nothing_has_no_received_column(
+    recorder: SpanRecorder, provider: TracerProvider
+) -> None:
+    with provider.get_tracer("t").start_as_current_span("own"):
+        pass
+    table = recorder.snapshot()
+    assert table.received is None
+    assert CaptureSummary.of(table, 1.0).received == Received()

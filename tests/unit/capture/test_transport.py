@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -10,9 +11,9 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from pytest_llmobs.capture import transport
 from pytest_llmobs.capture.recorder import SpanRecorder
-from pytest_llmobs.gate.model import SpanTable
+from pytest_llmobs.gate.model import RECEIVED_BY_TRACE, SpanTable
 
-PLAIN = (str, int, float, bool, bytes, list, tuple, dict)  # what execnet can ship
+PLAIN = (str, int, float, bool, bytes, list, tuple, dict, type(None))  # what execnet ships
 
 
 def record(names: list[str], test: str, score: float) -> SpanTable:
@@ -90,4 +91,38 @@ def test_malformed_payloads_are_payload_errors(mangle: object) -> None:
     payload = transport.to_payload(record(["a"], "t", 1.0))
     mangle(payload)  # type: ignore[operator]
     with pytest.raises(transport.PayloadError):
+        transport.from_payload(payload)
+
+
+def received_table(test: str) -> SpanTable:
+    """A table with a span made here and one received from a service."""
+    recorder = SpanRecorder()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(recorder)
+    recorder.mark_test(test)
+    with provider.get_tracer("t").start_as_current_span("own") as own:
+        trace = own.get_span_context().trace_id
+    start = time.time_ns()
+    recorder.receive([("svc", start, start + 5, trace, 77, 0, False, {}, [])])
+    recorder.mark_test(None)
+    return recorder.snapshot()
+
+
+def test_the_received_marker_travels_and_merges_with_tables_without_one() -> None:
+    table = received_table("test_r")
+    assert table.received is not None
+    assert table.received.tolist() == [0, RECEIVED_BY_TRACE]
+    back = transport.from_payload(pickle.loads(pickle.dumps(transport.to_payload(table))))
+    assert back.received is not None
+    np.testing.assert_array_equal(back.received, table.received)
+    merged = transport.merge([record(["a"], "test_1", 0.5), back])
+    assert merged.received is not None
+    assert merged.received.tolist() == [0, 0, RECEIVED_BY_TRACE]
+    assert transport.merge([record(["a"], "t1", 0.5), record(["b"], "t2", 0.5)]).received is None
+
+
+def test_a_received_marker_of_another_length_is_a_payload_error() -> None:
+    payload = transport.to_payload(received_table("test_r"))
+    payload["received"] = b"\x00"
+    with pytest.raises(transport.PayloadError, match="different lengths"):
         transport.from_payload(payload)
