@@ -173,7 +173,20 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
     return Settings(
         **values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=_prices(sources),
         redact=redact, named=_named(values, given_by, aliases, sources),
+        notes=_idle(values, given_by),
     )  # fmt: skip
+
+
+def _idle(values: Mapping[str, Any], given_by: Mapping[str, Source]) -> tuple[str, ...]:
+    """A note for each receiver setting given while the receiver is off."""
+    if values.get("otlp"):
+        return ()
+    return tuple(
+        f"{given_by[o.name].origin(o, given_by[o.name].values[o.name])} does nothing "
+        "without --llmobs-otlp"
+        for o in OPTIONS
+        if o.name in ("otlp_endpoint", "otlp_wait") and o.name in given_by
+    )
 
 
 def _values(sources: list[Source], rootdir: Path) -> tuple[dict[str, Any], dict[str, Source]]:

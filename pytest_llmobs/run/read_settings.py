@@ -72,7 +72,8 @@ def _resolved(config: pytest.Config, cli: dict[str, object]) -> Settings:
             raise ConfigError(lost)
     sources.append(load_pyproject(_pyproject(config)))
     sources.append(ci_environment(os.environ, config.invocation_params.dir))
-    return replace(resolve(sources, config.rootpath), notes=_unknown_ini(config))
+    settings = resolve(sources, config.rootpath)
+    return replace(settings, notes=(*settings.notes, *_unknown_ini(config)))
 
 
 def _read_by_pytest(

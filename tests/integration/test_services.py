@@ -255,3 +255,14 @@ def test_a_traces_endpoint_the_user_set_is_named_as_sending_elsewhere(
     assert "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT" in note
     assert "not gated" in note
     assert "svc.llm" not in series(report)
+
+
+def test_receiver_options_without_the_receiver_are_warned_about(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result, report = run_llmobs("--llmobs-otlp-wait", "3")  # as separate words
+    assert result.ret == 0, result.stdout.str()
+    wanted = "--llmobs-otlp-wait=3 (command line) does nothing without --llmobs-otlp"
+    assert wanted in report["warnings"]
+    result.stdout.fnmatch_lines([f"warning: {wanted}"])

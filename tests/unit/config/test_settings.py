@@ -285,3 +285,14 @@ def test_ini_types_let_pytest_hand_over_values_as_written() -> None:
     assert kinds["json"] == "string"
     assert kinds["group_by"] == "args"
     assert {o.ini_type(typed=False) for o in OPTIONS} == {"string", "args"}
+
+
+def test_receiver_settings_without_the_receiver_are_noted_with_their_source() -> None:
+    cli = Source("command line", {"otlp_wait": "3"}, Path("/cwd"), "flag")
+    toml = Source("[tool.llmobs] in pyproject.toml", {"otlp_endpoint": "127.0.0.1:4318"}, ROOT)
+    assert resolve([cli, toml], ROOT).notes == (
+        'otlp_endpoint = "127.0.0.1:4318" ([tool.llmobs] in pyproject.toml) '
+        "does nothing without --llmobs-otlp",
+        "--llmobs-otlp-wait=3 (command line) does nothing without --llmobs-otlp",
+    )
+    assert resolve([Source("ini", {"otlp": True}, ROOT), cli, toml], ROOT).notes == ()
