@@ -36,7 +36,7 @@ def convert(option: Option, raw: Any, base_dir: Path) -> Any:
     if option.kind in ("int", "count"):
         text = str(raw).strip()
         low, high = (0, 255) if option.kind == "int" else (0, 10_000)
-        if isinstance(raw, bool) or not text.isdigit() or not low <= int(text) <= high:
+        if isinstance(raw, bool) or not _digits(text) or not low <= int(text) <= high:
             raise BadValue(f"expected a whole number from {low} to {high}")
         return int(text)
     if option.kind == "number":
@@ -78,7 +78,7 @@ def _endpoint(raw: Any) -> tuple[str, int]:
         raise BadValue("expected HOST:PORT without a scheme, such as 127.0.0.1:4318")
     host, colon, port = text.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
-    if not colon or not host or not port.isdigit() or int(port) > 65535:
+    if not colon or not host or not _digits(port) or int(port) > 65535:
         raise BadValue("expected HOST:PORT, such as 127.0.0.1:4318")
     return host, int(port)
 
@@ -108,3 +108,8 @@ def _float(raw: Any) -> float:
         return float(raw)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _digits(text: str) -> bool:
+    """Whether int() reads text as a number of ASCII digits (str.isdigit is true for "²")."""
+    return text.isascii() and text.isdigit()

@@ -749,3 +749,13 @@ def test_compare_names_the_file_its_rules_came_from(
     config.write_text('[tool.llmobs.rules]\nlatency."*" = "+100%"\n')
     assert main(["compare", str(run), str(stored), "--config", str(config)]) == 0
     assert f"rules: [tool.llmobs] in {config}" in capsys.readouterr().out.splitlines()
+
+
+@pytest.mark.parametrize("value", ["0", "²", "x"])
+def test_history_last_takes_a_whole_number_above_0_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["history", str(tmp_path / "history.sqlite"), "--last", value])
+    assert info.value.code == 2
+    assert f"expected a whole number above 0, got {value!r}" in capsys.readouterr().err

@@ -79,6 +79,9 @@ def test_an_empty_list_on_the_command_line_clears_the_one_below() -> None:
         ("quality_attributes", ["ok", 1], "expected a list of attribute names"),
         ("update_baseline", "maybe", "expected true or false"),
         ("json", 5, "expected a file path"),
+        ("otlp_endpoint", "127.0.0.1:²", "expected HOST:PORT, such as 127.0.0.1:4318"),
+        ("slowest", "²", "expected a whole number from 0 to 10000"),
+        ("exit_code", "\u0661", "expected a whole number from 0 to 255"),  # Arabic-Indic 1
     ],
 )
 def test_bad_values_quote_the_text_and_name_the_source(
