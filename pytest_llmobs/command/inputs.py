@@ -68,8 +68,8 @@ def command_settings(config: Path | None) -> Settings:
     path = _pyproject(config)
     if config is not None and not config.is_file():
         raise BadInput(f"{config}: no such file")
-    sources = [load_pyproject(path)] if path is not None else []
     try:
+        sources = [load_pyproject(path)] if path is not None else []
         sources.append(ci_environment(os.environ, Path.cwd()))
         return resolve(sources, path.parent if path is not None else Path.cwd())
     except ConfigError as exc:

@@ -100,6 +100,12 @@ def bad_config(tmp_path: Path) -> Path:
     return path
 
 
+def undecodable_config(tmp_path: Path) -> Path:
+    path = tmp_path / "pyproject.toml"
+    path.write_bytes(b"[tool.llmobs]\nalpha = 0.05\n\xff")
+    return path
+
+
 def bad_check(tmp_path: Path) -> Path:
     run = save_run(tmp_path / "bad.json", [make_series("llm", BASE)])
     doc = json.loads(run.read_text())
@@ -114,6 +120,10 @@ BAD_INPUT: dict[str, tuple[Command, str]] = {
     "config value": (
         lambda t, run, base: ["compare", run, base, "--config", str(bad_config(t))],
         'alpha = "often" ([tool.llmobs] in {t}/pyproject.toml): expected a number',
+    ),
+    "config not UTF-8": (
+        lambda t, run, base: ["compare", run, base, "--config", str(undecodable_config(t))],
+        "{t}/pyproject.toml: cannot read it as TOML: 'utf-8' codec can't decode",
     ),
     "missing config": (
         lambda t, run, base: ["compare", run, base, "--config", f"{t}/nope.toml"],
