@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from pytest_llmobs.analysis.findings import RequestDetail, SpanPart, Structure
+from pytest_llmobs.analysis.requests import request_ids, request_roots
 from pytest_llmobs.analysis.trees import Node, critical_path, self_time, walk
-from pytest_llmobs.gate.grouping import MAX_DEPTH, inherit, numbers_of, values_of
+from pytest_llmobs.gate.grouping import numbers_of
 from pytest_llmobs.gate.model import (
     AttrValue,
     Floats,
@@ -26,7 +27,7 @@ from pytest_llmobs.gate.model import (
     SpanTable,
 )
 from pytest_llmobs.gate.redact import Redactor
-from pytest_llmobs.gate.semconv import ALIASES, REQUEST_ID, TOKEN_METRICS, metric_of
+from pytest_llmobs.gate.semconv import ALIASES, TOKEN_METRICS, metric_of
 
 MAX_SPANS = 30  # of one request's breakdown: the critical path first, then the longest
 MAX_TREE_DEPTH = 50
@@ -65,10 +66,10 @@ class Spans:
     ) -> Spans:
         order = np.argsort(parents, kind="stable").astype(np.int64)
         starts = np.searchsorted(parents[order], np.arange(len(table) + 1)).astype(np.int64)
-        ids = inherit(values_of(table, REQUEST_ID, aliases), parents)
+        roots = request_roots(table, parents, request_names)
         return cls(
-            table, parents, series_idx, keys, request_roots(table, parents, request_names),
-            list(ids), order, starts,
+            table, parents, series_idx, keys, roots,
+            request_ids(table, parents, roots, aliases), order, starts,
         )  # fmt: skip
 
     def children(self, row: int) -> Ints:
@@ -82,24 +83,6 @@ class Spans:
 
     def trace_id(self, row: int) -> str:
         return f"{int(self.table.trace_hi[row]):016x}{int(self.table.trace_lo[row]):016x}"
-
-
-def request_roots(table: SpanTable, parents: Ints, request_names: Sequence[str] = ()) -> Ints:
-    """Each span's request: its nearest ancestor-or-self named in request_names, else
-    its topmost captured ancestor (the root span)."""
-    names = set(request_names)
-    wanted = [i for i, name in enumerate(table.names) if name in names]
-    is_request = np.isin(table.name_idx, wanted)
-    root = np.arange(len(table), dtype=np.int64)
-    done = is_request | (parents < 0)
-    for _ in range(MAX_DEPTH):
-        todo = np.flatnonzero(~done)
-        if len(todo) == 0:
-            break
-        up = parents[root[todo]]
-        root[todo] = up
-        done[todo] = is_request[up] | (parents[up] < 0)
-    return root
 
 
 def structure(spans: Spans) -> Structure:

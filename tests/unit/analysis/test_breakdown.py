@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from pytest_llmobs.analysis.analyze import Options, from_spans, with_comparison
-from pytest_llmobs.analysis.breakdown import Spans, request_roots, structure
+from pytest_llmobs.analysis.breakdown import Spans, structure
+from pytest_llmobs.analysis.requests import request_roots
 from pytest_llmobs.gate.aggregate import aggregate, series_index
 from pytest_llmobs.gate.compare import compare
 from pytest_llmobs.gate.grouping import parent_rows
