@@ -50,6 +50,7 @@ class SpanColumns:
         self._logged: list[tuple[int, int, dict[str, Any]]] = []  # evaluations from logs
         self._received = array("q")  # rows of received spans, as (first, stop) pairs
         self.skipped: Counter[str] = Counter()
+        self.late_evaluations = 0  # evaluation records that came after the capture ended
 
     def __len__(self) -> int:
         return len(self._detailed)
@@ -92,8 +93,12 @@ class SpanColumns:
     def add_evaluation_record(
         self, trace_id: int, span_id: int, attributes: Mapping[str, Any] | None
     ) -> None:
-        """An evaluation that arrived as a log record, for the span it names."""
+        """An evaluation that arrived as a log record, for the span it names; one that
+        arrives after the capture ended is only counted."""
         with self._lock:
+            if not self._active:
+                self.late_evaluations += 1
+                return
             self._logged.append((trace_id, span_id, dict(attributes or {})))
 
     def _add_evaluation(self, row: int, attributes: Mapping[str, Any] | None) -> None:

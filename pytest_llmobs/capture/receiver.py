@@ -1,37 +1,38 @@
-"""An OTLP/HTTP receiver on its own thread: spans that services under test export reach
-the recorder as if made in this process. Answers as the OTLP specification says: 200 with
-an export response (partial success for spans it could not keep), 400 with a status for a
-body it cannot decode, 413 above the size limit, 415 for another encoding."""
+"""An OTLP/HTTP receiver on its own thread: spans and evaluation results that services
+under test export reach the recorder as if made in this process. Answers as the OTLP
+specification says: 200 with an export response (a partial success for what it could not
+keep), 400 with a status for a body it cannot decode, 413 above the size limit, 415 for
+another encoding, and 503 with Retry-After (which exporters retry) while it is busy."""
 
 from __future__ import annotations
 
-import json
 import socket
+import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from pytest_llmobs.capture.otlp import (
-    JSON,
-    PROTOBUF,
-    Decoded,
-    OtlpError,
-    body_of,
-    decode_traces,
-    media_type,
-)
+from pytest_llmobs.capture.otlp import decode_traces
+from pytest_llmobs.capture.otlp_answers import answer_to, answer_type, status_of
+from pytest_llmobs.capture.otlp_logs import Evaluation, decode_logs
+from pytest_llmobs.capture.otlp_values import OtlpError, body_of
 from pytest_llmobs.capture.span_fields import Fields
 
 MAX_BODY = 16 * 1024 * 1024  # bytes of one request, compressed or not
-TRACES = "/v1/traces"
+MAX_CONCURRENT = 32  # requests read and decoded at once; more are answered 503
+TIMEOUT_S = 10.0  # a client silent this long mid-request (or idle) is let go
+TRACES, LOGS = "/v1/traces", "/v1/logs"
+BUSY = "too many requests at once: retry after 1 s"
 
 
 class Receiver:
-    """Receives OTLP trace exports on host:port (0: a free port) and hands their spans to
-    sink; counts what it received and what it refused."""
+    """Receives OTLP trace and log exports on host:port (0: a free port), hands their
+    spans to sink and their evaluation results to evaluations; counts what it received,
+    refused, and could not keep."""
 
     def __init__(
         self,
@@ -40,22 +41,30 @@ class Receiver:
         port: int = 0,
         limit: int = MAX_BODY,
         resource_keys: Collection[str] | None = None,
+        evaluations: Callable[[list[Evaluation]], None] | None = None,
+        concurrency: int = MAX_CONCURRENT,
+        timeout: float = TIMEOUT_S,
     ) -> None:
         # the [otlp] extra's messages, now: a missing extra is told when the run starts
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
 
         self.sink = sink
+        self.evaluations = evaluations
         self.limit = limit
+        self.timeout = timeout
         self.resource_keys = resource_keys  # None: every resource attribute joins its spans
-        self.spans = 0
-        self.requests = 0
+        self.slots = threading.BoundedSemaphore(concurrency)
+        self.requests = self.spans = self.records = 0  # accepted: requests, what they held
+        self.arriving = 0  # requests whose headers came, and whose answer is not sent yet
         self.refused: Counter[str] = Counter()  # requests answered with an error, by reason
         self.rejected: Counter[str] = Counter()  # spans of accepted requests not kept
+        self.rejected_records: Counter[str] = Counter()  # evaluation records not kept
+        self.cut: Counter[str] = Counter()  # values kept, but not whole
         self.last_request = time.monotonic()  # when a request last arrived (or the start)
         self._lock = threading.Lock()
-        server = _Server6 if ":" in host else ThreadingHTTPServer
-        self._server = server((host, port), _handler(self))
-        self._server.daemon_threads = True
+        server = _Server6 if ":" in host else _Server
+        self._server = server((host, port), _Handler)
+        self._server.receiver = self
         self._thread = threading.Thread(target=self._serve, daemon=True)
 
     @property
@@ -72,104 +81,172 @@ class Receiver:
         self._server.serve_forever(poll_interval=0.05)  # stop() waits for one poll
 
     def stop(self) -> None:
-        """Stop listening; a request being handled finishes first."""
+        """Stop listening. Connections still open are not waited for: their threads are
+        daemons, and each lets its client go after `timeout` seconds of silence."""
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
 
-    def accept(self, decoded: Decoded) -> None:
+    def take(self, path: str, body: bytes, kind: str) -> bytes:
+        """Decode a request to path, hand what it holds to its sink; the answer's body."""
+        if path == LOGS:
+            logs = decode_logs(body, kind)
+            with self._lock:
+                self.requests += 1
+                self.records += len(logs.evaluations)
+                self.rejected_records.update(logs.rejected)
+                self.cut.update(logs.cut)
+            if self.evaluations is not None and logs.evaluations:
+                self.evaluations(logs.evaluations)
+            return answer_to(kind, logs)
+        traces = decode_traces(body, kind, self.resource_keys)
         with self._lock:
             self.requests += 1
-            self.spans += len(decoded.spans)
-            self.rejected.update(decoded.rejected)
-        self.sink(decoded.spans)
+            self.spans += len(traces.spans)
+            self.rejected.update(traces.rejected)
+            self.cut.update(traces.cut)
+        self.sink(traces.spans)
+        return answer_to(kind, traces)
 
     def refuse(self, reason: str) -> None:
         with self._lock:
             self.refused[reason] += 1
 
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Count a request as arriving while it is read, decoded and answered."""
+        self.last_request = time.monotonic()
+        with self._lock:
+            self.arriving += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.arriving -= 1
+            self.last_request = time.monotonic()
 
-class _Server6(ThreadingHTTPServer):
+
+class _Server(ThreadingHTTPServer):
+    """Handles each connection on a daemon thread; never prints a handler's failure."""
+
+    receiver: Receiver
+    # connections the kernel queues until accepted (socketserver's 5 resets a burst of
+    # exporters); the system's somaxconn caps it
+    request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (an OSError) is nobody's concern; anything else is
+        the receiver's failure, counted for the run's warnings."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            name = type(error).__name__
+            self.receiver.refuse(f"500: the receiver failed on a connection ({name})")
+
+
+class _Server6(_Server):
     address_family = socket.AF_INET6
 
 
-def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as exporters reuse connections
+class _Handler(BaseHTTPRequestHandler):
+    """One connection's requests, answered as the OTLP specification says."""
 
-        def do_POST(self) -> None:
-            receiver.last_request = time.monotonic()
-            kind = self.headers.get("Content-Type", "")
+    protocol_version = "HTTP/1.1"  # keep-alive, as exporters reuse connections
+    server: _Server
+    consumed = False  # whether the current request's body was read
+
+    def setup(self) -> None:
+        self.receiver = self.server.receiver
+        self.request.settimeout(self.receiver.timeout)  # a client that stops sending is let go
+        super().setup()
+
+    def do_POST(self) -> None:
+        kind = self.headers.get("Content-Type", "")
+        self.consumed = False
+        with self.receiver.answering():
             try:
-                if self.path.split("?")[0] != TRACES:
-                    raise OtlpError(
-                        404, f"no such OTLP path {self.path!r}: send traces to {TRACES}"
-                    )
-                raw = self._body()
-                body = body_of(raw, self.headers.get("Content-Encoding"), receiver.limit)
-                decoded = decode_traces(body, kind, receiver.resource_keys)
+                payload = self._export(kind)
             except OtlpError as exc:
-                receiver.refuse(f"{exc.status}: {str(exc).split(':')[0]}")
-                self._answer(exc.status, kind, _status(kind, str(exc)))
+                self._refuse(exc, kind)
                 return
-            receiver.accept(decoded)
-            self._answer(200, kind, _response(kind, decoded))
+            self._answer(200, kind, payload)
 
-        def do_GET(self) -> None:
-            self._answer(405, JSON, _status(JSON, "send OTLP exports with POST"))
+    def _export(self, kind: str) -> bytes:
+        receiver = self.receiver
+        if not receiver.slots.acquire(blocking=False):  # a flood: not read, let alone kept
+            raise OtlpError(503, BUSY)
+        try:
+            raw, path = self._body(), self.path.split("?")[0]
+            if path not in (TRACES, LOGS):
+                raise OtlpError(404, f"no such OTLP path: send to {TRACES} or {LOGS}, not {path!r}")
+            body = body_of(raw, self.headers.get("Content-Encoding"), receiver.limit)
+            return receiver.take(path, body, kind)
+        except OtlpError:
+            raise
+        except Exception as exc:  # the receiver's bug: answered and counted, not raised
+            raise OtlpError(500, f"the receiver failed: {type(exc).__name__}") from None
+        finally:
+            receiver.slots.release()
 
-        def _body(self) -> bytes:
-            length = self.headers.get("Content-Length")
-            if length is None or not length.isdigit():
-                self.close_connection = True
-                raise OtlpError(411, "a Content-Length header is needed")
-            if int(length) > receiver.limit:
-                self.close_connection = True  # the body is not read: the connection ends
-                raise OtlpError(413, f"the body is over {receiver.limit} bytes")
-            return self.rfile.read(int(length))
+    def do_GET(self) -> None:
+        self._answer(405, "", status_of("", "send OTLP exports with POST", 405))
 
-        def _answer(self, status: int, kind: str, payload: bytes) -> None:
-            self.send_response(status)
-            protobuf = media_type(kind) == PROTOBUF
-            self.send_header("Content-Type", PROTOBUF if protobuf else JSON)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def _length(self) -> int | None:
+        text = self.headers.get("Content-Length", "")
+        if not (text.isascii() and text.isdigit()):
+            return None
+        return int(text) if len(text) < 19 else 2**63  # int() refuses 4,300 digits
 
-        def log_message(self, format: str, *args: Any) -> None:
-            """Quiet: what went wrong is counted and reported with the run."""
+    def _body(self) -> bytes:
+        length, limit = self._length(), self.receiver.limit
+        if length is None:
+            raise OtlpError(411, "a Content-Length header is needed")
+        if length > limit:
+            raise OtlpError(413, f"the body is over {limit} bytes")
+        self.consumed = True
+        try:
+            raw = self.rfile.read(length)
+        except OSError as exc:  # TimeoutError among them: the client stopped sending
+            self.close_connection = True
+            raise OtlpError(408, f"the body did not arrive: {type(exc).__name__}") from None
+        if len(raw) < length:
+            self.close_connection = True
+            raise OtlpError(400, "the body ended before its Content-Length")
+        return raw
 
-    return Handler
+    def _skip_body(self) -> None:
+        """Read and drop a body not to be decoded: a client sends it whole before it
+        reads the answer, and the connection then serves its next request. One too long
+        for that (4 x the limit), or without a length, ends the connection."""
+        self.consumed, length = True, self._length()
+        if length is None or length > 4 * self.receiver.limit:
+            self.close_connection = True
+            return
+        try:
+            while length > 0 and (chunk := self.rfile.read(min(length, 1 << 16))):
+                length -= len(chunk)
+        except OSError:
+            pass
+        self.close_connection = self.close_connection or length > 0
 
+    def _refuse(self, exc: OtlpError, kind: str) -> None:
+        self.receiver.refuse(f"{exc.status}: {exc.reason}")
+        if not self.consumed:
+            self._skip_body()
+        retry = {"Retry-After": "1"} if exc.status == 503 else {}
+        self._answer(exc.status, kind, status_of(kind, str(exc), exc.status), retry)
 
-def _response(kind: str, decoded: Decoded) -> bytes:
-    """An ExportTraceServiceResponse: empty, or a partial success naming what was not kept."""
-    rejected = sum(decoded.rejected.values())
-    message = "; ".join(f"{n} {reason}" for reason, n in sorted(decoded.rejected.items()))
-    if media_type(kind) == JSON:
-        partial = {"rejectedSpans": str(rejected), "errorMessage": message} if rejected else {}
-        return json.dumps({"partialSuccess": partial} if partial else {}).encode()
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceResponse,
-    )
+    def _answer(
+        self, status: int, kind: str, payload: bytes, extra: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", answer_type(kind))
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
-    response = ExportTraceServiceResponse()
-    if rejected:
-        response.partial_success.rejected_spans = rejected
-        response.partial_success.error_message = message
-    return bytes(response.SerializeToString())
-
-
-def _status(kind: str, message: str) -> bytes:
-    """A google.rpc.Status with the message, in the request's encoding (its one string
-    field, number 2, written by hand: the message type is not in opentelemetry-proto)."""
-    if media_type(kind) != PROTOBUF:
-        return json.dumps({"code": 3, "message": message}).encode()
-    text = message.encode()
-    size, length = bytearray(), len(text)
-    while True:
-        size.append((length & 0x7F) | (0x80 if length > 0x7F else 0))
-        length >>= 7
-        if not length:
-            break
-    return b"\x08\x03\x12" + bytes(size) + text  # code 3 (INVALID_ARGUMENT), message
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: what went wrong is counted and reported with the run."""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from pytest_llmobs.capture.recorder import UNREADABLE
 from pytest_llmobs.gate.model import SpanTable
+from pytest_llmobs.run import otlp
 
 if TYPE_CHECKING:
     from pytest_llmobs.run.session import LlmobsSession
@@ -39,7 +40,10 @@ def warnings(llmobs: LlmobsSession) -> list[str]:
     skipped = _skipped(llmobs)
     notes = [*llmobs.settings.notes, *llmobs.installer.warnings, *llmobs.recorder.notes()]
     notes += llmobs.workers.warnings
-    notes += llmobs.intake.warnings() if llmobs.intake is not None else []
+    heard = list(llmobs.workers.heard)
+    if llmobs.intake is not None:
+        notes, heard = notes + llmobs.intake.warnings(), [llmobs.intake.heard(), *heard]
+    notes += otlp.silence(heard)
     return notes + [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
 
 

@@ -15,14 +15,26 @@ from pytest_llmobs.capture.recorder import SpanRecorder
 from pytest_llmobs.config.settings import Settings
 
 if TYPE_CHECKING:
+    from pytest_llmobs.capture.otlp_logs import Evaluation
     from pytest_llmobs.capture.receiver import Receiver
 
 QUIET_S = 0.5  # no request for this long: the services have sent what they had
-BATCH_DELAY_MS = "200"  # children's batch export delay (the SDK's default: 5000)
+BATCH_DELAY_MS = "200"  # children's batch export delay (the SDK's defaults: 5000, 1000)
+# the batch span and log record processors' delays, and the SDK's default for each
+SCHEDULE_DELAYS = {"OTEL_BSP_SCHEDULE_DELAY": 5000, "OTEL_BLRP_SCHEDULE_DELAY": 1000}
 # what the user may have set that makes services export elsewhere (the per-signal ones
 # win over OTEL_EXPORTER_OTLP_ENDPOINT), or otherwise than the receiver reads
-SENDS_ELSEWHERE = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-TRACES_ONLY = ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+SENDS_ELSEWHERE = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+)
+PER_SIGNAL = (
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+)
 
 
 class Intake:
@@ -44,8 +56,9 @@ class Intake:
             # of the resource, what an in-process span would be grouped by: service.name
             # when group_by names it
             self.receiver = Receiver(
-                self.recorder.receive, host, port, resource_keys=self.recorder.named
-            )
+                self.recorder.receive, host, port, resource_keys=self.recorder.named,
+                evaluations=self._evaluations,
+            )  # fmt: skip
         except ImportError as exc:  # opentelemetry-proto
             raise pytest.UsageError(
                 f"llmobs: --llmobs-otlp needs the otlp extra ({exc.name} is missing): "
@@ -62,12 +75,13 @@ class Intake:
                 "reach it can add spans to this run"
             )
         self._point_children(self.receiver.endpoint)
+        self._note_slow_batches()
 
     def _point_children(self, endpoint: str) -> None:
         wanted = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{endpoint}",
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_BSP_SCHEDULE_DELAY": BATCH_DELAY_MS,
+            **dict.fromkeys(SCHEDULE_DELAYS, BATCH_DELAY_MS),
         }
         for name, value in wanted.items():
             if name not in os.environ:
@@ -75,7 +89,7 @@ class Intake:
                 self._set.append(name)
         kept = [
             name
-            for name in (*wanted, *TRACES_ONLY)
+            for name in (*wanted, *PER_SIGNAL)
             if os.environ.get(name) and name not in self._set
         ]
         elsewhere = [name for name in kept if name in SENDS_ELSEWHERE]
@@ -87,15 +101,44 @@ class Intake:
         if other := [name for name in kept if name not in SENDS_ELSEWHERE]:
             self.notes.append(f"--llmobs-otlp left {', '.join(other)} as set in the environment")
 
-    def settle(self) -> None:
-        """Wait, at most otlp_wait seconds, until no export has arrived for QUIET_S."""
-        if self.receiver is None:
+    def _note_slow_batches(self) -> None:
+        """Say so when a schedule delay the user set outlasts the wait at the run's end."""
+        delay, wait = schedule_delay_s(), self.settings.otlp_wait
+        theirs = [name for name in SCHEDULE_DELAYS if name not in self._set]
+        if delay + QUIET_S <= wait or not theirs:
             return
-        deadline = time.monotonic() + self.settings.otlp_wait
-        while time.monotonic() < deadline:
-            if time.monotonic() - self.receiver.last_request >= QUIET_S:
+        self.notes.append(
+            f"--llmobs-otlp: services batch their exports for up to {delay:g} s "
+            f"({', '.join(theirs)}), longer than the run waits for them at its end "
+            f"(--llmobs-otlp-wait={wait:g}): spans they end last may not be counted"
+        )
+
+    def _evaluations(self, records: list[Evaluation]) -> None:
+        for trace_id, span_id, attributes in records:
+            self.recorder.add_evaluation_record(trace_id, span_id, attributes)
+
+    def settle(self) -> None:
+        """Wait, at most otlp_wait seconds from the test loop's end (now), for the
+        services' last exports.
+
+        A service's batch processor sends what ended before the loop's end within its
+        schedule delay, so the wait lasts until that delay (the longest of the batch
+        span and log record processors', as this run or the user set it) and QUIET_S
+        more have passed, no request has arrived for QUIET_S, and none is still being
+        received. Services that flushed as their tests ended cost 0.7 s of it (the
+        200 ms delay this run sets, then quiet); a user's delay of 2 s, 2.5 s.
+        """
+        receiver = self.receiver
+        if receiver is None:
+            return
+        now = time.monotonic()
+        deadline, due = now + self.settings.otlp_wait, now + schedule_delay_s() + QUIET_S
+        while now < deadline:
+            quiet = now - receiver.last_request >= QUIET_S and not receiver.arriving
+            if now >= due and quiet:
                 return
             time.sleep(0.05)
+            now = time.monotonic()
 
     def stop(self) -> None:
         """Stop listening and take back the environment this run set."""
@@ -105,22 +148,56 @@ class Intake:
         if self.receiver is not None:
             self.receiver.stop()
 
+    def heard(self) -> dict[str, object]:
+        """Where it listened, and how many requests reached it (answered or not)."""
+        receiver = self.receiver
+        if receiver is None:
+            return {"endpoint": "", "requests": 0}
+        count = receiver.requests + sum(receiver.refused.values()) + receiver.arriving
+        return {"endpoint": receiver.endpoint, "requests": count}
+
     def warnings(self) -> list[str]:
         """What the receiver refused or could not keep, for the run's warnings."""
         receiver, found = self.receiver, list(self.notes)
         if receiver is None:
             return found
-        if receiver.requests == 0:
+        if receiver.arriving:
             found.append(
-                f"--llmobs-otlp received no span on {receiver.endpoint}: no service exported "
-                "there (one that sets its own endpoint, or is killed before its batch is "
-                "sent, does not)"
+                f"OTLP receiver: {receiver.arriving} request(s) still arriving when the run "
+                f"was judged, after --llmobs-otlp-wait={self.settings.otlp_wait:g}: not counted"
             )
         for reason, n in sorted(receiver.refused.items()):
             found.append(f"OTLP receiver: {n} request(s) refused ({reason})")
         for reason, n in sorted(receiver.rejected.items()):
             found.append(f"OTLP receiver: {n} span(s) not kept: {reason}")
+        for reason, n in sorted(receiver.rejected_records.items()):
+            found.append(f"OTLP receiver: {n} log record(s) not kept: {reason}")
+        found += [f"OTLP receiver: {n} {reason}" for reason, n in sorted(receiver.cut.items())]
         return found
+
+
+def silence(heard: list[dict[str, object]]) -> list[str]:
+    """One warning when no receiver of the run (this process's, or each worker's) heard
+    from any service: a worker whose tests start none hears nothing, and says nothing."""
+    if not heard or any(h["requests"] for h in heard):
+        return []
+    where = ", ".join(str(h["endpoint"]) for h in heard)
+    return [
+        f"--llmobs-otlp received no span on {where}: no service exported there (one that "
+        "sets its own endpoint, or is killed before its batch is sent, does not)"
+    ]
+
+
+def schedule_delay_s() -> float:
+    """The longest batch schedule delay that services started now read from the
+    environment, in seconds: a value the SDK cannot read is its default."""
+    delays = []
+    for name, default in SCHEDULE_DELAYS.items():
+        try:
+            delays.append(int(os.environ.get(name, "")))
+        except ValueError:
+            delays.append(default)
+    return max(delays) / 1000
 
 
 def _loopback(host: str) -> bool:

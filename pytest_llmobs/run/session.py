@@ -143,8 +143,11 @@ class LlmobsSession:
         if self.is_worker:
             self.installer.check_global()
             notes = [*self.installer.warnings, *self.recorder.notes()]
-            notes += self.intake.warnings() if self.intake is not None else []
-            xdist.publish(self.config, self.recorder, notes, self.marked, self.installer.uncaptured)
+            heard = None
+            if self.intake is not None:
+                notes, heard = notes + self.intake.warnings(), self.intake.heard()
+            uncaptured = self.installer.uncaptured
+            xdist.publish(self.config, self.recorder, notes, self.marked, uncaptured, heard)
             return
         if _runs_no_test(self.config):  # nothing to judge
             return
@@ -154,13 +157,22 @@ class LlmobsSession:
             self.result = stopped_result(self.settings, self.stopped)
         if self.result is None:
             self.result = decide(self, session, interrupted=True)
-        if self.recorder.late:  # e.g. from threads the tests left running
-            late = f"{self.recorder.late} span(s) ended after the run was judged: not counted"
-            self.result = replace(self.result, warnings=(*self.result.warnings, late))
+        self.result = replace(self.result, warnings=(*self.result.warnings, *self._late()))
         self.outputs.write(self.result, keep=not interrupted)
         gate_only = self.result.verdict != "pass" and self.tests_failed == 0
         if gate_only and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.settings.exit_code  # pytest.exit(returncode=0) too
+
+    def _late(self) -> list[str]:
+        """What arrived after the run was judged (from threads the tests left running, or
+        services still exporting), which no check counted."""
+        late, records = self.recorder.late, self.recorder.late_evaluations
+        said = [f"{late} span(s) ended after the run was judged: not counted"] if late else []
+        if records:
+            said.append(
+                f"{records} evaluation result(s) arrived after the run was judged: not counted"
+            )
+        return said
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         """After pytest's own summary: the llmobs table and verdict."""

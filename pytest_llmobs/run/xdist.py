@@ -66,6 +66,7 @@ def publish(
     warnings: list[str],
     marked: Marks,
     uncaptured: int,
+    heard: dict[str, object] | None = None,
 ) -> None:
     """On a worker, at session end: put its spans where xdist ships them to the controller.
 
@@ -75,6 +76,7 @@ def publish(
         warnings: what the worker could not capture, in words.
         marked: what the worker's collection decided.
         uncaptured: spans the app started without a provider (with no fallback), lost.
+        heard: with --llmobs-otlp, the worker's receiver and the requests it got.
     """
     config.workeroutput[OUTPUT_KEY] = {  # type: ignore[attr-defined]
         "table": transport.to_payload(recorder.snapshot()),
@@ -83,6 +85,7 @@ def publish(
         "warnings": list(warnings),
         # the controller collects no tests: it learns marks and deselection here
         "marked": marked.to_json(),
+        "heard": heard,
     }
 
 
@@ -96,6 +99,7 @@ class WorkerCollector:
         self.warnings: list[str] = []
         self.errors: list[str] = []
         self.marked = Marks()
+        self.heard: list[dict[str, object]] = []  # each worker's receiver (--llmobs-otlp)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -115,5 +119,8 @@ class WorkerCollector:
             self.uncaptured += int(sent.get("uncaptured", 0))
             self.warnings.extend(f"{name}: {w}" for w in sent.get("warnings", []))
             self.marked = self.marked.merged(Marks.from_json(sent.get("marked", {})))
+            if (heard := sent.get("heard")) is not None:
+                endpoint, requests = str(heard["endpoint"]), int(heard["requests"])
+                self.heard.append({"endpoint": endpoint, "requests": requests})
         except (transport.PayloadError, KeyError, TypeError, ValueError, AttributeError) as exc:
             self.errors.append(f"{name} sent span data that cannot be read: {exc}")

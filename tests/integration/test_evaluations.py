@@ -64,3 +64,28 @@ def test_evaluation_results_become_quality_of_the_evaluated_span(
     warnings = "\n".join(report["warnings"])
     assert "1 span(s) skipped: evaluation result for a span that was not captured" in warnings
     assert "1 span(s) skipped: evaluation result without a name or a finite score" in warnings
+
+
+def test_an_evaluation_that_arrives_after_the_run_was_judged_is_counted(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile(test_judged=SUITE)
+    pytester.makeconftest(
+        """
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session):  # after the gate judged, before the report is written
+    import test_judged
+    with test_judged.tracer.start_as_current_span("chat") as span:
+        pass
+    test_judged.evaluation("relevance", 0.1, span.get_span_context())
+"""
+    )
+    result, report = run_llmobs()
+    result.assert_outcomes(passed=4)
+    [chat] = [s for s in report["series"] if s["name"] == "chat"]
+    assert chat["quality"]["relevance"] == {"count": 2, "mean": 0.7}  # as without it
+    assert (
+        "1 evaluation result(s) arrived after the run was judged: not counted" in report["warnings"]
+    )

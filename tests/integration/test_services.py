@@ -243,6 +243,20 @@ def test_a_run_whose_receiver_got_nothing_says_so(
     pytester.makepyfile("def test_nothing():\n    pass\n")
     _, report = run_llmobs("--llmobs-otlp", "--llmobs-otlp-wait=0")
     assert [w for w in report["warnings"] if "--llmobs-otlp received no span" in w]
+    _, report = run_llmobs("--llmobs-otlp", "--llmobs-otlp-wait=0", "-n", "2")
+    [said] = [w for w in report["warnings"] if "received no span" in w]  # once, not a worker's
+    assert said.startswith("--llmobs-otlp received no span on 127.0.0.1:")
+    assert said.count("127.0.0.1:") == 2  # both workers' receivers
+
+
+def test_a_worker_whose_tests_start_no_service_does_not_warn(
+    suite: None, pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    pytester.makepyfile(test_other="def test_other():\n    pass\n")
+    result, report = run_llmobs("--llmobs-otlp", "-n", "2", "--dist", "loadfile")
+    assert result.ret == 0, result.stdout.str()
+    assert series(report)["svc.llm"]["count"] == 6
+    assert not [w for w in report["warnings"] if "received no span" in w], report["warnings"]
 
 
 def test_a_traces_endpoint_the_user_set_is_named_as_sending_elsewhere(
