@@ -20,9 +20,10 @@ import inspect, signal, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from opentelemetry import propagate
-from opentelemetry._logs import LogRecord
+from opentelemetry._logs import LogRecord, SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk import _logs as sdk_logs
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
@@ -41,12 +42,14 @@ signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so the last batches are
 def evaluate(span, score):
     context = span.get_span_context()
     attributes = {"gen_ai.evaluation.name": "relevance", "gen_ai.evaluation.score.value": score}
-    fields = {"trace_id": context.trace_id, "span_id": context.span_id, "attributes": attributes}
+    fields = {"trace_id": context.trace_id, "span_id": context.span_id, "attributes": attributes,
+              "trace_flags": context.trace_flags, "timestamp": time.time_ns(),
+              "severity_number": SeverityNumber.INFO, "body": "judged"}
     if NAMED:
-        fields["event_name"] = "gen_ai.evaluation.result"
-    else:
+        judge.emit(LogRecord(event_name="gen_ai.evaluation.result", **fields))
+    else:  # before 1.35: the Events API's attribute, on the SDK's record its exporter reads
         attributes["event.name"] = "gen_ai.evaluation.result"
-    judge.emit(LogRecord(**fields))
+        judge.emit(sdk_logs.LogRecord(resource=resource, **fields))
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
