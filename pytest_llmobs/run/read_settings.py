@@ -54,8 +54,9 @@ def _resolved(config: pytest.Config, cli: dict[str, object]) -> Settings:
     # cheap, before pyproject.toml is read: a run without the gate costs nothing, and
     # fails on no llmobs key but the one that says whether the gate is on
     enabled = any(is_on(s.values.get("enabled")) for s in sources)
-    if not enabled:
-        enabled = cli["enabled"] = typed_without_gate(config, cli)
+    if not enabled and typed_without_gate(config, cli):  # as if --llmobs were typed too
+        enabled, typed = True, sources[0]
+        sources[0] = replace(typed, values={**typed.values, "enabled": True})
     if refused and (enabled or "llmobs" in refused):
         raise ConfigError(next(iter(refused.values())))
     # settings read from a config file pytest chose by mistake must not be used
@@ -85,8 +86,13 @@ def _read_by_pytest(
     here = config.invocation_params.dir
     overridden = _overridden(config)  # -o values, which pytest hands over as the file's
     by_o = {o.name: ini.pop(o.name) for o in OPTIONS if o.ini in overridden}
+    # a flag typed here wins over the same flag in addopts (pytest puts those first)
+    typed = early_parse.typed(config)
+    by_hand = {o.name: cli[o.name] for o in OPTIONS if o.flag in typed}
+    added = {o.name: cli[o.name] for o in OPTIONS if o.flag not in typed}
     return [
-        Source("command line", cli, here, "flag"),
+        Source("command line", by_hand, here, "flag"),
+        Source("addopts or PYTEST_ADDOPTS", added, here, "flag"),
         Source("-o on the command line", by_o, here, "ini"),
         Source(f"ini file {config.inipath}", ini, ini_dir, "ini"),
     ]

@@ -123,3 +123,18 @@ def test_native_toml_ini_values_are_read_and_checked(pytester: pytest.Pytester) 
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: llmobs: llmobs_alpha = 5 (ini file */pyproject.toml): *"])
+
+
+def test_a_bad_value_from_pytest_addopts_is_not_said_to_be_typed(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--llmobs-slowest=x")
+    result = pytester.runpytest_subprocess("--llmobs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--llmobs-slowest=x (addopts or PYTEST_ADDOPTS): expected*"])
+    result = pytester.runpytest_subprocess("--llmobs", "--llmobs-slowest=y")  # typed: it wins
+    result.stderr.fnmatch_lines(["*--llmobs-slowest=y (command line): expected*"])
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--llmobs-ci")
+    result = pytester.runpytest_subprocess("--llmobs", "--llmobs-json=report.json")
+    assert read_report(pytester)["ci"]["source"] == "--llmobs-ci (addopts or PYTEST_ADDOPTS)"

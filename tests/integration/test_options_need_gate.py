@@ -75,7 +75,10 @@ def test_options_in_addopts_wait_for_the_runs_that_add_llmobs(pytester: pytest.P
     ("ini", "shown"),
     [
         ("[pytest]\nllmobs_alpha = abc\n", 'llmobs_alpha = "abc" (ini file *): expected a number'),
-        ("[pytest]\naddopts = --llmobs-sample-rate=2\n", "--llmobs-sample-rate=2 (command line)"),
+        (
+            "[pytest]\naddopts = --llmobs-sample-rate=2\n",
+            "--llmobs-sample-rate=2 (addopts or PYTEST_ADDOPTS)",
+        ),
     ],
 )
 def test_a_bad_value_a_gated_run_would_stop_on_is_a_warning_without_the_gate(
