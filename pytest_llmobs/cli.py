@@ -24,6 +24,7 @@ from pytest_llmobs.command.inputs import (
 )
 from pytest_llmobs.command.pipe import QuietWhenClosed
 from pytest_llmobs.command.promote import promote_saved
+from pytest_llmobs.config import unmatched
 from pytest_llmobs.config.settings import DEFAULT_BASELINE
 from pytest_llmobs.config.unmatched import closest
 from pytest_llmobs.gate import judge
@@ -144,8 +145,12 @@ def _compare(args: argparse.Namespace) -> int:
     findings = analyze.with_comparison(
         saved.findings, comparison, run.series, stored.series, settings.rules
     )
+    # the rules' metrics and series globs the runs did not measure: a typo, most likely
+    # (attribute names need the spans, which a run report does not keep)
+    named = [n for n in settings.named if n.kind != "attribute"]
+    typos = unmatched.warnings(named, unmatched.measured((*run.series, *stored.series), ()))
     result = RunResult(
-        run.series, judged.state, comparison, judged.notes, metadata=run.metadata,
+        run.series, judged.state, comparison, (*judged.notes, *typos), metadata=run.metadata,
         errors=saved.errors, slos=slos,  # a run that failed closed stays failed
         fail_on_inconclusive=settings.fail_on_inconclusive, findings=findings,
         fail_on_alert=settings.fail_on_alert,

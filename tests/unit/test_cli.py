@@ -769,3 +769,22 @@ def test_history_last_takes_a_whole_number_above_0_only(
         main(["history", str(tmp_path / "history.sqlite"), "--last", value])
     assert info.value.code == 2
     assert f"expected a whole number above 0, got {value!r}" in capsys.readouterr().err
+
+
+def test_compare_names_a_rule_or_glob_of_the_config_that_matches_nothing(
+    tmp_path: Path, stored: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scored = make_series("llm", BASE, quality={"overall_score": [0.8] * len(BASE)})
+    run = save_run(tmp_path / "run.json", [scored])
+    config = tmp_path / "pyproject.toml"
+    config.write_text(
+        '[tool.llmobs.rules]\nquality.overal_score = "-0.05"\n\n'
+        '[[tool.llmobs.overrides]]\nseries = "llmx"\nerror_rate = "+1%"\n\n'
+        '[tool.llmobs.redact]\nallow = ["only.on.spans"]\n'  # needs the spans: not judged
+    )
+    assert main(["compare", str(run), str(stored), "--config", str(config)]) == 0
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "matches nothing" in line]
+    assert len(warnings) == 2, warnings
+    assert "rules.quality.overal_score" in warnings[0]
+    assert "did you mean quality.overall_score?" in warnings[0]
+    assert "did you mean llm?" in warnings[1]
