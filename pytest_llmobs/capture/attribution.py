@@ -1,10 +1,14 @@
 """Which test a span another process made (received over OTLP) belongs to.
 
 A test's own spans belong to the test running when they started. A received span
-belongs, first, to the test whose own spans share its trace id: the test's request
-carried `traceparent`, so the service worked for that test even when it did so later
-(a queue, a retry, a batch that outlived the test). Failing that, it belongs to the test
-running when it started, on the same host clock; failing that, to no test.
+belongs, first, to the test of its nearest ancestor made in this process: the span
+whose context the test's request carried in `traceparent`, so the service worked for
+that test even when it did so later (a queue, a retry, a batch that outlived the test).
+Failing that (the parent was not captured), to the test of its trace when the spans
+made here in that trace all belong to one test: several tests can share a trace (a
+session span over them all, a CI trace parent), and then the trace says nothing.
+Failing that, to the test running when it started, on the same host clock; failing
+that, to no test.
 """
 
 from __future__ import annotations
@@ -14,46 +18,83 @@ from array import array
 import numpy as np
 import numpy.typing as npt
 
+from pytest_llmobs.gate.grouping import MAX_DEPTH, acyclic, rows_of
 from pytest_llmobs.gate.model import RECEIVED_BY_TIME, RECEIVED_BY_TRACE, RECEIVED_NO_TEST, Ints
 
 U64 = npt.NDArray[np.uint64]
+Bools = npt.NDArray[np.bool_]
 
 
-def received_mask(runs: array[int], n: int) -> npt.NDArray[np.bool_]:
+def received_mask(runs: array[int], n: int) -> Bools:
     """Rows of received spans, from (first, stop) pairs of row numbers."""
-    mask = np.zeros(n, dtype=np.bool_)
-    for first, stop in zip(runs[::2], runs[1::2], strict=True):
-        mask[first:stop] = True
-    return mask
+    edges = np.zeros(n + 1, dtype=np.int64)
+    pairs = np.frombuffer(runs, dtype=np.int64).reshape(-1, 2) if runs else np.empty((0, 2))
+    np.add.at(edges, pairs[:, 0].astype(np.int64), 1)
+    np.add.at(edges, pairs[:, 1].astype(np.int64), -1)
+    return np.cumsum(edges[:n]) > 0
 
 
 def attribute(
-    test_idx: Ints, trace_hi: U64, trace_lo: U64, start_ns: Ints, received: npt.NDArray[np.bool_]
+    test_idx: Ints, ids: tuple[U64, U64, U64, U64], received: Bools
 ) -> tuple[Ints, npt.NDArray[np.int8]]:
-    """Each span's test index, received spans moved to the test their trace belongs to,
-    and how each span was attributed (0: made in this process; else RECEIVED_*).
+    """Each span's test index, received spans given theirs as the module says, and how
+    each span was attributed (0: made in this process; else RECEIVED_*).
 
-    A trace's test is the test of its earliest span made in this process inside a test.
+    Args:
+        test_idx: each span's test by the time it started.
+        ids: the trace id's high and low halves, the span id and the parent id columns.
+        received: which spans another process made.
     """
     tests = test_idx.copy()
     how = np.zeros(len(tests), dtype=np.int8)
     rows = np.flatnonzero(received)
     if len(rows) == 0:
         return tests, how
-    own = np.flatnonzero(~received & (test_idx > 0))
-    own = own[np.argsort(start_ns[own], kind="stable")]  # then by trace, earliest first:
-    own = own[np.argsort(_keys(trace_hi[own], trace_lo[own]), kind="stable")]
-    keys = _keys(trace_hi[own], trace_lo[own])
-    first = np.concatenate(([True], keys[1:] != keys[:-1])) if len(keys) else keys.astype(bool)
-    keys, owners = keys[first], own[first]
-    wanted = _keys(trace_hi[rows], trace_lo[rows])
-    at = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-    found = (keys[at] == wanted) if len(keys) else np.zeros(len(rows), dtype=np.bool_)
-    traced = rows[found]
-    tests[traced] = test_idx[owners[at[found]]]
-    how[rows] = np.where(found, RECEIVED_BY_TRACE, RECEIVED_BY_TIME)
-    how[rows[~found & (test_idx[rows] == 0)]] = RECEIVED_NO_TEST
+    owner = _own_ancestors(ids, received)[rows]
+    by_parent = owner >= 0
+    by_parent[by_parent] = test_idx[owner[by_parent]] > 0
+    found = np.zeros(len(rows), dtype=np.int64)
+    found[by_parent] = test_idx[owner[by_parent]]
+    rest = ~by_parent
+    found[rest] = _trace_tests(test_idx, ids[0], ids[1], received, rows[rest])
+    traced = found > 0
+    tests[rows[traced]] = found[traced]
+    how[rows] = np.where(traced, RECEIVED_BY_TRACE, RECEIVED_BY_TIME)
+    how[rows[~traced & (test_idx[rows] == 0)]] = RECEIVED_NO_TEST
     return tests, how
+
+
+def _own_ancestors(ids: tuple[U64, U64, U64, U64], received: Bools) -> Ints:
+    """Each span's nearest ancestor-or-self made in this process, or -1 (not captured)."""
+    high, low, span, parent = ids
+    parents = rows_of((high, low, span), (high, low, parent))
+    parents = acyclic(np.where(parent != 0, parents, -1).astype(np.int64))
+    up = np.where(received, parents, np.arange(len(parents)))
+    for _ in range(MAX_DEPTH):
+        todo = np.flatnonzero(up >= 0)
+        todo = todo[received[up[todo]]]  # still at a received span: one step further
+        if len(todo) == 0:
+            break
+        up[todo] = parents[up[todo]]
+    return up
+
+
+def _trace_tests(test_idx: Ints, high: U64, low: U64, received: Bools, rows: Ints) -> Ints:
+    """For the given rows, the one test the spans made here in their trace belong to,
+    or 0 where they belong to none or to several."""
+    own = np.flatnonzero(~received & (test_idx > 0))
+    if len(own) == 0 or len(rows) == 0:
+        return np.zeros(len(rows), dtype=np.int64)
+    keys = _keys(high[own], low[own])
+    order = np.argsort(keys, kind="stable")
+    keys, tests = keys[order], test_idx[own][order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    lowest, highest = np.minimum.reduceat(tests, starts), np.maximum.reduceat(tests, starts)
+    single = np.where(lowest == highest, lowest, 0)
+    keys = keys[starts]
+    wanted = _keys(high[rows], low[rows])
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, single[at], 0).astype(np.int64)
 
 
 def _keys(high: U64, low: U64) -> npt.NDArray[np.void]:

@@ -54,7 +54,8 @@ def build_table(
     tests_at, how = _tests_at(signed[:, 1], *timeline), None
     if received:
         mask = attribution.received_mask(received, len(rows))
-        tests_at, how = attribution.attribute(tests_at, rows[:, 5], rows[:, 4], signed[:, 1], mask)
+        ids = (rows[:, 5], rows[:, 4], rows[:, 6], rows[:, 7])
+        tests_at, how = attribution.attribute(tests_at, ids, mask)
     return SpanTable(
         names=tuple(names),
         tests=tuple(tests),

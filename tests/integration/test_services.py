@@ -113,17 +113,31 @@ def test_the_spans_of_a_service_the_tests_start_are_captured_under_their_tests(
     result.stdout.fnmatch_lines(["received from services: 12 span(s), 12 by trace id, *"])
 
 
+# a span over the whole session, as pytest-opentelemetry makes: every test shares its trace
+SESSION_SPAN = """
+from opentelemetry import trace
+
+@pytest.fixture(scope="session", autouse=True)
+def session_span():
+    with trace.get_tracer("session").start_as_current_span("session"):
+        yield
+"""
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["trace-per-test", "session-trace"])
 def test_a_service_span_made_after_its_test_ended_still_joins_that_test_by_trace_id(
-    pytester: pytest.Pytester, run_llmobs: Any
+    pytester: pytest.Pytester, run_llmobs: Any, shared: bool
 ) -> None:
     """The service answers at once and works 0.3 s later, when a later test (or none) is
-    running: its trace, which the test's request carried, says whose work it was."""
+    running: the context its test's request carried says whose work it was, even when
+    every test's spans share one trace under a session span."""
     queued = TESTS.replace("?q={question}", "later?q={question}").replace(
         '== b"ok"', '== b"ok"\n    time.sleep(0.1)'
     )
     last = "\ndef test_the_last():\n    time.sleep(1)  # the queue's work is done meanwhile\n"
+    conftest = CONFTEST + (SESSION_SPAN if shared else "")
     pytester.makepyfile(
-        service=SERVICE, conftest=CONFTEST, test_ask="import time\n" + queued + last
+        service=SERVICE, conftest=conftest, test_ask="import time\n" + queued + last
     )
     result, report = run_llmobs("--llmobs-otlp")
     assert result.ret == 0, result.stdout.str()
