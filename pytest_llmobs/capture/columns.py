@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import math
 import threading
+import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -47,10 +48,16 @@ class SpanColumns:
         self._detailed = bytearray()  # per span: 1 while its detail is kept
         self._timeline_ns = array("q")  # when a test started or ended
         self._timeline_test = array("q")  # and which (0 when one ended)
-        self._logged: list[tuple[int, int, dict[str, Any]]] = []  # evaluations from logs
+        # evaluations from log records: trace id, span id, attributes, received
+        self._logged: list[tuple[int, int, dict[str, Any], bool]] = []
+        self.evaluations_came_back = 0  # this process's, received over OTLP too: once
         self._received = array("q")  # rows of received spans, as (first, stop) pairs
         self.skipped: Counter[str] = Counter()
+        self.late = 0  # spans that ended after the capture did: not in the table
         self.late_evaluations = 0  # evaluation records that came after the capture ended
+        self.twice = 0  # spans that reached the recorder a second time: counted once
+        self.came_back = 0  # spans of this process received over OTLP too: counted once
+        self._receiving = 0  # receive() calls under way
 
     def __len__(self) -> int:
         return len(self._detailed)
@@ -91,15 +98,20 @@ class SpanColumns:
             self._appendnumber(name, row, value)
 
     def add_evaluation_record(
-        self, trace_id: int, span_id: int, attributes: Mapping[str, Any] | None
+        self,
+        trace_id: int,
+        span_id: int,
+        attributes: Mapping[str, Any] | None,
+        received: bool = False,
     ) -> None:
-        """An evaluation that arrived as a log record, for the span it names; one that
-        arrives after the capture ended is only counted."""
+        """An evaluation that arrived as a log record (from another process when
+        `received`), for the span it names; one that arrives after the capture ended
+        is only counted."""
         with self._lock:
             if not self._active:
                 self.late_evaluations += 1
                 return
-            self._logged.append((trace_id, span_id, dict(attributes or {})))
+            self._logged.append((trace_id, span_id, dict(attributes or {}), received))
 
     def _add_evaluation(self, row: int, attributes: Mapping[str, Any] | None) -> None:
         """A `gen_ai.evaluation.result`'s score becomes a number of the span it names."""
@@ -127,9 +139,13 @@ class SpanColumns:
         """Attach evaluations from log records to their spans (they may end later)."""
         if not self._logged:
             return
-        found = rows_named(self._rows, [(t, s) for t, s, _ in self._logged])
-        for row, (_, _, attributes) in zip(found, self._logged, strict=True):
-            if row < 0:
+        found = rows_named(self._rows, [(t, s) for t, s, _, _ in self._logged])
+        own = {_evaluation_key(*record) for record in self._logged if not record[3]}
+        for row, record in zip(found, self._logged, strict=True):
+            attributes = record[2]
+            if record[3] and _evaluation_key(*record) in own:  # this process's, exported
+                self.evaluations_came_back += 1
+            elif row < 0:
                 self.skipped["evaluation result for a span that was not captured"] += 1
             else:
                 self._add_evaluation(row, attributes)
@@ -146,6 +162,29 @@ class SpanColumns:
                     runs[-1] = row + 1
                 else:
                     runs.extend((row, row + 1))
+
+    # counters, from whichever thread: each under the lock
+    def _wait_for_receiving(self, timeout: float = 10.0) -> None:
+        """Let batches being received finish marking their rows (new ones are late)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._receiving:
+                    return
+            time.sleep(0.001)
+
+    def _count_came_back(self, n: int) -> None:
+        if n:
+            with self._lock:
+                self.came_back += n
+
+    def _count_late(self) -> None:
+        with self._lock:
+            self.late += 1
+
+    def _count_twice(self) -> None:
+        with self._lock:
+            self.twice += 1
 
     def _attributes_from(self, first: int, count: int) -> list[dict[str, Any]]:
         """The numeric and detail attributes of the `count` spans from row `first` on."""
@@ -166,3 +205,10 @@ class SpanColumns:
             self._rows, self._names, self._tests, (self._timeline_ns, self._timeline_test),
             self._numeric, self._detailed, self._detail, self._events, self._received,
         )  # fmt: skip
+
+
+def _evaluation_key(
+    trace_id: int, span_id: int, attributes: Mapping[str, Any], _: bool
+) -> tuple[int, int, object, object]:
+    """What tells one evaluation of a span from another: its name and its score."""
+    return trace_id, span_id, attributes.get(EVALUATION_NAME), attributes.get(EVALUATION_SCORE)

@@ -54,9 +54,6 @@ class SpanRecorder(SampledColumns, SpanProcessor):
         super().__init__(numeric_attributes, sample_rate, always_kept)
         self._table: SpanTable | None = None
         self._test_rows = 0
-        self.late = 0  # spans that ended after the capture did: not in the table
-        self.twice = 0  # spans that reached this recorder a second time: counted once
-        self.came_back = 0  # spans of this process received over OTLP too: counted once
         self._read = read_private  # read_public once the private fields are missing
         # per thread: the span it started and the span it ended last (kept alive until
         # that thread starts or ends another)
@@ -70,10 +67,13 @@ class SpanRecorder(SampledColumns, SpanProcessor):
         if self._sampling_failed:
             failed = self._sampling_failed
             notes.append(f"detail sampling failed; detail kept from then on: {failed}")
-        if self.came_back:
+        came_back = [f"{self.came_back} span(s)"] if self.came_back else []
+        if self.evaluations_came_back:
+            came_back.append(f"{self.evaluations_came_back} evaluation result(s)")
+        if came_back:
             notes.append(
-                f"{self.came_back} span(s) made in this process came back over OTLP (its own "
-                "exporter sends to the receiver): each is counted once"
+                f"{' and '.join(came_back)} made in this process came back over OTLP (its "
+                "own exporter sends to the receiver): each is counted once"
             )
         if self.twice:
             notes.append(
@@ -147,29 +147,37 @@ class SpanRecorder(SampledColumns, SpanProcessor):
         """Record spans another process made (decoded from OTLP), marked as received:
         counted as started here too, so that what never ended is still told apart. A
         span this process recorded already (its own exporter points at the receiver) is
-        counted once."""
-        if not spans:
-            return
+        counted once. The lock is taken per span, as `on_end` takes it: the search for
+        spans that came back reads a copy of the rows without it."""
         with self._lock:
+            if not self._active or not spans:
+                self.late += len(spans)
+                return
+            self._receiving += 1  # snapshot() waits for this batch to be marked
+            recorded = len(self._detailed)
+        try:
             ids = [(fields[3], fields[4]) for fields in spans]
-            known = rows_named(self._rows, ids) if len(self._detailed) else [-1] * len(ids)
-        rows = []
-        for fields, row in zip(spans, known, strict=True):
-            if row >= 0:
-                with self._lock:
-                    self.came_back += 1
-                continue
+            known = rows_named(self._rows, ids) if recorded else [-1] * len(ids)
+            self._mark_received(
+                [self._take(fields) for fields, row in zip(spans, known, strict=True) if row < 0]
+            )
+            self._count_came_back(sum(row >= 0 for row in known))
+        finally:
+            with self._lock:
+                self._receiving -= 1
+
+    def _take(self, fields: Fields) -> int:
+        """Record one received span: its row, or -1 (late, or counted as skipped)."""
+        try:
+            row = self._record(*fields)
+        except Exception as exc:  # a value the columns cannot hold: never the receiver's end
+            row = -1
+            with self._lock:
+                self.skipped[f"{UNREADABLE} ({type(exc).__name__})"] += 1
+                self._dropped += 1
+        if row >= 0 or self._active:  # recorded, or counted as dropped: it started here
             next(self._starts)
-            if not self._active:
-                self._count_late()
-                continue
-            try:
-                rows.append(self._record(*fields))
-            except Exception as exc:  # a value the columns cannot hold: never the receiver's end
-                with self._lock:
-                    self.skipped[f"{UNREADABLE} ({type(exc).__name__})"] += 1
-                    self._dropped += 1
-        self._mark_received(rows)
+        return row
 
     def _read_instead(self, span: ReadableSpan, error: Exception) -> Fields:
         """The span through its public properties, when the fast path failed on it; from
@@ -237,14 +245,6 @@ class SpanRecorder(SampledColumns, SpanProcessor):
             self._settle_soon()
         return row
 
-    def _count_late(self) -> None:
-        with self._lock:
-            self.late += 1
-
-    def _count_twice(self) -> None:
-        with self._lock:
-            self.twice += 1
-
     def shutdown(self) -> None:
         """A provider shutting down does not end the capture: the session does."""
 
@@ -266,6 +266,8 @@ class SpanRecorder(SampledColumns, SpanProcessor):
             if self._table is not None:
                 return self._table
             self._active = False
+        self._wait_for_receiving()
+        with self._lock:
             self._resolve_logged()
         self._settle_last()
         with self._lock:

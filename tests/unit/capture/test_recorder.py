@@ -16,7 +16,7 @@ from opentelemetry.trace import Status, StatusCode
 from pytest_llmobs.capture import recorder as capture
 from pytest_llmobs.capture.recorder import SpanRecorder
 from pytest_llmobs.capture.sampling import WORST_KEPT
-from pytest_llmobs.gate.model import CaptureSummary, Received, SpanTable
+from pytest_llmobs.gate.model import RECEIVED_NO_TEST, CaptureSummary, Received, SpanTable
 
 
 @pytest.fixture
@@ -316,3 +316,48 @@ def test_a_capture_that_received_nothing_has_no_received_column(
     table = recorder.snapshot()
     assert table.received is None
     assert CaptureSummary.of(table, 1.0).received == Received()
+
+
+def test_a_batch_being_received_when_the_capture_ends_is_marked_whole(
+    recorder: SpanRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """snapshot() waits for a batch under way: its spans are received spans or late ones,
+    never spans that pass for this process's own."""
+    slow, started = recorder._record, threading.Event()
+
+    def record(*fields: Any) -> int:
+        row = slow(*fields)
+        started.set()  # a span of the batch is in: the capture may end now
+        time.sleep(0.01)
+        return row
+
+    monkeypatch.setattr(recorder, "_record", record)
+    now = time.time_ns()
+    batch: list[Any] = [(f"svc{i}", now, now + 5, 0xAB, i + 1, 0, False, {}, []) for i in range(20)]
+    receiving = threading.Thread(target=recorder.receive, args=(batch,))
+    receiving.start()
+    started.wait(5)
+    table = recorder.snapshot()
+    receiving.join()
+    assert 0 < len(table) < 20  # the capture ended mid-batch
+    assert table.received is not None
+    assert table.received.tolist() == [RECEIVED_NO_TEST] * len(table)
+    assert recorder.late == 20 - len(table)
+    assert "span not ended when the capture ended" not in recorder.skipped
+
+
+def test_an_evaluation_this_process_made_and_exported_back_counts_once(
+    recorder: SpanRecorder, provider: TracerProvider
+) -> None:
+    with provider.get_tracer("t").start_as_current_span("chat") as span:
+        context = span.get_span_context()
+    score = {"gen_ai.evaluation.name": "relevance", "gen_ai.evaluation.score.value": 0.9}
+    recorder.add_evaluation_record(context.trace_id, context.span_id, score)
+    recorder.add_evaluation_record(context.trace_id, context.span_id, score, received=True)
+    other = {**score, "gen_ai.evaluation.score.value": 0.4}  # another judge's: kept
+    recorder.add_evaluation_record(context.trace_id, context.span_id, other, received=True)
+    table = recorder.snapshot()
+    assert sorted(table.numeric["relevance"][1]) == [0.4, 0.9]
+    assert any(
+        "1 evaluation result(s) made in this process came back" in n for n in recorder.notes()
+    )
