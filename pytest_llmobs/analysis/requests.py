@@ -34,10 +34,11 @@ def request_ids(
 ) -> list[str | None]:
     """Each span's `request_id`: its own, else its nearest ancestor's, else that of any
     span of its request (a service sets it on its own spans, below the test's span
-    that roots the request); the earliest row's where several differ."""
+    that roots the request); the earliest-starting span's where several differ."""
     ids = inherit(values_of(table, REQUEST_ID, aliases), parents)
     has = np.array([v is not None for v in ids], dtype=np.bool_)
     given, missing = np.flatnonzero(has), np.flatnonzero(~has)
+    given = given[np.argsort(table.start_ns[given], kind="stable")]
     if len(given) and len(missing):
         owners, first = np.unique(roots[given], return_index=True)
         at = np.minimum(np.searchsorted(owners, roots[missing]), len(owners) - 1)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pytest_llmobs.gate.model import AttrValue, SpanEvent, SpanTable
+from pytest_llmobs.gate.model import RECEIVED_NO_TEST, AttrValue, SpanEvent, SpanTable
 
 PAYLOAD_VERSION = 3
 _COLUMNS = {
@@ -113,6 +113,12 @@ def _check(table: SpanTable) -> None:
         raise PayloadError("an index points past its name list")
     if any(c is not None and len(c) != n for c in (table.detailed, table.received)):
         raise PayloadError("columns of different lengths")
+    if (
+        table.received is not None
+        and len(table.received)
+        and not 0 <= min(table.received) <= max(table.received) <= RECEIVED_NO_TEST
+    ):
+        raise PayloadError("a received span's attribution is not one of 0 to 3")
     attributes = [*table.numeric.values(), *table.detail.values()]
     for rows, values in attributes:
         if len(rows) != len(values) or (len(rows) and (np.max(rows) >= n or np.min(rows) < 0)):  # type: ignore[arg-type]

@@ -25,8 +25,8 @@ def test_a_request_id_set_below_the_request_s_root_names_the_whole_request() -> 
 def test_the_earliest_span_s_id_names_a_request_with_several() -> None:
     table = table_of([
         ("root", "t", 1, 1, 0, 0, 30, False, {}),
-        ("a", "t", 1, 2, 1, 1, 5, False, {"request_id": "first"}),
-        ("b", "t", 1, 3, 1, 9, 5, False, {"request_id": "second"}),
+        ("b", "t", 1, 3, 1, 9, 5, False, {"request_id": "second"}),  # recorded first
+        ("a", "t", 1, 2, 1, 1, 5, False, {"request_id": "first"}),  # started first
     ])  # fmt: skip
     parents = parent_rows(table)
     assert request_ids(table, parents, request_roots(table, parents), ALIASES)[0] == "first"

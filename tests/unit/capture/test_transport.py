@@ -121,8 +121,11 @@ def test_the_received_marker_travels_and_merges_with_tables_without_one() -> Non
     assert transport.merge([record(["a"], "t1", 0.5), record(["b"], "t2", 0.5)]).received is None
 
 
-def test_a_received_marker_of_another_length_is_a_payload_error() -> None:
+@pytest.mark.parametrize(
+    ("marker", "said"), [(b"\x00", "different lengths"), (b"\x00\xff", "one of 0 to 3")]
+)
+def test_a_bad_received_marker_is_a_payload_error(marker: bytes, said: str) -> None:
     payload = transport.to_payload(received_table("test_r"))
-    payload["received"] = b"\x00"
-    with pytest.raises(transport.PayloadError, match="different lengths"):
+    payload["received"] = marker  # \xff: -1, which would break the counts by way
+    with pytest.raises(transport.PayloadError, match=said):
         transport.from_payload(payload)
