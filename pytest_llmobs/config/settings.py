@@ -178,15 +178,22 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
 
 
 def _idle(values: Mapping[str, Any], given_by: Mapping[str, Source]) -> tuple[str, ...]:
-    """A note for each receiver setting given while the receiver is off."""
+    """A note for each receiver setting given while the receiver is off; one typed on
+    this command line stops the run, as an llmobs option typed without --llmobs does
+    (a file's may be meant for the runs that turn the receiver on)."""
     if values.get("otlp"):
         return ()
-    return tuple(
-        f"{given_by[o.name].origin(o, given_by[o.name].values[o.name])} does nothing "
-        "without --llmobs-otlp"
-        for o in OPTIONS
-        if o.name in ("otlp_endpoint", "otlp_wait") and o.name in given_by
-    )
+    notes = []
+    for option in OPTIONS:
+        source = given_by.get(option.name)
+        if option.name not in ("otlp_endpoint", "otlp_wait") or source is None:
+            continue
+        said = source.origin(option, source.values[option.name])
+        said += " does nothing without --llmobs-otlp"
+        if source.label == "command line":
+            raise ConfigError(f"{said}: add --llmobs-otlp to this run")
+        notes.append(said)
+    return tuple(notes)
 
 
 def _values(sources: list[Source], rootdir: Path) -> tuple[dict[str, Any], dict[str, Source]]:

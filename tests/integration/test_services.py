@@ -285,12 +285,17 @@ def test_a_traces_endpoint_the_user_set_is_named_as_sending_elsewhere(
     assert "svc.llm" not in series(report)
 
 
-def test_receiver_options_without_the_receiver_are_warned_about(
+def test_receiver_options_without_the_receiver_stop_the_run_or_are_warned_about(
     pytester: pytest.Pytester, run_llmobs: Any
 ) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
-    result, report = run_llmobs("--llmobs-otlp-wait", "3")  # as separate words
-    assert result.ret == 0, result.stdout.str()
+    result, report = run_llmobs("--llmobs-otlp-wait", "3")  # typed, as separate words
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
     wanted = "--llmobs-otlp-wait=3 (command line) does nothing without --llmobs-otlp"
-    assert wanted in report["warnings"]
-    result.stdout.fnmatch_lines([f"warning: {wanted}"])
+    result.stderr.fnmatch_lines([f"ERROR: llmobs: {wanted}: add --llmobs-otlp to this run"])
+    assert report["verdict"] == "error"
+    pytester.makeini("[pytest]\nllmobs_otlp_wait = 3\n")  # for the runs that turn it on
+    result, report = run_llmobs()
+    assert result.ret == 0, result.stdout.str()
+    wanted = 'llmobs_otlp_wait = "3" (ini file'
+    assert [w for w in report["warnings"] if w.startswith(wanted)], report["warnings"]

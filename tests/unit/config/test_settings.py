@@ -290,12 +290,15 @@ def test_ini_types_let_pytest_hand_over_values_as_written() -> None:
     assert {o.ini_type(typed=False) for o in OPTIONS} == {"string", "args"}
 
 
-def test_receiver_settings_without_the_receiver_are_noted_with_their_source() -> None:
-    cli = Source("command line", {"otlp_wait": "3"}, Path("/cwd"), "flag")
+def test_receiver_settings_without_the_receiver_are_noted_or_typed_ones_refused() -> None:
+    added = Source("addopts or PYTEST_ADDOPTS", {"otlp_wait": "3"}, Path("/cwd"), "flag")
     toml = Source("[tool.llmobs] in pyproject.toml", {"otlp_endpoint": "127.0.0.1:4318"}, ROOT)
-    assert resolve([cli, toml], ROOT).notes == (
+    assert resolve([added, toml], ROOT).notes == (
         'otlp_endpoint = "127.0.0.1:4318" ([tool.llmobs] in pyproject.toml) '
         "does nothing without --llmobs-otlp",
-        "--llmobs-otlp-wait=3 (command line) does nothing without --llmobs-otlp",
+        "--llmobs-otlp-wait=3 (addopts or PYTEST_ADDOPTS) does nothing without --llmobs-otlp",
     )
-    assert resolve([Source("ini", {"otlp": True}, ROOT), cli, toml], ROOT).notes == ()
+    assert resolve([Source("ini", {"otlp": True}, ROOT), added, toml], ROOT).notes == ()
+    typed = Source("command line", {"otlp_wait": "3"}, Path("/cwd"), "flag")
+    with pytest.raises(ConfigError, match=r"--llmobs-otlp-wait=3 \(command line\) does nothing"):
+        resolve([typed], ROOT)
