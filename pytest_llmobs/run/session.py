@@ -52,8 +52,8 @@ class LlmobsSession:
         self.stopped: str | None = None  # why pytest stopped the run before any test
         if settings.otlp and _controller(config) and settings.otlp_endpoint[1]:
             host, port = settings.otlp_endpoint
-            raise pytest.UsageError(
-                f"llmobs: --llmobs-otlp-endpoint={host}:{port}: under pytest-xdist each worker "
+            self._refuse(
+                f"--llmobs-otlp-endpoint={host}:{port}: under pytest-xdist each worker "
                 f"receives on a port of its own: give port 0 ({host}:0) or run without -n"
             )
         # services export to this process's receiver; under xdist, to each worker's own
@@ -62,12 +62,23 @@ class LlmobsSession:
         )
 
     def start(self) -> None:
+        if self.intake is not None:  # first: a receiver that cannot start stops the run
+            try:
+                self.intake.start()
+            except pytest.UsageError as exc:
+                self._refuse(str(exc).removeprefix("llmobs: "))
         self.installer.install()
         self.log_installer.install()
-        if self.intake is not None:
-            self.intake.start()
         if self.config.pluginmanager.hasplugin("xdist") and not self.is_worker:
             self.config.pluginmanager.register(self.workers, "llmobs-workers")
+
+    def _refuse(self, message: str) -> None:
+        """Stop the run before any test, its run report saying why (as a bad setting's)."""
+        if self.settings.json is not None and not self.is_worker:
+            from pytest_llmobs.report.run import write_error_report
+
+            write_error_report(self.settings.json, message)
+        raise pytest.UsageError(f"llmobs: {message}")
 
     def stop(self) -> None:
         self.installer.uninstall()

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import read_report
+
 SERVICE = """
 import os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -219,11 +221,16 @@ def test_an_endpoint_already_in_use_stops_the_run_with_one_line(pytester: pytest
         port = taken.getsockname()[1]
         pytester.makepyfile("def test_nothing():\n    pass\n")
         result = pytester.runpytest_subprocess(
-            "--llmobs", "--llmobs-otlp", f"--llmobs-otlp-endpoint=127.0.0.1:{port}"
-        )
+            "--llmobs", "--llmobs-otlp", f"--llmobs-otlp-endpoint=127.0.0.1:{port}",
+            "--llmobs-json", "report.json",
+        )  # fmt: skip
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"*--llmobs-otlp-endpoint=127.0.0.1:{port}: cannot listen there*"])
+    said = f"--llmobs-otlp-endpoint=127.0.0.1:{port}: cannot listen there"
+    result.stderr.fnmatch_lines([f"ERROR: llmobs: {said}*"])
     assert "Traceback" not in result.stderr.str()
+    report = read_report(pytester)  # the run report says why no test ran, as for a bad value
+    assert report["verdict"] == "error"
+    assert report["errors"][0].startswith(said)
 
 
 def test_serial_and_two_workers_capture_the_same_service_spans(
@@ -244,10 +251,12 @@ def test_serial_and_two_workers_capture_the_same_service_spans(
 def test_a_fixed_port_under_xdist_stops_the_run_with_one_line(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest_subprocess(
-        "--llmobs", "--llmobs-otlp", "--llmobs-otlp-endpoint=127.0.0.1:4599", "-n", "2"
-    )
+        "--llmobs", "--llmobs-otlp", "--llmobs-otlp-endpoint=127.0.0.1:4599", "-n", "2",
+        "--llmobs-json=report.json",
+    )  # fmt: skip
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*under pytest-xdist each worker receives on a port of its own*"])
+    assert read_report(pytester)["verdict"] == "error"
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
