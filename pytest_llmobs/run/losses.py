@@ -44,7 +44,15 @@ def warnings(llmobs: LlmobsSession) -> list[str]:
     if llmobs.intake is not None:
         notes, heard = notes + llmobs.intake.warnings(), [llmobs.intake.heard(), *heard]
     notes += otlp.silence(heard)
-    return notes + [f"{n} span(s) skipped: {why}" for why, n in sorted(skipped.items())]
+    return notes + [_skipped_line(why, n) for why, n in sorted(skipped.items())]
+
+
+def _skipped_line(why: str, n: int) -> str:
+    """What was not counted, said of what it was: spans, or evaluation results."""
+    for kind in ("evaluation result", "unreadable evaluation log record"):
+        if why.startswith(kind):
+            return f"{n} {kind}(s){why[len(kind) :]}: not counted"
+    return f"{n} span(s) skipped: {why}"
 
 
 def _skipped(llmobs: LlmobsSession) -> Counter[str]:

@@ -62,8 +62,9 @@ def test_evaluation_results_become_quality_of_the_evaluated_span(
     assert chat["quality"]["relevance"] == {"count": 2, "mean": 0.7}
     assert chat["quality"]["faithfulness"] == {"count": 1, "mean": 0.9}
     warnings = "\n".join(report["warnings"])
-    assert "1 span(s) skipped: evaluation result for a span that was not captured" in warnings
-    assert "1 span(s) skipped: evaluation result without a name or a finite score" in warnings
+    assert "1 evaluation result(s) for a span that was not captured: not counted" in warnings
+    assert "1 evaluation result(s) without a name or a finite score: not counted" in warnings
+    assert "span(s) skipped" not in warnings  # no span was
 
 
 def test_an_evaluation_that_arrives_after_the_run_was_judged_is_counted(
