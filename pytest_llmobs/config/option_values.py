@@ -4,6 +4,7 @@ against the option's kind and converted."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,8 @@ def convert(option: Option, raw: Any, base_dir: Path) -> Any:
     if option.kind == "path":
         if not isinstance(raw, (str, Path)) or not str(raw).strip():
             raise BadValue("expected a file path")
-        return base_dir / Path(str(raw).strip())
+        # `..` folded, as a user reads it (proj/../outside/b.json: outside/b.json)
+        return Path(os.path.normpath(base_dir / Path(str(raw).strip())))
     return _names(option, raw)
 
 

@@ -302,3 +302,8 @@ def test_receiver_settings_without_the_receiver_are_noted_or_typed_ones_refused(
     typed = Source("command line", {"otlp_wait": "3"}, Path("/cwd"), "flag")
     with pytest.raises(ConfigError, match=r"--llmobs-otlp-wait=3 \(command line\) does nothing"):
         resolve([typed], ROOT)
+
+
+def test_a_path_through_a_parent_folder_is_said_as_a_user_reads_it() -> None:
+    cli = Source("command line", {"baseline": "../outside/base.json"}, Path("/repo/proj"))
+    assert resolve([cli], ROOT).baseline == Path("/repo/outside/base.json")
