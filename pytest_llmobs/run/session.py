@@ -135,6 +135,16 @@ class LlmobsSession:
         """When -k, -m, --deselect or --lf leave tests out: they were not asked for."""
         self.marked.deselected.update(item.nodeid for item in items)
 
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> Generator[None, object, object]:
+        """Before the last test's teardown ends the session fixtures' services: their
+        last batches, which a service killed without shutting down would lose."""
+        if nextitem is None and self.intake is not None:
+            self.intake.settle()
+        return (yield)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
         """Around the test loop: when it ends normally, decide, and fail the run on a regression."""

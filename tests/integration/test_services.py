@@ -308,3 +308,18 @@ def test_receiver_options_without_the_receiver_stop_the_run_or_are_warned_about(
     assert result.ret == 0, result.stdout.str()
     wanted = 'llmobs_otlp_wait = "3" (ini file'
     assert [w for w in report["warnings"] if w.startswith(wanted)], report["warnings"]
+
+
+def test_a_service_stopped_without_shutting_down_still_sends_its_last_batch(
+    pytester: pytest.Pytester, run_llmobs: Any
+) -> None:
+    """Python's default SIGTERM skips the SDK's final flush: the run waits for the
+    service's batch delay before the last test's teardown stops it."""
+    abrupt = SERVICE.replace(
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))", "pass  # the default: no flush"
+    )
+    many = TESTS.replace("range(6)", "range(30)")
+    pytester.makepyfile(service=abrupt, conftest=CONFTEST, test_ask=many)
+    result, report = run_llmobs("--llmobs-otlp")
+    assert result.ret == 0, result.stdout.str()
+    assert series(report)["svc.llm"]["count"] == 30
