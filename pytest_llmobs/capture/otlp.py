@@ -25,6 +25,7 @@ from pytest_llmobs.capture.otlp_values import (
     json_attributes,
     json_dict,
     json_id,
+    json_int,
     json_list,
     media_type,
     parse_proto,
@@ -117,19 +118,17 @@ def _from_json(body: bytes, resource_keys: Collection[str] | None) -> Decoded:
     return decoded
 
 
-def _add_json_span(decoded: Decoded, span: Any, resource: dict[str, Any]) -> None:
-    if not isinstance(span, dict):
-        raise TypeError("a span is not an object")
+def _add_json_span(decoded: Decoded, span: dict[str, Any], resource: dict[str, Any]) -> None:
     events = [
-        Event(str(e.get("name", "")), int(e.get("timeUnixNano", 0)), json_attributes(e, decoded))
+        Event(str(e.get("name") or ""), json_int(e, "timeUnixNano"), json_attributes(e, decoded))
         for e in bounded(json_list(span, "events"), decoded)
     ]
     status = json_dict(span, "status").get("code", 0)
     error = status in (ERROR_CODE, "STATUS_CODE_ERROR")
     ids = tuple(json_id(span, k) for k in ("traceId", "spanId", "parentSpanId"))
     attributes = {**resource, **json_attributes(span, decoded)}
-    _add(decoded, str(span.get("name", "")), int(span.get("startTimeUnixNano", 0)),
-         int(span.get("endTimeUnixNano", 0)), ids, error, attributes, events)  # fmt: skip
+    _add(decoded, str(span.get("name") or ""), json_int(span, "startTimeUnixNano"),
+         json_int(span, "endTimeUnixNano"), ids, error, attributes, events)  # fmt: skip
 
 
 def _add(

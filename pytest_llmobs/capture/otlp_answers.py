@@ -1,5 +1,6 @@
 """What the OTLP receiver answers, in the encoding of the request: an export response
-(with a partial success when something was not kept) or a google.rpc.Status."""
+(with a partial success when something was not kept, empty for a signal it drops) or a
+google.rpc.Status."""
 
 from __future__ import annotations
 
@@ -39,6 +40,12 @@ def answer_to(kind: str, decoded: Decoded | DecodedLogs) -> bytes:
         setattr(response.partial_success, count, rejected)
         response.partial_success.error_message = message
     return bytes(response.SerializeToString())
+
+
+def empty_answer(kind: str) -> bytes:
+    """An export response of any signal that kept everything: an empty message, which is
+    {} in JSON and no bytes at all in protobuf."""
+    return b"{}" if answer_type(kind) == JSON else b""
 
 
 def _traces_response() -> Any:

@@ -88,8 +88,6 @@ def _from_json(body: bytes) -> DecodedLogs:
         for resource_logs in json_list(request, "resourceLogs"):
             for scope_logs in json_list(resource_logs, "scopeLogs"):
                 for record in json_list(scope_logs, "logRecords"):
-                    if not isinstance(record, dict):
-                        raise TypeError("a log record is not an object")
                     if _json_event_name(record) != EVALUATION_EVENT:
                         continue
                     ids = json_id(record, "traceId"), json_id(record, "spanId")
@@ -103,7 +101,7 @@ def _json_event_name(record: dict[str, Any]) -> str:
     if name := record.get("eventName"):
         return str(name)
     for pair in json_list(record, "attributes"):
-        if isinstance(pair, dict) and pair.get("key") == EVENT_NAME_ATTRIBUTE:
+        if pair.get("key") == EVENT_NAME_ATTRIBUTE:
             value = pair.get("value")
             return str(value.get("stringValue", "")) if isinstance(value, dict) else ""
     return ""

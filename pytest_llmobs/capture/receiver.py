@@ -2,7 +2,8 @@
 under test export reach the recorder as if made in this process. Answers as the OTLP
 specification says: 200 with an export response (a partial success for what it could not
 keep), 400 with a status for a body it cannot decode, 413 above the size limit, 415 for
-another encoding, and 503 with Retry-After (which exporters retry) while it is busy."""
+another encoding, and 503 with Retry-After (which exporters retry) while it is busy.
+Metrics, which services export to the same endpoint, are read and dropped (200)."""
 
 from __future__ import annotations
 
@@ -12,21 +13,31 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pytest_llmobs.capture.otlp import decode_traces
-from pytest_llmobs.capture.otlp_answers import answer_to, answer_type, status_of
+from pytest_llmobs.capture.otlp_answers import answer_to, answer_type, empty_answer, status_of
 from pytest_llmobs.capture.otlp_logs import Evaluation, decode_logs
 from pytest_llmobs.capture.otlp_values import OtlpError, body_of
 from pytest_llmobs.capture.span_fields import Fields
 
 MAX_BODY = 16 * 1024 * 1024  # bytes of one request, compressed or not
-MAX_CONCURRENT = 32  # requests read and decoded at once; more are answered 503
+# requests read and decoded at once; more are answered 503 (retried). Each may hold its
+# body, inflated too, and what it decodes to (a few times MAX_BODY); decoding holds the
+# GIL, so on a machine of 2 cores more than a few at once gain nothing
+MAX_CONCURRENT = 4
 TIMEOUT_S = 10.0  # a client silent this long mid-request (or idle) is let go
-TRACES, LOGS = "/v1/traces", "/v1/logs"
-BUSY = "too many requests at once: retry after 1 s"
+DEADLINE_S = 30.0  # a body not whole this long after its headers is refused (408)
+RETRY_AFTER_S = 1  # what a 503 tells exporters to wait
+CHUNK = 1 << 16  # bytes read at once
+TRACES, LOGS, METRICS = "/v1/traces", "/v1/logs", "/v1/metrics"
+UNKNOWN = ""  # the path of a request the receiver failed on before knowing it
+# refusals that lose a request's spans or evaluations for good: exporters retry none of
+# them (but 503); 404 and 405 are other paths or methods, never an export of these
+LOST = frozenset({400, 408, 411, 413, 415, 500})
+BUSY = f"too many requests at once: retry after {RETRY_AFTER_S} s"
 
 
 class Receiver:
@@ -44,6 +55,7 @@ class Receiver:
         evaluations: Callable[[list[Evaluation]], None] | None = None,
         concurrency: int = MAX_CONCURRENT,
         timeout: float = TIMEOUT_S,
+        deadline: float = DEADLINE_S,
     ) -> None:
         # the [otlp] extra's messages, now: a missing extra is told when the run starts
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: F401
@@ -51,12 +63,15 @@ class Receiver:
         self.sink = sink
         self.evaluations = evaluations
         self.limit = limit
-        self.timeout = timeout
+        self.timeout, self.deadline = timeout, deadline
         self.resource_keys = resource_keys  # None: every resource attribute joins its spans
         self.slots = threading.BoundedSemaphore(concurrency)
         self.requests = self.spans = self.records = 0  # accepted: requests, what they held
-        self.arriving = 0  # requests whose headers came, and whose answer is not sent yet
+        self.arriving = 0  # exports whose headers came, and whose answer is not sent yet
         self.refused: Counter[str] = Counter()  # requests answered with an error, by reason
+        # of those, the ones whose spans or evaluations are lost, by (path, reason)
+        self.lost: Counter[tuple[str, str]] = Counter()
+        self.busy = 0  # requests answered 503: their exporters retry after a while
         self.rejected: Counter[str] = Counter()  # spans of accepted requests not kept
         self.rejected_records: Counter[str] = Counter()  # evaluation records not kept
         self.cut: Counter[str] = Counter()  # values kept, but not whole
@@ -108,9 +123,15 @@ class Receiver:
         self.sink(traces.spans)
         return answer_to(kind, traces)
 
-    def refuse(self, reason: str) -> None:
+    def refuse(self, status: int, reason: str, path: str) -> None:
+        """Count a request answered with status for reason (fixed text, never the
+        request's), and as lost when it was an export of spans or evaluations."""
+        key = f"{status}: {reason}"
         with self._lock:
-            self.refused[reason] += 1
+            self.refused[key] += 1
+            self.busy += status == 503
+            if status in LOST and path in (TRACES, LOGS, UNKNOWN):
+                self.lost[path, key] += 1
 
     @contextmanager
     def answering(self) -> Iterator[None]:
@@ -136,11 +157,11 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away (an OSError) is nobody's concern; anything else is
-        the receiver's failure, counted for the run's warnings."""
+        the receiver's failure, counted as lost (what the request held is unknown)."""
         error = sys.exc_info()[1]
         if not isinstance(error, OSError):
             name = type(error).__name__
-            self.receiver.refuse(f"500: the receiver failed on a connection ({name})")
+            self.receiver.refuse(500, f"the receiver failed on a connection ({name})", UNKNOWN)
 
 
 class _Server6(_Server):
@@ -160,25 +181,30 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
 
     def do_POST(self) -> None:
-        kind = self.headers.get("Content-Type", "")
+        kind, path = self.headers.get("Content-Type", ""), self.path.split("?")[0]
         self.consumed = False
+        if path == METRICS:  # what the generic endpoint makes services send: not ours
+            self._skip_body()
+            self._answer(200, kind, empty_answer(kind))
+            return
+        if path not in (TRACES, LOGS):
+            no_path = f"no such OTLP path: send to {TRACES} or {LOGS}, not {path!r}"
+            self._refuse(OtlpError(404, no_path), kind, path)
+            return
         with self.receiver.answering():
             try:
-                payload = self._export(kind)
+                payload = self._export(path, kind)
             except OtlpError as exc:
-                self._refuse(exc, kind)
+                self._refuse(exc, kind, path)
                 return
             self._answer(200, kind, payload)
 
-    def _export(self, kind: str) -> bytes:
+    def _export(self, path: str, kind: str) -> bytes:
         receiver = self.receiver
         if not receiver.slots.acquire(blocking=False):  # a flood: not read, let alone kept
             raise OtlpError(503, BUSY)
         try:
-            raw, path = self._body(), self.path.split("?")[0]
-            if path not in (TRACES, LOGS):
-                raise OtlpError(404, f"no such OTLP path: send to {TRACES} or {LOGS}, not {path!r}")
-            body = body_of(raw, self.headers.get("Content-Encoding"), receiver.limit)
+            body = body_of(self._body(), self.headers.get("Content-Encoding"), receiver.limit)
             return receiver.take(path, body, kind)
         except OtlpError:
             raise
@@ -188,7 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
             receiver.slots.release()
 
     def do_GET(self) -> None:
-        self._answer(405, "", status_of("", "send OTLP exports with POST", 405))
+        message = status_of("", "send OTLP exports with POST", 405)
+        self._answer(405, "", message, {"Allow": "POST"})
 
     def _length(self) -> int | None:
         text = self.headers.get("Content-Length", "")
@@ -203,15 +230,34 @@ class _Handler(BaseHTTPRequestHandler):
         if length > limit:
             raise OtlpError(413, f"the body is over {limit} bytes")
         self.consumed = True
+        return self._read(length, keep=True)
+
+    def _read(self, length: int, keep: bool) -> bytes:
+        """The next length bytes, whole within the receiver's deadline: the socket's
+        timeout bounds each read, and a client sending a byte at a time would otherwise
+        hold its slot for ever. Raises OtlpError 408 or 400, closing the connection."""
+        receiver, chunks = self.receiver, []
+        deadline = time.monotonic() + receiver.deadline
         try:
-            raw = self.rfile.read(length)
+            while length > 0:
+                if (left := deadline - time.monotonic()) <= 0:
+                    late = f"not whole within {receiver.deadline:g} s"
+                    raise OtlpError(408, f"the body did not arrive: {late}")
+                self.connection.settimeout(min(receiver.timeout, left))
+                chunk = self.rfile.read1(min(length, CHUNK))  # what came: one read at most
+                if not chunk:
+                    raise OtlpError(400, "the body ended before its Content-Length")
+                length -= len(chunk)
+                chunks += [chunk] if keep else []
         except OSError as exc:  # TimeoutError among them: the client stopped sending
             self.close_connection = True
             raise OtlpError(408, f"the body did not arrive: {type(exc).__name__}") from None
-        if len(raw) < length:
+        except OtlpError:
             self.close_connection = True
-            raise OtlpError(400, "the body ended before its Content-Length")
-        return raw
+            raise
+        finally:
+            self.connection.settimeout(receiver.timeout)
+        return b"".join(chunks)
 
     def _skip_body(self) -> None:
         """Read and drop a body not to be decoded: a client sends it whole before it
@@ -221,18 +267,14 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None or length > 4 * self.receiver.limit:
             self.close_connection = True
             return
-        try:
-            while length > 0 and (chunk := self.rfile.read(min(length, 1 << 16))):
-                length -= len(chunk)
-        except OSError:
-            pass
-        self.close_connection = self.close_connection or length > 0
+        with suppress(OtlpError):  # the connection is closed
+            self._read(length, keep=False)
 
-    def _refuse(self, exc: OtlpError, kind: str) -> None:
-        self.receiver.refuse(f"{exc.status}: {exc.reason}")
+    def _refuse(self, exc: OtlpError, kind: str, path: str) -> None:
+        self.receiver.refuse(exc.status, exc.reason, path)
         if not self.consumed:
             self._skip_body()
-        retry = {"Retry-After": "1"} if exc.status == 503 else {}
+        retry = {"Retry-After": str(RETRY_AFTER_S)} if exc.status == 503 else {}
         self._answer(exc.status, kind, status_of(kind, str(exc), exc.status), retry)
 
     def _answer(

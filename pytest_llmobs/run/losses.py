@@ -28,7 +28,7 @@ def errors(llmobs: LlmobsSession, table: SpanTable, interrupted: bool) -> tuple[
     # Never judge or record partial data: a worker's missing spans fail the gate, and
     # so does a run cut short (what it did not run was not judged)
     found = tuple(f"incomplete capture: {e}" for e in llmobs.workers.errors)
-    found += _unreadable(llmobs) + _nothing_captured(llmobs, table)
+    found += _unreadable(llmobs) + _nothing_captured(llmobs, table) + _not_received(llmobs)
     if interrupted:
         found += ("the session was interrupted: the tests it did not run were not judged",)
     return found
@@ -40,10 +40,8 @@ def warnings(llmobs: LlmobsSession) -> list[str]:
     skipped = _skipped(llmobs)
     notes = [*llmobs.settings.notes, *llmobs.installer.warnings, *llmobs.recorder.notes()]
     notes += llmobs.workers.warnings
-    heard = list(llmobs.workers.heard)
-    if llmobs.intake is not None:
-        notes, heard = notes + llmobs.intake.warnings(), [llmobs.intake.heard(), *heard]
-    notes += otlp.silence(heard)
+    notes += llmobs.intake.warnings() if llmobs.intake is not None else []
+    notes += [] if llmobs.settings.ci else _silence(llmobs)
     return notes + [_skipped_line(why, n) for why, n in sorted(skipped.items())]
 
 
@@ -53,6 +51,24 @@ def _skipped_line(why: str, n: int) -> str:
         if why.startswith(kind):
             return f"{n} {kind}(s){why[len(kind) :]}: not counted"
     return f"{n} span(s) skipped: {why}"
+
+
+def _not_received(llmobs: LlmobsSession) -> tuple[str, ...]:
+    """What the receivers (this process's, each worker's) lost: exports refused for
+    good or still arriving, whose spans the series would be judged without; in CI
+    mode also a run whose services sent nothing at all, which was asked to gate them."""
+    lost = llmobs.intake.errors() if llmobs.intake is not None else []
+    lost += llmobs.workers.lost
+    if llmobs.settings.ci:
+        lost += [f"{s}; in CI mode a run asked to gate services fails" for s in _silence(llmobs)]
+    return tuple(lost)
+
+
+def _silence(llmobs: LlmobsSession) -> list[str]:
+    heard = list(llmobs.workers.heard)
+    if llmobs.intake is not None:
+        heard.insert(0, llmobs.intake.heard())
+    return otlp.silence(heard)
 
 
 def _skipped(llmobs: LlmobsSession) -> Counter[str]:

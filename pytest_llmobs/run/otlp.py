@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import pytest
@@ -35,6 +36,9 @@ PER_SIGNAL = (
     "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
     "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
 )
+LOST = "the series they belong to cannot be judged"
+# what a refused export of each path held ("": a request the receiver failed on)
+HELD = {"/v1/traces": "spans", "/v1/logs": "evaluation results", "": "spans or evaluations"}
 
 
 class Intake:
@@ -74,7 +78,7 @@ class Intake:
                 f"the OTLP receiver listens on {self.receiver.endpoint}: anyone who can "
                 "reach it can add spans to this run"
             )
-        self._point_children(self.receiver.endpoint)
+        self._point_children(_reachable(self.receiver.endpoint))
         self._note_slow_batches()
 
     def _point_children(self, endpoint: str) -> None:
@@ -92,13 +96,22 @@ class Intake:
             for name in (*wanted, *PER_SIGNAL)
             if os.environ.get(name) and name not in self._set
         ]
-        elsewhere = [name for name in kept if name in SENDS_ELSEWHERE]
-        if elsewhere:
+        self._note_kept(kept, endpoint)
+
+    def _note_kept(self, kept: list[str], endpoint: str) -> None:
+        """Say which variables the user set were left, and what that means."""
+        if elsewhere := [name for name in kept if name in SENDS_ELSEWHERE]:
             self.notes.append(
                 f"--llmobs-otlp left {', '.join(elsewhere)} as set in the environment: "
                 f"services that export elsewhere than http://{endpoint} are not gated"
             )
-        if other := [name for name in kept if name not in SENDS_ELSEWHERE]:
+        grpc = [n for n in kept if n.endswith("PROTOCOL") and _grpc(os.environ[n])]
+        if grpc:
+            self.notes.append(
+                f"--llmobs-otlp left {'=grpc, '.join(grpc)}=grpc as set in the environment: "
+                "the receiver takes OTLP/HTTP only, so gRPC exports are not received"
+            )
+        if other := [name for name in kept if name not in (*SENDS_ELSEWHERE, *grpc)]:
             self.notes.append(f"--llmobs-otlp left {', '.join(other)} as set in the environment")
 
     def _note_slow_batches(self) -> None:
@@ -115,26 +128,34 @@ class Intake:
 
     def _evaluations(self, records: list[Evaluation]) -> None:
         for trace_id, span_id, attributes in records:
-            self.recorder.add_evaluation_record(trace_id, span_id, attributes)
+            self.recorder.add_evaluation_record(trace_id, span_id, attributes, received=True)
 
-    def settle(self) -> None:
-        """Wait, at most otlp_wait seconds from the test loop's end (now), for the
-        services' last exports.
+    def settle(self, batches: bool = True) -> None:
+        """Wait, at most otlp_wait seconds from now (the last test's teardown, or the
+        test loop's end), for the services' last exports.
 
         A service's batch processor sends what ended before the loop's end within its
         schedule delay, so the wait lasts until that delay (the longest of the batch
         span and log record processors', as this run or the user set it) and QUIET_S
         more have passed, no request has arrived for QUIET_S, and none is still being
         received. Services that flushed as their tests ended cost 0.7 s of it (the
-        200 ms delay this run sets, then quiet); a user's delay of 2 s, 2.5 s.
+        200 ms delay this run sets, then quiet); a user's delay of 2 s, 2.5 s. Once the
+        receiver answered 503 (busy), an exporter may be backing off to retry (after
+        Retry-After, or its own backoff of about a second): the quiet asked for is
+        then that long more. Without `batches`, the delay is not waited for again (the
+        services were waited for before the teardown that stopped them).
         """
         receiver = self.receiver
         if receiver is None:
             return
+        from pytest_llmobs.capture.receiver import RETRY_AFTER_S
+
         now = time.monotonic()
-        deadline, due = now + self.settings.otlp_wait, now + schedule_delay_s() + QUIET_S
+        deadline = now + self.settings.otlp_wait
+        due = now + (schedule_delay_s() + QUIET_S if batches else 0)
         while now < deadline:
-            quiet = now - receiver.last_request >= QUIET_S and not receiver.arriving
+            quiet_s = QUIET_S + (RETRY_AFTER_S if receiver.busy else 0)
+            quiet = now - receiver.last_request >= quiet_s and not receiver.arriving
             if now >= due and quiet:
                 return
             time.sleep(0.05)
@@ -156,17 +177,42 @@ class Intake:
         count = receiver.requests + sum(receiver.refused.values()) + receiver.arriving
         return {"endpoint": receiver.endpoint, "requests": count}
 
+    def errors(self) -> list[str]:
+        """What the receiver lost, for the run's errors: each fails the gate closed.
+
+        An export of spans or evaluation results refused for good (400, 408, 411, 413,
+        415, or 500: the receiver's own failure; exporters retry none of them) or still
+        arriving when the run was judged held data the run never saw, and the series it
+        belongs to would be judged on the rest. One sentence per reason; what loses
+        nothing (404, 405: another path or method) or is retried (503) is a warning.
+        """
+        receiver = self.receiver
+        if receiver is None:
+            return []
+        found = [
+            f"OTLP receiver: {n} {'export(s) refused' if path else 'request(s) failed'} "
+            f"({reason}): their {HELD[path]} are missing, {LOST}"
+            for (path, reason), n in sorted(receiver.lost.items())
+        ]
+        if receiver.arriving:
+            found.append(
+                f"OTLP receiver: {receiver.arriving} export(s) still arriving when the run "
+                f"was judged, after --llmobs-otlp-wait={self.settings.otlp_wait:g}: their "
+                f"{HELD['']} are missing, {LOST}"
+            )
+        return found
+
     def warnings(self) -> list[str]:
-        """What the receiver refused or could not keep, for the run's warnings."""
+        """What the receiver refused or could not keep but errors() does not tell (the
+        refusals that lose nothing, or are retried; spans, records and values of accepted
+        requests not kept whole), and what about the environment deserves a word."""
         receiver, found = self.receiver, list(self.notes)
         if receiver is None:
             return found
-        if receiver.arriving:
-            found.append(
-                f"OTLP receiver: {receiver.arriving} request(s) still arriving when the run "
-                f"was judged, after --llmobs-otlp-wait={self.settings.otlp_wait:g}: not counted"
-            )
-        for reason, n in sorted(receiver.refused.items()):
+        lost: Counter[str] = Counter()
+        for (_, reason), n in receiver.lost.items():
+            lost[reason] += n
+        for reason, n in sorted((receiver.refused - lost).items()):
             found.append(f"OTLP receiver: {n} request(s) refused ({reason})")
         for reason, n in sorted(receiver.rejected.items()):
             found.append(f"OTLP receiver: {n} span(s) not kept: {reason}")
@@ -198,6 +244,17 @@ def schedule_delay_s() -> float:
         except ValueError:
             delays.append(default)
     return max(delays) / 1000
+
+
+def _reachable(endpoint: str) -> str:
+    """Where children connect to a receiver on host:port: a receiver listening on every
+    address (0.0.0.0, ::) is reached on loopback (not every system connects to those)."""
+    host, _, port = endpoint.rpartition(":")
+    return {"0.0.0.0": f"127.0.0.1:{port}", "[::]": f"[::1]:{port}"}.get(host, endpoint)
+
+
+def _grpc(protocol: str) -> bool:
+    return protocol.strip().lower() == "grpc"
 
 
 def _loopback(host: str) -> bool:

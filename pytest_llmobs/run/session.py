@@ -50,6 +50,7 @@ class LlmobsSession:
         self.ran: set[str] = set()  # test ids whose body ran (under xdist: every worker's)
         self.started: set[str] = set()  # test ids that reported anything: the selected ones
         self.stopped: str | None = None  # why pytest stopped the run before any test
+        self.settled = False  # services waited for before the last test's teardown
         if settings.otlp and _controller(config) and settings.otlp_endpoint[1]:
             host, port = settings.otlp_endpoint
             self._refuse(
@@ -143,6 +144,7 @@ class LlmobsSession:
         last batches, which a service killed without shutting down would lose."""
         if nextitem is None and self.intake is not None:
             self.intake.settle()
+            self.settled = True
         return (yield)
 
     @pytest.hookimpl(wrapper=True)
@@ -150,7 +152,7 @@ class LlmobsSession:
         """Around the test loop: when it ends normally, decide, and fail the run on a regression."""
         outcome = yield
         if self.intake is not None:  # the services' last batches, before the capture ends
-            self.intake.settle()
+            self.intake.settle(batches=not self.settled)
         if self.is_worker or _runs_no_test(self.config):
             return outcome
         self.result = decide(self, session, interrupted=False)
@@ -164,11 +166,12 @@ class LlmobsSession:
         if self.is_worker:
             self.installer.check_global()
             notes = [*self.installer.warnings, *self.recorder.notes()]
-            heard = None
+            heard, lost = None, None
             if self.intake is not None:
                 notes, heard = notes + self.intake.warnings(), self.intake.heard()
+                lost = self.intake.errors()
             uncaptured = self.installer.uncaptured
-            xdist.publish(self.config, self.recorder, notes, self.marked, uncaptured, heard)
+            xdist.publish(self.config, self.recorder, notes, self.marked, uncaptured, heard, lost)
             return
         if _runs_no_test(self.config):  # nothing to judge
             return

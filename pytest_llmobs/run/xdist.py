@@ -67,6 +67,7 @@ def publish(
     marked: Marks,
     uncaptured: int,
     heard: dict[str, object] | None = None,
+    lost: list[str] | None = None,
 ) -> None:
     """On a worker, at session end: put its spans where xdist ships them to the controller.
 
@@ -77,6 +78,7 @@ def publish(
         marked: what the worker's collection decided.
         uncaptured: spans the app started without a provider (with no fallback), lost.
         heard: with --llmobs-otlp, the worker's receiver and the requests it got.
+        lost: with --llmobs-otlp, what its receiver lost (errors that fail the gate).
     """
     config.workeroutput[OUTPUT_KEY] = {  # type: ignore[attr-defined]
         "table": transport.to_payload(recorder.snapshot()),
@@ -86,6 +88,7 @@ def publish(
         # the controller collects no tests: it learns marks and deselection here
         "marked": marked.to_json(),
         "heard": heard,
+        "lost": list(lost or []),
     }
 
 
@@ -100,6 +103,7 @@ class WorkerCollector:
         self.errors: list[str] = []
         self.marked = Marks()
         self.heard: list[dict[str, object]] = []  # each worker's receiver (--llmobs-otlp)
+        self.lost: list[str] = []  # what the workers' receivers lost: errors
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -119,6 +123,7 @@ class WorkerCollector:
             self.uncaptured += int(sent.get("uncaptured", 0))
             self.warnings.extend(f"{name}: {w}" for w in sent.get("warnings", []))
             self.marked = self.marked.merged(Marks.from_json(sent.get("marked", {})))
+            self.lost.extend(f"{name}: {e}" for e in sent.get("lost", []))
             if (heard := sent.get("heard")) is not None:
                 endpoint, requests = str(heard["endpoint"]), int(heard["requests"])
                 self.heard.append({"endpoint": endpoint, "requests": requests})

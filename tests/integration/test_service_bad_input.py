@@ -1,9 +1,10 @@
 """The OTLP receiver of a running session (--llmobs-otlp) under bad input: the suite's
 own tests post to the endpoint the plugin gave them what a broken or hostile client
 would, and assert the status they got; the run still finishes (no traceback, no hang),
-keeps the good spans and evaluations sent beside them, and counts every refusal in its
-warnings. Also: the wait at the run's end for a service with a slow batch delay, and the
-redaction of what services send."""
+keeps the good spans and evaluations sent beside them, and counts every refusal: the
+exports it lost fail the run closed (its errors), the rest are warnings. Also: the wait
+at the run's end for a service with a slow batch delay, and the redaction of what
+services send."""
 
 from __future__ import annotations
 
@@ -167,6 +168,9 @@ def test_a_body_over_the_limit():
 def test_a_wrong_content_type():
     assert post(b"{}", "text/plain")[0] == 415
 
+def test_metrics_are_taken_and_dropped():
+    assert post(b"{}", path="/v1/metrics") == (200, b"{}")
+
 def test_an_evaluation_record_without_ids():
     record = {"eventName": "gen_ai.evaluation.result", "attributes": [
         text("gen_ai.evaluation.name", "relevance")]}
@@ -196,6 +200,21 @@ def test_a_connection_left_half_open():
 """
 
 
+# the errors of the bad-input run: what the receiver refused for good, and the connection
+# left half open, lost spans the run never saw
+JUDGED = "the series they belong to cannot be judged"
+LOST = [
+    *(f"OTLP receiver: 1 export(s) refused ({reason}): their spans are missing, {JUDGED}"
+      for reason in ("400: the protobuf body is not an ExportTraceServiceRequest",
+                     "400: the JSON body cannot be parsed",
+                     "400: the JSON body is not a valid OTLP request",
+                     "413: the body is over 16777216 bytes",
+                     "415: unsupported Content-Type")),
+    "OTLP receiver: 1 export(s) still arriving when the run was judged, after "
+    f"--llmobs-otlp-wait=3: their spans or evaluations are missing, {JUDGED}",
+]  # fmt: skip
+
+
 def outcome(result: pytest.RunResult) -> str:
     text = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in text, text
@@ -206,9 +225,11 @@ def series(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {s["key"]: s for s in report["series"]}
 
 
-def test_bad_input_is_answered_and_counted_and_the_good_input_kept(
+def test_bad_input_is_answered_and_counted_and_the_good_input_kept_but_the_run_fails_closed(
     pytester: pytest.Pytester,
 ) -> None:
+    """The tests pass, but exports the receiver refused for good (and one still arriving
+    when the run was judged) held spans the run never saw: its verdict is an error."""
     pytester.makepyfile(service=SERVICE, conftest=CONFTEST, client=CLIENT, test_bad_input=BAD_INPUT)
     began = time.monotonic()
     result = pytester.runpytest_subprocess(
@@ -217,36 +238,28 @@ def test_bad_input_is_answered_and_counted_and_the_good_input_kept(
     )  # fmt: skip
     text = outcome(result)
     assert time.monotonic() - began < 120
-    result.assert_outcomes(passed=16)
-    assert result.ret == 0, text
+    result.assert_outcomes(passed=17)
+    assert result.ret == 1, text
     report = read_report(pytester)
+    assert report["verdict"] == "error"
     found = series(report)
     assert found["svc.llm"]["count"] == 6  # the service's spans, beside all of it
     assert found["svc.llm"]["quality"]["relevance"] == {"count": 6, "mean": 0.75}
     assert found["huge"]["count"] == 1
     flood = json.loads((pytester.path / "flood.json").read_text())
     assert found["flood"]["count"] == flood.get("200", 0)
-    busy = flood.get("503", 0)
-    refused = [
-        "OTLP receiver: 1 request(s) refused (400: the protobuf body is not an "
-        "ExportTraceServiceRequest)",
-        "OTLP receiver: 1 request(s) refused (400: the JSON body cannot be parsed)",
-        "OTLP receiver: 1 request(s) refused (400: the JSON body is not a valid OTLP request)",
-        "OTLP receiver: 1 request(s) refused (413: the body is over 16777216 bytes)",
-        "OTLP receiver: 1 request(s) refused (415: unsupported Content-Type)",
-    ]
-    if busy:
-        refused.append(f"OTLP receiver: {busy} request(s) refused (503: too many requests at once)")
+    errors = [e[e.index("OTLP receiver: ") :] for e in report["errors"] if "OTLP receiver: " in e]
+    assert sorted(errors) == sorted(LOST)
+    busy = flood.get("503", 0)  # exporters retry a 503: a warning
+    refused = [f"OTLP receiver: {busy} request(s) refused (503: too many requests at once)"]
     otlp = [w for w in report["warnings"] if w.startswith("OTLP receiver")]
     assert sorted(otlp) == sorted([
-        *refused,
+        *(refused if busy else []),
         "OTLP receiver: 1 span(s) not kept: span ending before it started",
         "OTLP receiver: 1 span(s) not kept: span without a valid trace or span id",
         "OTLP receiver: 1 log record(s) not kept: evaluation record without a valid trace "
         "or span id",
         "OTLP receiver: 1 attribute value(s) over 65536 characters cut",
-        "OTLP receiver: 1 request(s) still arriving when the run was judged, after "
-        "--llmobs-otlp-wait=3: not counted",
     ])  # fmt: skip
 
 

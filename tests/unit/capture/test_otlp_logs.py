@@ -24,6 +24,7 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as ProtoLogRecord
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 
+from pytest_llmobs.capture import otlp, otlp_logs
 from pytest_llmobs.capture.otlp_logs import (
     EVENT_NAME_ATTRIBUTE,
     NO_IDS,
@@ -33,7 +34,7 @@ from pytest_llmobs.capture.otlp_logs import (
 from pytest_llmobs.capture.otlp_values import CUT, MAX_ATTRIBUTE_CHARS, OtlpError
 from pytest_llmobs.capture.receiver import Receiver
 from pytest_llmobs.capture.recorder import SpanRecorder
-from tests.unit.capture.test_receiver import TRACE, post
+from tests.unit.capture.test_receiver import TRACE, otlp_json, post
 
 SPAN = "eee19b7ec3c1b174"
 EVALUATION = "gen_ai.evaluation.result"
@@ -220,3 +221,52 @@ def test_a_protobuf_logs_answer_is_an_export_logs_service_response(receiver: Rec
     assert (status, kind, response.partial_success.rejected_log_records) == (
         200, "application/x-protobuf", 1,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError, AttributeError, KeyError])
+@pytest.mark.parametrize("path", ["/v1/traces", "/v1/logs"])
+def test_a_bug_of_the_receiver_walking_json_is_its_500_not_the_clients_400(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch, path: str, error: type[Exception]
+) -> None:
+    def broken(*args: object) -> None:
+        raise error("a bug of ours")
+
+    monkeypatch.setattr(otlp if path == "/v1/traces" else otlp_logs, "_add", broken)
+    body = otlp_json() if path == "/v1/traces" else json_logs(record(eventName=EVALUATION))
+    status, answer, _ = post(receiver, body, "application/json", path)
+    said = f"the receiver failed: {error.__name__}"
+    assert (status, json.loads(answer)) == (500, {"code": 13, "message": said})
+    assert receiver.lost == {(path, "500: the receiver failed"): 1}
+
+
+NESTED: dict[str, Any] = {"stringValue": "deep"}
+for _ in range(70):
+    NESTED = {"arrayValue": {"values": [NESTED]}}
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [({"boolValue": True}, True), ({"boolValue": False}, False), ({"boolValue": None}, None),
+     ({"intValue": "-7"}, -7), ({"intValue": 7.0}, 7), ({"doubleValue": "0.5"}, 0.5),
+     # as the protobuf JSON mapping reads them: "false" is no bool, nor 0; a whole
+     # request of the wrong shape is refused (400), which the collector does too
+     ({"boolValue": "false"}, "boolValue is not true or false"),
+     ({"boolValue": 0}, "boolValue is not true or false"),
+     ({"intValue": True}, "intValue is not a 64-bit integer"),
+     ({"intValue": str(2**64)}, "intValue is not a 64-bit integer"),
+     ({"doubleValue": 10**400}, "doubleValue is not a number"),
+     ({"doubleValue": "many"}, "doubleValue is not a number"),
+     (NESTED, "values nested over 64 deep")],
+)  # fmt: skip
+def test_an_attribute_value_is_read_as_its_json_type_says_or_refused(
+    value: dict[str, Any], kept: object
+) -> None:
+    score = {"key": "gen_ai.evaluation.score.label", "value": value}
+    body = json_logs(record(eventName=EVALUATION, attributes=[*SCORE, score]))
+    if isinstance(kept, str):
+        with pytest.raises(OtlpError, match=kept) as raised:
+            decode_logs(body, "application/json")
+        assert raised.value.status == 400
+        return
+    [(_, _, attributes)] = decode_logs(body, "application/json").evaluations
+    assert attributes["gen_ai.evaluation.score.label"] == kept

@@ -102,15 +102,20 @@ def test_spans_from_the_official_exporter_are_recorded_whole(
     assert [(e.row, e.name, e.attributes) for e in table.events] == [(0, "retry", {"attempt": 2})]
 
 
-@pytest.mark.parametrize("gzipped", [False, True])
+def gzipped(*parts: bytes) -> bytes:
+    """A gzip body of a member per part (concatenated members are one valid gzip body)."""
+    return b"".join(gzip.compress(part, mtime=0) for part in parts)
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip", " GZip ", "gzip, in 2 members"])
 def test_a_raw_otlp_json_post_is_recorded(
-    recorder: SpanRecorder, receiver: Receiver, gzipped: bool
+    recorder: SpanRecorder, receiver: Receiver, encoding: str
 ) -> None:
     body = otlp_json()
-    headers = {"Content-Encoding": "gzip"} if gzipped else {}
-    status, answer, kind = post(
-        receiver, gzip.compress(body) if gzipped else body, "application/json", **headers
-    )
+    if encoding:
+        body = gzipped(body[:99], body[99:]) if "2" in encoding else gzipped(body)
+    headers = {"Content-Encoding": encoding.split(",")[0]} if encoding else {}
+    status, answer, kind = post(receiver, body, "application/json", **headers)
     assert (status, json.loads(answer), kind) == (200, {}, "application/json")
     table = recorder.snapshot()
     assert (table.names, int(table.duration_ns[0]), bool(table.error[0])) == (
@@ -151,7 +156,11 @@ def test_spans_without_ids_or_ending_before_they_start_are_a_partial_success(
         (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "zz"}]}]}]}',
          "application/json", {}, 400, "not a valid OTLP request"),
         (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"attributes": [{"value": {}}]}]}]}]}',
-         "application/json", {}, 400, "KeyError('key')"),
+         "application/json", {}, 400, "an attribute has no key"),
+        (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"startTimeUnixNano": "soon"}]}]}]}',
+         "application/json", {}, 400, "startTimeUnixNano is not a 64-bit integer"),
+        (b'{"resourceSpans": [{"scopeSpans": [7]}]}', "application/json", {}, 400,
+         "scopeSpans holds a value that is not an object"),
         (b"[" * 20_000, "application/json", {}, 400, "maximum recursion depth"),
         (b"spans", "text/plain", {}, 415, "unsupported Content-Type"),
         (b"{}", "application/json", {"Content-Encoding": "br"}, 415, "Content-Encoding"),
@@ -161,6 +170,13 @@ def test_spans_without_ids_or_ending_before_they_start_are_a_partial_success(
         (b"x" * (64 * 1024 + 1), "application/json", {}, 413, "over 65536 bytes"),
         (gzip.compress(b" " * (64 * 1024 + 1), mtime=0), "application/json",
          {"Content-Encoding": "gzip"}, 413, "decompressed body is over"),
+        # every member counts: one limit across them, each whole, nothing after the last
+        (gzipped(b" " * 40_000, b" " * 40_000), "application/json",
+         {"Content-Encoding": "gzip"}, 413, "decompressed body is over"),
+        (gzipped(b"{}", b"{}")[:-6], "application/json", {"Content-Encoding": "gzip"}, 400,
+         "truncated"),
+        (gzipped(b"{}") + b"junk", "application/json", {"Content-Encoding": "gzip"}, 400,
+         "cannot be decompressed"),
     ],
 )  # fmt: skip
 def test_a_bad_request_gets_its_status_and_a_message_and_records_nothing(
@@ -182,12 +198,19 @@ def test_a_bad_request_gets_its_status_and_a_message_and_records_nothing(
     assert sum(receiver.refused.values()) == 1
 
 
-def test_another_path_is_404_and_the_receiver_keeps_serving(
-    recorder: SpanRecorder, receiver: Receiver
+@pytest.mark.parametrize("kind", ["application/json", "application/x-protobuf"])
+def test_metrics_are_dropped_as_kept_another_path_is_404_a_get_405_and_it_serves_on(
+    recorder: SpanRecorder, receiver: Receiver, kind: str
 ) -> None:
-    assert post(receiver, otlp_json(), "application/json", path="/v1/metrics")[0] == 404
+    empty = b"{}" if kind == "application/json" else b""  # an empty ExportMetricsServiceResponse
+    assert post(receiver, b"\x0a\x00" * 50, kind, path="/v1/metrics") == (200, empty, kind)
+    assert post(receiver, otlp_json(), "application/json", path="/v1/other")[0] == 404
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(f"http://{receiver.endpoint}/v1/traces", timeout=10)
+    assert (raised.value.code, raised.value.headers["Allow"]) == (405, "POST")
     assert post(receiver, otlp_json(), "application/json")[0] == 200
     assert len(recorder.snapshot()) == 1
+    assert (receiver.refused, receiver.lost) == ({"404: no such OTLP path": 1}, {})
 
 
 def test_spans_received_after_the_capture_ended_are_counted_late(

@@ -19,6 +19,8 @@ from pytest_llmobs.capture.otlp import OUT_OF_RANGE
 from pytest_llmobs.capture.otlp_values import CUT, DROPPED, MAX_ATTRIBUTE_CHARS, MAX_ITEMS
 from pytest_llmobs.capture.receiver import Receiver
 from pytest_llmobs.capture.recorder import SpanRecorder
+from pytest_llmobs.config.settings import Settings
+from pytest_llmobs.run.otlp import PER_SIGNAL, SCHEDULE_DELAYS, Intake
 from tests.unit.capture.test_receiver import SPAN, TRACE, otlp_json, post
 
 HEAD = b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -61,20 +63,21 @@ def until(condition: Callable[[], bool]) -> None:
 def test_when_every_slot_is_taken_a_request_is_answered_503_with_retry_after(
     started: Callable[..., Receiver],
 ) -> None:
-    receiver = started(concurrency=1)
-    with connect(receiver, HEAD + b"Content-Length: 100\r\n\r\n{"):  # holds the one slot
-        until(lambda: receiver.arriving == 1)
-        connection = http.client.HTTPConnection(receiver.endpoint, timeout=5)
-        connection.request("POST", "/v1/traces", otlp_json(), {"Content-Type": "application/json"})
-        answer = connection.getresponse()
-        assert (answer.status, answer.headers["Retry-After"]) == (503, "1")
-        assert "too many requests at once" in json.loads(answer.read())["message"]
-    until(lambda: receiver.arriving == 0)  # the held request ended short: its slot is free
+    receiver = started()  # 4 slots: more gain nothing on 2 cores, and each holds MBs
+    held = [connect(receiver, HEAD + b"Content-Length: 100\r\n\r\n{") for _ in range(4)]
+    until(lambda: receiver.arriving == 4)
+    connection = http.client.HTTPConnection(receiver.endpoint, timeout=5)
+    connection.request("POST", "/v1/traces", otlp_json(), {"Content-Type": "application/json"})
+    answer = connection.getresponse()
+    assert (answer.status, answer.headers["Retry-After"]) == (503, "1")
+    assert "too many requests at once" in json.loads(answer.read())["message"]
+    for client in held:  # the held requests end short: their slots are free
+        client.close()
+    until(lambda: receiver.arriving == 0)
     assert post(receiver, otlp_json(), "application/json")[0] == 200
-    assert receiver.refused == {
-        "503: too many requests at once": 1,
-        "400: the body ended before its Content-Length": 1,
-    }
+    short = "400: the body ended before its Content-Length"
+    assert receiver.refused == {"503: too many requests at once": 1, short: 4}
+    assert (receiver.busy, receiver.lost) == (1, {("/v1/traces", short): 4})
 
 
 def test_a_flood_is_answered_200_or_503_and_every_refusal_counted(
@@ -111,6 +114,29 @@ def test_a_client_that_stops_sending_is_let_go_after_the_timeout(
     assert receiver.refused == {"408: the body did not arrive": 1}
 
 
+def test_a_client_trickling_its_body_is_let_go_at_the_deadline_for_the_whole_body(
+    started: Callable[..., Receiver],
+) -> None:
+    receiver = started(timeout=1.0, deadline=0.5)
+    stop = threading.Event()
+    with connect(receiver, HEAD + b"Content-Length: 100\r\n\r\n{") as client:
+
+        def trickle() -> None:  # a byte each 0.1 s: never silent for the 1 s timeout
+            while not stop.wait(0.1):
+                try:
+                    client.sendall(b" ")
+                except OSError:
+                    return
+
+        threading.Thread(target=trickle, daemon=True).start()
+        began = time.monotonic()
+        answer = client.recv(1024)
+        stop.set()
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - began < 2
+    assert receiver.lost == {("/v1/traces", "408: the body did not arrive"): 1}
+
+
 def test_stop_does_not_wait_for_half_open_connections(
     started: Callable[..., Receiver],
 ) -> None:
@@ -127,9 +153,9 @@ def test_stop_does_not_wait_for_half_open_connections(
 
 @pytest.mark.parametrize(
     ("path", "body", "status"),
-    [("/v1/metrics", b"{}", 404), ("/v1/traces", b" " * (70 * 1024), 413)],
+    [("/v1/metrics", b"{}", 200), ("/v1/x", b"{}", 404), ("/v1/traces", b" " * (70 * 1024), 413)],
 )
-def test_a_refused_body_is_read_so_the_connection_serves_the_next_request(
+def test_a_refused_or_dropped_body_is_read_so_the_connection_serves_the_next_request(
     started: Callable[..., Receiver], path: str, body: bytes, status: int
 ) -> None:
     receiver = started(limit=64 * 1024)
@@ -197,3 +223,87 @@ def test_a_timestamp_beyond_a_signed_64_bit_range_is_rejected(
     span.start_time_unix_nano, span.end_time_unix_nano = 10, 2**64 - 1
     assert post(receiver, request.SerializeToString(), "application/x-protobuf")[0] == 200
     assert (dict(receiver.rejected), len(recorder.snapshot())) == ({OUT_OF_RANGE: 1}, 0)
+
+
+# The run's side of it (run/otlp.py): what it waits for, and what it tells
+OTEL = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", *PER_SIGNAL, *SCHEDULE_DELAYS)
+
+
+@pytest.fixture
+def intake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Intake]]:
+    made: list[Intake] = []
+    for name in OTEL:
+        monkeypatch.delenv(name, raising=False)
+
+    def start(**environ: str) -> Intake:
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        made.append(Intake(SpanRecorder([]), Settings(otlp=True, otlp_wait=3)))
+        made[-1].start()
+        return made[-1]
+
+    yield start
+    for found in made:
+        found.stop()
+
+
+def test_exports_refused_for_good_or_still_arriving_are_errors_the_rest_warnings(
+    intake: Callable[..., Intake],
+) -> None:
+    run = intake()
+    assert run.receiver is not None
+    for body, kind, path in [(b"{", "application/json", "/v1/traces")] * 2 + [
+        (b"{", "application/json", "/v1/logs"), (b"{}", "text/plain", "/v1/traces"),
+        (b"{}", "application/json", "/v1/x"), (otlp_json(spanId=""), "application/json",
+        "/v1/traces")]:  # fmt: skip
+        post(run.receiver, body, kind, path)
+    run.receiver.refuse(500, "the receiver failed on a connection (KeyError)", "")
+    run.receiver.refuse(503, "too many requests at once", "/v1/traces")
+    with connect(run.receiver, HEAD + b"Content-Length: 100\r\n\r\n{"):
+        until(lambda: run.receiver is not None and run.receiver.arriving == 1)
+        errors, warnings = run.errors(), run.warnings()
+    lost = "the series they belong to cannot be judged"
+    assert sorted(errors) == sorted([
+        f"OTLP receiver: 2 export(s) refused (400: the JSON body cannot be parsed): their "
+        f"spans are missing, {lost}",
+        f"OTLP receiver: 1 export(s) refused (400: the JSON body cannot be parsed): their "
+        f"evaluation results are missing, {lost}",
+        f"OTLP receiver: 1 export(s) refused (415: unsupported Content-Type): their spans "
+        f"are missing, {lost}",
+        f"OTLP receiver: 1 request(s) failed (500: the receiver failed on a connection "
+        f"(KeyError)): their spans or evaluations are missing, {lost}",
+        f"OTLP receiver: 1 export(s) still arriving when the run was judged, after "
+        f"--llmobs-otlp-wait=3: their spans or evaluations are missing, {lost}",
+    ])  # fmt: skip
+    assert warnings == [
+        "OTLP receiver: 1 request(s) refused (404: no such OTLP path)",
+        "OTLP receiver: 1 request(s) refused (503: too many requests at once)",
+        "OTLP receiver: 1 span(s) not kept: span without a valid trace or span id",
+    ]
+
+
+def test_after_a_503_the_run_waits_out_the_retry_before_it_settles(
+    intake: Callable[..., Intake],
+) -> None:
+    run = intake()  # batches of 200 ms: the run waits 0.7 s at least
+    assert run.receiver is not None
+    took = []
+    for busy in (False, True):
+        if busy:
+            run.receiver.refuse(503, "too many requests at once", "/v1/traces")
+        run.receiver.last_request = began = time.monotonic()
+        run.settle()
+        took.append(time.monotonic() - began)
+    assert took[0] < 1.2  # 0.5 s of quiet
+    assert took[1] >= 1.45  # Retry-After (1 s) and 0.5 s of quiet
+
+
+@pytest.mark.parametrize("name", ["OTEL_EXPORTER_OTLP_PROTOCOL", PER_SIGNAL[3]])
+def test_a_grpc_protocol_left_set_is_said_not_to_be_received(
+    intake: Callable[..., Intake], name: str
+) -> None:
+    run = intake(**{name: " gRPC"})
+    assert run.notes == [
+        f"--llmobs-otlp left {name}=grpc as set in the environment: the receiver takes "
+        "OTLP/HTTP only, so gRPC exports are not received"
+    ]
