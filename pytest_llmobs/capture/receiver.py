@@ -13,10 +13,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from pytest_llmobs.capture.http_body import BodyReader
 from pytest_llmobs.capture.otlp import decode_traces
 from pytest_llmobs.capture.otlp_answers import answer_to, answer_type, empty_answer, status_of
 from pytest_llmobs.capture.otlp_logs import Evaluation, decode_logs
@@ -31,7 +32,6 @@ MAX_CONCURRENT = 4
 TIMEOUT_S = 10.0  # a client silent this long mid-request (or idle) is let go
 DEADLINE_S = 30.0  # a body not whole this long after its headers is refused (408)
 RETRY_AFTER_S = 1  # what a 503 tells exporters to wait
-CHUNK = 1 << 16  # bytes read at once
 TRACES, LOGS, METRICS = "/v1/traces", "/v1/logs", "/v1/metrics"
 UNKNOWN = ""  # the path of a request the receiver failed on before knowing it
 # refusals that lose a request's spans or evaluations for good: exporters retry none of
@@ -223,52 +223,41 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return int(text) if len(text) < 19 else 2**63  # int() refuses 4,300 digits
 
-    def _body(self) -> bytes:
-        length, limit = self._length(), self.receiver.limit
-        if length is None:
-            raise OtlpError(411, "a Content-Length header is needed")
-        if length > limit:
+    def _chunked(self) -> bool:
+        return "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+
+    def _body(self, limit: int | None = None, keep: bool = True) -> bytes:
+        """The body, of its Content-Length or chunked, within limit bytes (the
+        receiver's); an error closes the connection, whose next bytes are unknown."""
+        limit = self.receiver.limit if limit is None else limit
+        length, chunked = self._length(), self._chunked()
+        if length is None and not chunked:
+            raise OtlpError(411, "a Content-Length header (or a chunked body) is needed")
+        if not chunked and length is not None and length > limit:
             raise OtlpError(413, f"the body is over {limit} bytes")
         self.consumed = True
-        return self._read(length, keep=True)
-
-    def _read(self, length: int, keep: bool) -> bytes:
-        """The next length bytes, whole within the receiver's deadline: the socket's
-        timeout bounds each read, and a client sending a byte at a time would otherwise
-        hold its slot for ever. Raises OtlpError 408 or 400, closing the connection."""
-        receiver, chunks = self.receiver, []
-        deadline = time.monotonic() + receiver.deadline
+        reader = BodyReader(
+            self.rfile, self.connection, self.receiver.timeout, self.receiver.deadline
+        )
         try:
-            while length > 0:
-                if (left := deadline - time.monotonic()) <= 0:
-                    late = f"not whole within {receiver.deadline:g} s"
-                    raise OtlpError(408, f"the body did not arrive: {late}")
-                self.connection.settimeout(min(receiver.timeout, left))
-                chunk = self.rfile.read1(min(length, CHUNK))  # what came: one read at most
-                if not chunk:
-                    raise OtlpError(400, "the body ended before its Content-Length")
-                length -= len(chunk)
-                chunks += [chunk] if keep else []
-        except OSError as exc:  # TimeoutError among them: the client stopped sending
-            self.close_connection = True
-            raise OtlpError(408, f"the body did not arrive: {type(exc).__name__}") from None
+            if chunked:
+                return reader.chunked(limit, keep)
+            return reader.exactly(length or 0, keep)
         except OtlpError:
             self.close_connection = True
             raise
         finally:
-            self.connection.settimeout(receiver.timeout)
-        return b"".join(chunks)
+            self.connection.settimeout(self.receiver.timeout)
 
     def _skip_body(self) -> None:
         """Read and drop a body not to be decoded: a client sends it whole before it
         reads the answer, and the connection then serves its next request. One too long
         for that (4 x the limit), or without a length, ends the connection."""
-        self.consumed, length = True, self._length()
-        if length is None or length > 4 * self.receiver.limit:
+        self.consumed = True
+        try:
+            self._body(4 * self.receiver.limit, keep=False)
+        except OtlpError:  # not read whole: what the connection sends next is unknown
             self.close_connection = True
-            return
-        with suppress(OtlpError):  # the connection is closed
-            self._read(length, keep=False)
 
     def _refuse(self, exc: OtlpError, kind: str, path: str) -> None:
         self.receiver.refuse(exc.status, exc.reason, path)

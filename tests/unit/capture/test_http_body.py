@@ -1,0 +1,86 @@
+"""Chunked request bodies (what exporters that stream their gzip send) reach the
+receiver whole, within its size limit; a malformed one is refused, never a hang."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import json
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_llmobs.capture.receiver import Receiver
+from pytest_llmobs.capture.recorder import SpanRecorder
+from tests.unit.capture.test_receiver import otlp_json
+
+
+@pytest.fixture
+def recorder() -> SpanRecorder:
+    return SpanRecorder([])
+
+
+@pytest.fixture
+def receiver(recorder: SpanRecorder) -> Iterator[Receiver]:
+    receiver = Receiver(recorder.receive, limit=64 * 1024)
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+def chunked(receiver: Receiver, parts: list[bytes], **headers: str) -> tuple[int, bytes]:
+    """POST the parts as a chunked body, as http.client streams an iterable."""
+    host, port = receiver.endpoint.rsplit(":", 1)
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request(
+        "POST", "/v1/traces", iter(parts), {"Content-Type": "application/json", **headers},
+        encode_chunked=True,
+    )  # fmt: skip
+    answer = connection.getresponse()
+    found = answer.status, answer.read()
+    connection.close()
+    return found
+
+
+def test_a_chunked_body_is_read_whole_plain_or_gzipped(
+    receiver: Receiver, recorder: SpanRecorder
+) -> None:
+    body = otlp_json(name="chunked")
+    assert chunked(receiver, [body[:10], body[10:50], body[50:]])[0] == 200
+    packed = gzip.compress(otlp_json(name="gzipped", spanId="eee19b7ec3c1b175"))
+    parts = [packed[i : i + 7] for i in range(0, len(packed), 7)]  # zlib's stream, cut small
+    assert chunked(receiver, parts, **{"Content-Encoding": "gzip"})[0] == 200
+    assert set(recorder.snapshot().names) == {"chunked", "gzipped"}
+    assert not receiver.refused
+
+
+def test_a_chunked_body_over_the_limit_is_413(receiver: Receiver) -> None:
+    status, answer = chunked(receiver, [b" " * 40_000, b" " * 40_000])
+    assert status == 413
+    assert b"over 65536 bytes" in answer
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n"],
+    ids=["size-not-hex", "no-line-end", "negative"],
+)
+def test_a_malformed_chunked_body_is_400_and_the_connection_closed(
+    receiver: Receiver, raw: bytes
+) -> None:
+    host, port = receiver.endpoint.rsplit(":", 1)
+    head = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(head + raw)
+        answer = b""
+        while chunk := client.recv(65536):  # the receiver closes: recv ends
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert b"Connection: close" in answer
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"] == (
+        "the chunked body is malformed"
+    )
