@@ -25,6 +25,7 @@ def test_sampling_keeps_every_metric_and_the_detail_of_errors(
         "traces": 60,
         "traces_with_detail": 60,
         "sample_rate": 1.0,
+        "received": {"by_trace_id": 0, "by_time": 0, "no_test": 0},  # no receiver
     }
     result, sampled = run_llmobs("--llmobs-sample-rate", "0", *workers)
     assert result.ret == 0
