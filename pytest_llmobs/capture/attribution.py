@@ -4,11 +4,14 @@ A test's own spans belong to the test running when they started. A received span
 belongs, first, to the test of its nearest ancestor made in this process: the span
 whose context the test's request carried in `traceparent`, so the service worked for
 that test even when it did so later (a queue, a retry, a batch that outlived the test).
-Failing that (the parent was not captured), to the test of its trace when the spans
-made here in that trace all belong to one test: several tests can share a trace (a
-session span over them all, a CI trace parent), and then the trace says nothing.
-Failing that, to the test running when it started, on the same host clock; failing
-that, to no test.
+That ancestor speaks for a test only when it started and ended within it: a span over
+several tests (a session fixture's, which starts in the first test's setup) speaks for
+none, and the received span goes by its start time. Only when no ancestor made here
+was captured does its trace decide: the test the spans made here in that trace all
+belong to, when that is one test (tests can share a trace: a session span over them
+all, a CI trace parent). Failing that, the test running when it started, on the same
+host clock; failing that, no test. RECEIVED_BY_TRACE counts both ways the context
+decided (the calling span, or the trace).
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ def received_mask(runs: array[int], n: int) -> Bools:
 
 
 def attribute(
-    test_idx: Ints, ids: tuple[U64, U64, U64, U64], received: Bools
+    test_idx: Ints, test_at_end: Ints, ids: tuple[U64, U64, U64, U64], received: Bools
 ) -> tuple[Ints, npt.NDArray[np.int8]]:
     """Each span's test index, received spans given theirs as the module says, and how
     each span was attributed (0: made in this process; else RECEIVED_*).
 
     Args:
         test_idx: each span's test by the time it started.
+        test_at_end: each span's test by the time it ended.
         ids: the trace id's high and low halves, the span id and the parent id columns.
         received: which spans another process made.
     """
@@ -51,12 +55,14 @@ def attribute(
     if len(rows) == 0:
         return tests, how
     owner = _own_ancestors(ids, received)[rows]
-    by_parent = owner >= 0
-    by_parent[by_parent] = test_idx[owner[by_parent]] > 0
+    captured = owner >= 0
+    by_parent = captured.copy()
+    start, end = test_idx[owner[captured]], test_at_end[owner[captured]]
+    by_parent[captured] = (start > 0) & (start == end)  # within one test: it speaks for it
     found = np.zeros(len(rows), dtype=np.int64)
     found[by_parent] = test_idx[owner[by_parent]]
-    rest = ~by_parent
-    found[rest] = _trace_tests(test_idx, ids[0], ids[1], received, rows[rest])
+    orphan = ~captured  # no ancestor made here: the trace may say
+    found[orphan] = _trace_tests(test_idx, ids[0], ids[1], received, rows[orphan])
     traced = found > 0
     tests[rows[traced]] = found[traced]
     how[rows] = np.where(traced, RECEIVED_BY_TRACE, RECEIVED_BY_TIME)
@@ -74,8 +80,10 @@ def _own_ancestors(ids: tuple[U64, U64, U64, U64], received: Bools) -> Ints:
         todo = np.flatnonzero(up >= 0)
         todo = todo[received[up[todo]]]  # still at a received span: one step further
         if len(todo) == 0:
-            break
+            return up
         up[todo] = parents[up[todo]]
+    still = np.flatnonzero(up >= 0)  # chains longer than MAX_DEPTH: none found
+    up[still[received[up[still]]]] = -1
     return up
 
 

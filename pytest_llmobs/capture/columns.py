@@ -140,10 +140,12 @@ class SpanColumns:
         if not self._logged:
             return
         found = rows_named(self._rows, [(t, s) for t, s, _, _ in self._logged])
+        # a received copy of this process's record is its own exporter's (or that
+        # exporter's retry): counted once however often it came back
         own = {_evaluation_key(*record) for record in self._logged if not record[3]}
         for row, record in zip(found, self._logged, strict=True):
             attributes = record[2]
-            if record[3] and _evaluation_key(*record) in own:  # this process's, exported
+            if record[3] and _evaluation_key(*record) in own:
                 self.evaluations_came_back += 1
             elif row < 0:
                 self.skipped["evaluation result for a span that was not captured"] += 1
@@ -164,14 +166,16 @@ class SpanColumns:
                     runs.extend((row, row + 1))
 
     # counters, from whichever thread: each under the lock
-    def _wait_for_receiving(self, timeout: float = 10.0) -> None:
-        """Let batches being received finish marking their rows (new ones are late)."""
+    def _wait_for_receiving(self, timeout: float = 10.0) -> bool:
+        """Let batches being received finish marking their rows (new ones are late);
+        False when one has not within timeout seconds."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
                 if not self._receiving:
-                    return
+                    return True
             time.sleep(0.001)
+        return False
 
     def _count_came_back(self, n: int) -> None:
         if n:

@@ -5,6 +5,7 @@ at a time, is let go; what goes wrong raises OtlpError with the status to answer
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pytest_llmobs.capture.otlp_values import OtlpError
 
 CHUNK = 1 << 16  # bytes read at once
 MAX_LINE = 4096  # bytes of a chunk's size line or a trailer line
+HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")  # a chunk's size, as HTTP/1.1 writes it
 
 
 class Stream(Protocol):
@@ -34,14 +36,14 @@ class BodyReader:
         self.rfile, self.connection, self.timeout = rfile, connection, timeout
         self.seconds, self.deadline = deadline, time.monotonic() + deadline
 
-    def exactly(self, length: int, keep: bool = True) -> bytes:
+    def exactly(self, length: int, keep: bool = True, of: str = "its Content-Length") -> bytes:
         """The next length bytes (kept, or read and dropped)."""
         chunks = []
         while length > 0:
             self._in_time()
             chunk = self._io(self.rfile.read1, min(length, CHUNK))  # what came: one read
             if not chunk:
-                raise OtlpError(400, "the body ended before its Content-Length")
+                raise OtlpError(400, f"the body ended before {of}")
             length -= len(chunk)
             chunks += [chunk] if keep else []
         return b"".join(chunks)
@@ -52,18 +54,16 @@ class BodyReader:
         while True:
             self._in_time()
             line = self._io(self.rfile.readline, MAX_LINE + 1)
-            try:
-                length = int(line.split(b";")[0].strip(), 16)  # `; extensions` are left
-            except ValueError:
-                raise OtlpError(400, "the chunked body is malformed") from None
-            if length < 0 or len(line) > MAX_LINE:
+            size_text = line.split(b";")[0].strip()  # `; extensions` are left
+            if not HEX.fullmatch(size_text) or len(line) > MAX_LINE:
                 raise OtlpError(400, "the chunked body is malformed")
+            length = int(size_text, 16)
             size += length
             if size > limit:
                 raise OtlpError(413, f"the body is over {limit} bytes")
             if length == 0:
                 break
-            chunks.append(self.exactly(length, keep))
+            chunks.append(self.exactly(length, keep, of="the end of a chunk"))
             if self._io(self.rfile.readline, MAX_LINE + 1).strip():
                 raise OtlpError(400, "the chunked body is malformed")
         while self._io(self.rfile.readline, MAX_LINE + 1).strip():  # the trailer

@@ -72,12 +72,17 @@ def body_of(raw: bytes, encoding: str | None, limit: int) -> bytes:
     return _gunzip(raw, limit)
 
 
+MAX_MEMBERS = 1024  # gzip members of one body (exporters send one)
+
+
 def _gunzip(raw: bytes, limit: int) -> bytes:
     """Every member of a gzip body (several, concatenated, are a valid gzip body),
     within limit bytes in all."""
     parts: list[bytes] = []
     size, rest = 0, raw
     while True:
+        if len(parts) == MAX_MEMBERS:  # each member copies the rest: bounded
+            raise OtlpError(400, f"the gzip body has over {MAX_MEMBERS} members")
         inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
             part = inflater.decompress(rest, limit - size + 1)  # never 0: unbounded

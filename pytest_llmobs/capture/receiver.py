@@ -32,6 +32,7 @@ MAX_CONCURRENT = 4
 TIMEOUT_S = 10.0  # a client silent this long mid-request (or idle) is let go
 DEADLINE_S = 30.0  # a body not whole this long after its headers is refused (408)
 RETRY_AFTER_S = 1  # what a 503 tells exporters to wait
+SLOT_WAIT_S = 2.0  # how long a request waits for one of the slots before that 503
 TRACES, LOGS, METRICS = "/v1/traces", "/v1/logs", "/v1/metrics"
 UNKNOWN = ""  # the path of a request the receiver failed on before knowing it
 # refusals that lose a request's spans or evaluations for good: exporters retry none of
@@ -72,6 +73,7 @@ class Receiver:
         # of those, the ones whose spans or evaluations are lost, by (path, reason)
         self.lost: Counter[tuple[str, str]] = Counter()
         self.busy = 0  # requests answered 503: their exporters retry after a while
+        self.unretried = 0  # 503s since the last export taken: retries still to come
         self.rejected: Counter[str] = Counter()  # spans of accepted requests not kept
         self.rejected_records: Counter[str] = Counter()  # evaluation records not kept
         self.cut: Counter[str] = Counter()  # values kept, but not whole
@@ -107,7 +109,7 @@ class Receiver:
         if path == LOGS:
             logs = decode_logs(body, kind)
             with self._lock:
-                self.requests += 1
+                self.requests, self.unretried = self.requests + 1, 0
                 self.records += len(logs.evaluations)
                 self.rejected_records.update(logs.rejected)
                 self.cut.update(logs.cut)
@@ -116,7 +118,7 @@ class Receiver:
             return answer_to(kind, logs)
         traces = decode_traces(body, kind, self.resource_keys)
         with self._lock:
-            self.requests += 1
+            self.requests, self.unretried = self.requests + 1, 0
             self.spans += len(traces.spans)
             self.rejected.update(traces.rejected)
             self.cut.update(traces.cut)
@@ -130,6 +132,7 @@ class Receiver:
         with self._lock:
             self.refused[key] += 1
             self.busy += status == 503
+            self.unretried += status == 503
             if status in LOST and path in (TRACES, LOGS, UNKNOWN):
                 self.lost[path, key] += 1
 
@@ -201,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _export(self, path: str, kind: str) -> bytes:
         receiver = self.receiver
-        if not receiver.slots.acquire(blocking=False):  # a flood: not read, let alone kept
+        if not receiver.slots.acquire(timeout=SLOT_WAIT_S):  # a flood: not read, let alone kept
             raise OtlpError(503, BUSY)
         try:
             body = body_of(self._body(), self.headers.get("Content-Encoding"), receiver.limit)

@@ -266,8 +266,10 @@ class SpanRecorder(SampledColumns, SpanProcessor):
             if self._table is not None:
                 return self._table
             self._active = False
-        self._wait_for_receiving()
+        unmarked = not self._wait_for_receiving()
         with self._lock:
+            if unmarked:  # its spans may pass for this process's own: fail closed
+                self.skipped[f"{UNREADABLE} (a received batch not finished in time)"] += 1
             self._resolve_logged()
         self._settle_last()
         with self._lock:

@@ -48,14 +48,15 @@ def build_table(
 ) -> SpanTable:
     """The SpanRecorder's buffers as a table; the columns are views of them, not copies.
     Each span belongs to the test running when it started; a received one, first, to
-    the test its trace belongs to (see `attribution`)."""
+    the test of the span that called it (see `attribution`)."""
     rows = _view(buffer, np.dtype("<u8")).reshape(-1, _FIELDS)
     signed = rows.view(np.int64)
     tests_at, how = _tests_at(signed[:, 1], *timeline), None
     if received:
         mask = attribution.received_mask(received, len(rows))
         ids = (rows[:, 5], rows[:, 4], rows[:, 6], rows[:, 7])
-        tests_at, how = attribution.attribute(tests_at, ids, mask)
+        at_end = _tests_at(signed[:, 1] + signed[:, 2], *timeline)
+        tests_at, how = attribution.attribute(tests_at, at_end, ids, mask)
     return SpanTable(
         names=tuple(names),
         tests=tuple(tests),

@@ -116,7 +116,7 @@ def _check(table: SpanTable) -> None:
     if (
         table.received is not None
         and len(table.received)
-        and not 0 <= min(table.received) <= max(table.received) <= RECEIVED_NO_TEST
+        and not 0 <= table.received.min() <= table.received.max() <= RECEIVED_NO_TEST
     ):
         raise PayloadError("a received span's attribution is not one of 0 to 3")
     attributes = [*table.numeric.values(), *table.detail.values()]

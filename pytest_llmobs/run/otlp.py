@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_llmobs.capture.receiver import Receiver
 
 QUIET_S = 0.5  # no request for this long: the services have sent what they had
+SLOT_WAIT_S = 2.0  # at the wait's end, for a request under way to finish
 BATCH_DELAY_MS = "200"  # children's batch export delay (the SDK's defaults: 5000, 1000)
 # the batch span and log record processors' delays, and the SDK's default for each
 SCHEDULE_DELAYS = {"OTEL_BSP_SCHEDULE_DELAY": 5000, "OTEL_BLRP_SCHEDULE_DELAY": 1000}
@@ -50,6 +51,8 @@ class Intake:
         self.receiver: Receiver | None = None
         self.notes: list[str] = []
         self._set: list[str] = []  # variables this run set, to unset at its end
+        self.unfinished: int | None = None  # exports under way when the last wait ended
+        self._settled_at = -1  # exports taken when the last wait ended
 
     def start(self) -> None:
         """Listen, and point child processes at the receiver unless the user pointed them."""
@@ -134,32 +137,35 @@ class Intake:
         """Wait, at most otlp_wait seconds from now (the last test's teardown, or the
         test loop's end), for the services' last exports.
 
-        A service's batch processor sends what ended before the loop's end within its
-        schedule delay, so the wait lasts until that delay (the longest of the batch
-        span and log record processors', as this run or the user set it) and QUIET_S
-        more have passed, no request has arrived for QUIET_S, and none is still being
-        received. Services that flushed as their tests ended cost 0.7 s of it (the
-        200 ms delay this run sets, then quiet); a user's delay of 2 s, 2.5 s. Once the
-        receiver answered 503 (busy), an exporter may be backing off to retry (after
-        Retry-After, or its own backoff of about a second): the quiet asked for is
-        then that long more. Without `batches`, the delay is not waited for again (the
-        services were waited for before the teardown that stopped them).
+        A service's batch processor sends what ended before now within its schedule
+        delay, so the wait lasts until that delay (the longest of the batch span and
+        log record processors', as this run or the user set it) and QUIET_S more have
+        passed, no request has arrived for QUIET_S, none is being received, and none
+        refused as busy (503) waits for its retry. Services that flushed as their tests
+        ended cost 0.7 s of it (the 200 ms delay this run sets, then quiet). Without
+        `batches` the delay is not waited for again (the services were waited for
+        before the teardown that stopped them), unless an export came since. At the
+        deadline, a request being received is given SLOT_WAIT_S more to end (a chatty
+        service is never quiet, but each request is short); what is then still under
+        way, or still to be retried, is what errors() says was lost.
         """
         receiver = self.receiver
         if receiver is None:
             return
-        from pytest_llmobs.capture.receiver import RETRY_AFTER_S
-
         now = time.monotonic()
+        batches = batches or receiver.requests != self._settled_at
         deadline = now + self.settings.otlp_wait
         due = now + (schedule_delay_s() + QUIET_S if batches else 0)
         while now < deadline:
-            quiet_s = QUIET_S + (RETRY_AFTER_S if receiver.busy else 0)
-            quiet = now - receiver.last_request >= quiet_s and not receiver.arriving
-            if now >= due and quiet:
-                return
+            quiet = now - receiver.last_request >= QUIET_S and not receiver.arriving
+            if now >= due and quiet and not receiver.unretried:
+                break
             time.sleep(0.05)
             now = time.monotonic()
+        end = time.monotonic() + SLOT_WAIT_S
+        while receiver.arriving and time.monotonic() < end:
+            time.sleep(0.01)
+        self.unfinished, self._settled_at = receiver.arriving, receiver.requests
 
     def stop(self) -> None:
         """Stop listening and take back the environment this run set."""
@@ -194,10 +200,16 @@ class Intake:
             f"({reason}): their {HELD[path]} are missing, {LOST}"
             for (path, reason), n in sorted(receiver.lost.items())
         ]
-        if receiver.arriving:
+        wait = f"--llmobs-otlp-wait={self.settings.otlp_wait:g}"
+        if unfinished := self.unfinished if self.unfinished is not None else receiver.arriving:
             found.append(
-                f"OTLP receiver: {receiver.arriving} export(s) still arriving when the run "
-                f"was judged, after --llmobs-otlp-wait={self.settings.otlp_wait:g}: their "
+                f"OTLP receiver: {unfinished} export(s) still arriving when the run was "
+                f"judged, after {wait}: their {HELD['']} are missing, {LOST}"
+            )
+        if receiver.unretried:
+            found.append(
+                f"OTLP receiver: {receiver.unretried} export(s) refused as busy (503) and "
+                f"not sent again before the run was judged, after {wait}: their "
                 f"{HELD['']} are missing, {LOST}"
             )
         return found

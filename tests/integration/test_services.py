@@ -270,11 +270,6 @@ def test_a_run_whose_receiver_got_nothing_says_so(
     [said] = [w for w in report["warnings"] if "received no span" in w]  # once, not a worker's
     assert said.startswith("--llmobs-otlp received no span on 127.0.0.1:")
     assert said.count("127.0.0.1:") == 2  # both workers' receivers
-    result, report = run_llmobs("--llmobs-otlp", "--llmobs-otlp-wait=0", "--llmobs-ci")
-    assert result.ret == 1  # asked to gate services, in CI: nothing came, it fails closed
-    [said] = [e for e in report["errors"] if "received no span" in e]
-    assert said.endswith("in CI mode a run asked to gate services fails")
-    assert not [w for w in report["warnings"] if "received no span" in w]
 
 
 def test_a_worker_whose_tests_start_no_service_does_not_warn(

@@ -10,16 +10,22 @@ import numpy as np
 from pytest_llmobs.capture.attribution import attribute, received_mask
 from pytest_llmobs.gate.model import RECEIVED_BY_TIME, RECEIVED_BY_TRACE, RECEIVED_NO_TEST
 
-# (test by start time, trace id, span id, parent id, received) of one span
-Span = tuple[int, int, int, int, bool]
+# (test by start time, trace id, span id, parent id, received) of one span, and
+# optionally its test by end time (else the same as by start)
+Span = tuple[int, int, int, int, bool] | tuple[int, int, int, int, bool, int]
 
 
 def attributed(spans: list[Span]) -> tuple[list[int], list[int]]:
-    tests, traces, span_ids, parent_ids, received = (np.array(c) for c in zip(*spans, strict=True))
+    whole = [(*s, s[0]) if len(s) == 5 else s for s in spans]
+    tests, traces, span_ids, parent_ids, received, ends = (
+        np.array(c) for c in zip(*whole, strict=True)
+    )
     hi = (traces >> 32).astype(np.uint64)  # a two-part id, as the table holds it
     lo = (traces & 0xFFFFFFFF).astype(np.uint64)
     ids = (hi, lo, span_ids.astype(np.uint64), parent_ids.astype(np.uint64))
-    found, how = attribute(tests.astype(np.int64), ids, received.astype(bool))
+    found, how = attribute(
+        tests.astype(np.int64), ends.astype(np.int64), ids, received.astype(bool)
+    )
     return found.tolist(), how.tolist()
 
 
@@ -46,6 +52,29 @@ def test_tests_that_share_a_trace_under_a_session_span_keep_their_own_service_sp
     ])  # fmt: skip
     assert tests == [0, 1, 2, 1, 2, 1, 0]
     assert how[3:] == [RECEIVED_BY_TRACE, RECEIVED_BY_TRACE, RECEIVED_BY_TIME, RECEIVED_NO_TEST]
+
+
+def test_a_session_fixture_s_span_speaks_for_no_test_though_it_starts_in_the_first() -> None:
+    """mark_test runs before fixtures: a session fixture's span starts in test 1's
+    setup and ends after the last test; a service span right under it (a test that
+    injected with no span of its own) goes by its start time."""
+    tests, how = attributed([
+        (1, 5, 1, 0, False, 0),  # the session fixture's span: test 1 to no test
+        (2, 5, 2, 1, False),  # test 2's own span
+        (3, 5, 3, 1, True),  # a service span under the session span, during test 3
+        (4, 5, 4, 1, True),
+    ])  # fmt: skip
+    assert tests == [1, 2, 3, 4]
+    assert how[2:] == [RECEIVED_BY_TIME, RECEIVED_BY_TIME]
+
+
+def test_a_captured_parent_outside_tests_leaves_the_start_time_to_decide() -> None:
+    tests, how = attributed([
+        (0, 5, 1, 0, False),  # made here outside any test
+        (1, 5, 2, 1, False),  # test 1's span: the trace's only test
+        (3, 5, 3, 1, True),  # under the first, during test 3: not test 1's
+    ])  # fmt: skip
+    assert (tests[2], how[2]) == (3, RECEIVED_BY_TIME)
 
 
 def test_a_span_whose_parent_was_not_captured_takes_its_trace_s_one_test() -> None:
@@ -102,6 +131,7 @@ def test_agrees_with_the_rule_spelled_out_on_random_spans() -> None:
     rng = np.random.default_rng(7)
     n = 3000
     tests = rng.integers(0, 6, n).tolist()
+    ends = [t if rng.random() < 0.8 else int(rng.integers(0, 6)) for t in tests]
     traces = (rng.integers(0, 300, n) * 0x1_0000_0001).tolist()  # both halves vary
     received = (rng.random(n) < 0.5).tolist()
     # a parent in the same trace for most spans, made up (never captured) for some
@@ -112,7 +142,9 @@ def test_agrees_with_the_rule_spelled_out_on_random_spans() -> None:
             parents[i] = int(rng.choice(earlier)) + 1  # span ids are rows + 1
         elif rng.random() < 0.5:
             parents[i] = n + 1 + i  # a parent that was not captured
-    spans = [(tests[i], traces[i], i + 1, parents[i], received[i]) for i in range(n)]
+    spans: list[Span] = [
+        (tests[i], traces[i], i + 1, parents[i], received[i], ends[i]) for i in range(n)
+    ]
     found, how = attributed(spans)
     for i in range(n):
         if not received[i]:
@@ -123,9 +155,9 @@ def test_agrees_with_the_rule_spelled_out_on_random_spans() -> None:
             up = parents[up] - 1
         in_trace = {tests[j] for j in range(n) if traces[j] == traces[i] and not received[j]}
         in_trace.discard(0)
-        if 0 <= up < n and tests[up] > 0:
+        if 0 <= up < n and tests[up] > 0 and tests[up] == ends[up]:
             want = (tests[up], RECEIVED_BY_TRACE)
-        elif len(in_trace) == 1:
+        elif not 0 <= up < n and len(in_trace) == 1:
             want = (in_trace.pop(), RECEIVED_BY_TRACE)
         else:
             want = (tests[i], RECEIVED_BY_TIME if tests[i] else RECEIVED_NO_TEST)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from pytest_llmobs.capture.otlp_values import MAX_MEMBERS, OtlpError, body_of
 from pytest_llmobs.capture.receiver import Receiver
 from pytest_llmobs.capture.recorder import SpanRecorder
 from tests.unit.capture.test_receiver import otlp_json
@@ -63,8 +64,14 @@ def test_a_chunked_body_over_the_limit_is_413(receiver: Receiver) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [b"zz\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n", b"-2\r\n{}\r\n0\r\n\r\n"],
-    ids=["size-not-hex", "no-line-end", "negative"],
+    [
+        b"zz\r\n{}\r\n0\r\n\r\n",
+        b"2\r\n{}XX0\r\n\r\n",
+        b"-2\r\n{}\r\n0\r\n\r\n",
+        b"0x2\r\n{}\r\n0\r\n\r\n",
+        b"1_0\r\n{}\r\n0\r\n\r\n",
+    ],
+    ids=["size-not-hex", "no-line-end", "negative", "python-prefix", "underscore"],
 )
 def test_a_malformed_chunked_body_is_400_and_the_connection_closed(
     receiver: Receiver, raw: bytes
@@ -84,3 +91,11 @@ def test_a_malformed_chunked_body_is_400_and_the_connection_closed(
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["message"] == (
         "the chunked body is malformed"
     )
+
+
+def test_a_body_of_too_many_gzip_members_is_400() -> None:
+    body = gzip.compress(b"{") + b"".join(gzip.compress(b" ") for _ in range(MAX_MEMBERS))
+    with pytest.raises(OtlpError, match=f"over {MAX_MEMBERS} members") as info:
+        body_of(body, "gzip", 1 << 20)
+    assert info.value.status == 400
+    assert body_of(gzip.compress(b"{") + gzip.compress(b"}"), "gzip", 10) == b"{}"

@@ -274,12 +274,17 @@ def test_exports_refused_for_good_or_still_arriving_are_errors_the_rest_warnings
         f"(KeyError)): their spans or evaluations are missing, {lost}",
         f"OTLP receiver: 1 export(s) still arriving when the run was judged, after "
         f"--llmobs-otlp-wait=3: their spans or evaluations are missing, {lost}",
+        f"OTLP receiver: 1 export(s) refused as busy (503) and not sent again before the "
+        f"run was judged, after --llmobs-otlp-wait=3: their spans or evaluations are "
+        f"missing, {lost}",
     ])  # fmt: skip
     assert warnings == [
         "OTLP receiver: 1 request(s) refused (404: no such OTLP path)",
         "OTLP receiver: 1 request(s) refused (503: too many requests at once)",
         "OTLP receiver: 1 span(s) not kept: span without a valid trace or span id",
     ]
+    post(run.receiver, otlp_json(), "application/json")  # an export taken: the retry came
+    assert not [e for e in run.errors() if "busy (503)" in e]
 
 
 def test_after_a_503_the_run_waits_out_the_retry_before_it_settles(
