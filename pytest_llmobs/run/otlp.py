@@ -52,7 +52,7 @@ class Intake:
         self.notes: list[str] = []
         self._set: list[str] = []  # variables this run set, to unset at its end
         self.unfinished: int | None = None  # exports under way when the last wait ended
-        self._settled_at = -1  # exports taken when the last wait ended
+        self._waited_to = -1.0  # when a request last came, as the last wait ended
 
     def start(self) -> None:
         """Listen, and point child processes at the receiver unless the user pointed them."""
@@ -143,8 +143,8 @@ class Intake:
         passed, no request has arrived for QUIET_S, none is being received, and none
         refused as busy (503) waits for its retry. Services that flushed as their tests
         ended cost 0.7 s of it (the 200 ms delay this run sets, then quiet). Without
-        `batches` the delay is not waited for again (the services were waited for
-        before the teardown that stopped them), unless an export came since. At the
+        `batches` there is no wait when no request came since the last one (the
+        services were waited for before the teardown that stopped them). At the
         deadline, a request being received is given SLOT_WAIT_S more to end (a chatty
         service is never quiet, but each request is short); what is then still under
         way, or still to be retried, is what errors() says was lost.
@@ -152,10 +152,12 @@ class Intake:
         receiver = self.receiver
         if receiver is None:
             return
+        if not batches and receiver.last_request == self._waited_to:
+            self.unfinished = receiver.arriving  # nothing since the last wait: done
+            return
         now = time.monotonic()
-        batches = batches or receiver.requests != self._settled_at
         deadline = now + self.settings.otlp_wait
-        due = now + (schedule_delay_s() + QUIET_S if batches else 0)
+        due = now + schedule_delay_s() + QUIET_S
         while now < deadline:
             quiet = now - receiver.last_request >= QUIET_S and not receiver.arriving
             if now >= due and quiet and not receiver.unretried:
@@ -165,7 +167,7 @@ class Intake:
         end = time.monotonic() + SLOT_WAIT_S
         while receiver.arriving and time.monotonic() < end:
             time.sleep(0.01)
-        self.unfinished, self._settled_at = receiver.arriving, receiver.requests
+        self.unfinished, self._waited_to = receiver.arriving, receiver.last_request
 
     def stop(self) -> None:
         """Stop listening and take back the environment this run set."""

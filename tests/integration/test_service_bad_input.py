@@ -201,7 +201,8 @@ def test_a_connection_left_half_open():
 
 
 # the errors of the bad-input run: what the receiver refused for good, and the connection
-# left half open, lost spans the run never saw
+# left half open (still arriving after the wait before the last teardown; the wait at the
+# loop's end, with no request since, does not wait for it again), lost spans
 JUDGED = "the series they belong to cannot be judged"
 LOST = [
     *(f"OTLP receiver: 1 export(s) refused ({reason}): their spans are missing, {JUDGED}"
