@@ -15,8 +15,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import read_report
+from tests.integration.service_process import ANSWER_OK, CONFTEST, serve
 
-SERVICE = """
+SERVICE = (
+    """
 import inspect, signal, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -59,35 +61,11 @@ class Handler(BaseHTTPRequestHandler):
             with tracer.start_as_current_span("svc.llm") as llm:
                 time.sleep(0.002)
                 evaluate(llm, 0.5 + question / 10)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-server = HTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-try:
-    server.serve_forever()
-finally:
-    provider.shutdown()
-    logs.shutdown()
 """
+    + ANSWER_OK
+    + serve("provider.shutdown()\nlogs.shutdown()")
+)
 
-CONFTEST = """
-import subprocess, sys
-import pytest
-
-@pytest.fixture(scope="session")
-def service():
-    proc = subprocess.Popen([sys.executable, "service.py"], stdout=subprocess.PIPE, text=True)
-    port = int(proc.stdout.readline())
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
-"""
 
 # What the suite's tests post, and the statuses they assert. The tests run in file order:
 # the half-open connection is left last, still open when the session ends.

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.service_process import ANSWER_OK, CONFTEST, serve
 from tests.integration.test_dashboard import page_data
 
 REQUESTS = 40  # test cases a run: p50 and quality are tested paired, p95 and p99 are not
@@ -59,7 +60,14 @@ def timeline(t0, q):
     }
 """
 
-SERVICE = """
+# when stopped: the last batch, then what the outer test checks of every export
+SHUTDOWN = """
+provider.shutdown()
+with open("exports.json", "w") as out:
+    json.dump(exports, out)
+"""
+SERVICE = (
+    """
 import json, signal, sys, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -107,36 +115,11 @@ class Handler(BaseHTTPRequestHandler):
         # in), so each span starts while the test that asked still runs (by-time runs)
         last = max(start for start, _ in at.values())
         time.sleep(max(0, last - time.time_ns()) / 1e9)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-server = HTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-try:
-    server.serve_forever()
-finally:
-    provider.shutdown()
-    with open("exports.json", "w") as out:
-        json.dump(exports, out)
 """
+    + ANSWER_OK
+    + serve(SHUTDOWN)
+)
 
-CONFTEST = """
-import subprocess, sys
-import pytest
-
-@pytest.fixture(scope="session")
-def service():
-    proc = subprocess.Popen([sys.executable, "service.py"], stdout=subprocess.PIPE, text=True)
-    port = int(proc.stdout.readline())
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    assert proc.wait(timeout=30) == 0
-"""
 
 CALLS = """
 import time, urllib.request

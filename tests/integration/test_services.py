@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import read_report
+from tests.integration.service_process import ANSWER_OK, CONFTEST, serve
 
-SERVICE = """
+SERVICE = (
+    """
 import os, signal, sys, threading, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -39,34 +41,11 @@ class Handler(BaseHTTPRequestHandler):
             threading.Timer(0.3, work, (context,)).start()
         else:
             work(context)
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-server = HTTPServer(("127.0.0.1", 0), Handler)
-print(server.server_address[1], flush=True)
-try:
-    server.serve_forever()
-finally:
-    provider.shutdown()
 """
+    + ANSWER_OK
+    + serve("provider.shutdown()")
+)
 
-CONFTEST = """
-import subprocess, sys
-import pytest
-
-@pytest.fixture(scope="session")
-def service():
-    proc = subprocess.Popen([sys.executable, "service.py"], stdout=subprocess.PIPE, text=True)
-    port = int(proc.stdout.readline())
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
-"""
 
 TESTS = """
 import urllib.request
