@@ -14,6 +14,7 @@ from pathlib import Path
 from pytest_llmobs import __version__
 from pytest_llmobs.analysis import analyze
 from pytest_llmobs.analysis.distributions import distributions
+from pytest_llmobs.command import live
 from pytest_llmobs.command.inputs import (
     BadInput,
     command_settings,
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     trend.add_argument("--last", type=_positive, default=20, metavar="N", help="Runs shown")
     trend.add_argument("--series", metavar="NAME", help="Only series whose key contains NAME")
     trend.set_defaults(handler=_history, usage=trend)
+    live.add_commands(commands, _config)
     return parser
 
 

@@ -1,6 +1,6 @@
 """The package's folders import one way (gate/ at the base; capture/, config/ and analysis/
-on it; report/ on analysis/; run/ and the two faces on top), and ruff's rule of each
-folder fails an import that breaks it."""
+on it; report/ on analysis/; export/ on report/; run/ and the two faces on top), and ruff's
+rule of each folder fails an import that breaks it."""
 
 from __future__ import annotations
 
@@ -29,12 +29,18 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"gate"},
     "analysis": {"gate"},
     "report": {"gate", "analysis"},
-    "command": {"config", "gate", "analysis", "report"},
-    "run": {"capture", "config", "gate", "analysis", "report"},
+    "command": {"config", "gate", "analysis", "report", "export"},
+    "run": {"capture", "config", "gate", "analysis", "report", "export"},
+    "export": {"gate", "analysis", "report"},
 }
 # where each third-party framework may be imported: the two adapters
-FRAMEWORKS = {"pytest": {"run", "plugin"}, "_pytest": {"run"}, "opentelemetry": {"capture"}}
-LIFTED = {"run": {"pytest"}, "capture": {"opentelemetry"}}  # bans a folder's table drops
+FRAMEWORKS = {
+    "pytest": {"run", "plugin"},
+    "_pytest": {"run"},
+    "opentelemetry": {"capture", "export"},
+}
+# bans a folder's table drops
+LIFTED = {"run": {"pytest"}, "capture": {"opentelemetry"}, "export": {"opentelemetry"}}
 
 
 def _part(module: str) -> str | None:
@@ -179,6 +185,10 @@ def _ruff(folder: str, source: str) -> set[str]:
         ("config", "import pytest as probe"),
         ("command", "from pytest_llmobs.run import session as probe"),
         ("command", "from opentelemetry import trace as probe"),
+        ("export", "import pytest as probe"),
+        ("export", "from pytest_llmobs.capture import recorder as probe"),
+        ("export", "from pytest_llmobs.config.settings import Settings as probe"),
+        ("report", "from pytest_llmobs.export import bounded as probe"),
     ],
 )
 def test_a_folder_rule_fails_a_violating_import(folder: str, source: str) -> None:
@@ -196,6 +206,9 @@ def test_a_folder_rule_fails_a_violating_import(folder: str, source: str) -> Non
         ("run", "from pytest_llmobs.config.settings import Settings as probe"),
         ("config", "from pytest_llmobs.gate import rules as probe"),
         ("command", "from pytest_llmobs.config.settings import Settings as probe"),
+        ("command", "from pytest_llmobs.export import bounded as probe"),
+        ("export", "from opentelemetry import trace as probe"),
+        ("export", "from pytest_llmobs.report.result import RunResult as probe"),
     ],
 )
 def test_a_folder_rule_lets_an_allowed_import_pass(folder: str, source: str) -> None:

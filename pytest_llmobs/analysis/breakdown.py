@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from pytest_llmobs.analysis.findings import RequestDetail, SpanPart, Structure
 from pytest_llmobs.analysis.requests import request_ids, request_roots
@@ -166,7 +165,7 @@ def lowest(
 
 def _detail(spans: Spans, row: int, redactor: Redactor, **extra: object) -> RequestDetail:
     tree = _tree(spans, row)
-    parts, step = _parts(tree, spans.table.error)
+    parts, step = _parts(tree, spans.table)
     request = int(spans.requests[row])
     return RequestDetail(
         series=spans.keys[int(spans.series_idx[row])],
@@ -180,6 +179,7 @@ def _detail(spans: Spans, row: int, redactor: Redactor, **extra: object) -> Requ
         spans=parts,
         step=step,
         attributes=redactor.attributes(_attributes(spans.table, row)),
+        start_unix_nano=tree.start,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -205,7 +205,7 @@ def _tree(spans: Spans, row: int) -> Node:
     return node(row)
 
 
-def _parts(tree: Node, errors: npt.NDArray[np.bool_]) -> tuple[tuple[SpanPart, ...], str | None]:
+def _parts(tree: Node, table: SpanTable) -> tuple[tuple[SpanPart, ...], str | None]:
     path = critical_path(tree)
     on_path = {id(n) for n in path}
     selfs = {id(n): self_time(n) for n, _ in walk(tree)}
@@ -218,7 +218,10 @@ def _parts(tree: Node, errors: npt.NDArray[np.bool_]) -> tuple[tuple[SpanPart, .
             duration_ms=n.duration / 1e6,
             self_ms=selfs[id(n)] / 1e6,
             critical=id(n) in on_path,
-            error=bool(errors[n.row]),
+            error=bool(table.error[n.row]),
+            # what `llmobs export` needs to send the breakdown as spans again
+            span_id=f"{int(table.span_id[n.row]):016x}",
+            parent_id=f"{int(table.parent_id[n.row]):016x}" if table.parent_id[n.row] else None,
         )
         for n, depth in walk(tree)
     ), step

@@ -22,6 +22,8 @@ class SpanPart:
     self_ms: float  # not covered by any of its children
     critical: bool  # on the critical path
     error: bool = False
+    span_id: str | None = None  # 16 hex digits; None in reports written before ids were kept
+    parent_id: str | None = None  # the parent's span id; None for a root span
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class RequestDetail:
     prompt_chars: int | None = None  # lengths only: prompts and outputs are never kept
     output_chars: int | None = None
     attributes: Mapping[str, AttrValue] = field(default_factory=dict)  # redacted
+    start_unix_nano: int | None = None  # when the span started: its breakdown's offsets' zero
 
 
 @dataclass(frozen=True)

@@ -211,6 +211,17 @@ class CaptureInstaller:
         self._attached.append(provider)
 
     @property
+    def service_name(self) -> str | None:
+        """The app's service.name, from the resource of a provider it set up (not the
+        SDK's `unknown_service` default); None when no provider names one."""
+        for provider in self._attached:
+            attributes = getattr(getattr(provider, "resource", None), "attributes", {})
+            name = attributes.get("service.name")
+            if isinstance(name, str) and name and not name.startswith("unknown_service"):
+                return name
+        return None
+
+    @property
     def uncaptured(self) -> int:
         """The spans the app started without a provider, lost with `fallback=False`."""
         return self._uncaptured.spans if self._uncaptured is not None else 0

@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pytest_llmobs.config.options import Option
 from pytest_llmobs.gate.severity import SEVERITIES
@@ -57,6 +58,13 @@ def convert(option: Option, raw: Any, base_dir: Path) -> Any:
         return number
     if option.kind == "endpoint":
         return _endpoint(raw)
+    if option.kind == "url":
+        return _url(raw)
+    if option.kind == "text":
+        text = str(raw).strip() if isinstance(raw, (str, int, float)) else ""
+        if not text or isinstance(raw, bool):
+            raise BadValue("expected a name")
+        return text
     if option.kind in ("float", "rate"):
         number = _float(raw)
         if option.kind == "rate" and 0 <= number <= 1:
@@ -83,6 +91,24 @@ def _endpoint(raw: Any) -> tuple[str, int]:
     if not colon or not host or not _digits(port) or int(port) > 65535:
         raise BadValue("expected HOST:PORT, such as 127.0.0.1:4318")
     return host, int(port)
+
+
+def _url(raw: Any) -> str:
+    """An http(s) URL; HOST:PORT alone is taken as http://HOST:PORT, as Prometheus'
+    client takes a Pushgateway's address."""
+    text = str(raw).strip() if isinstance(raw, str) else ""
+    if text and "://" not in text:
+        text = f"http://{text}"
+    parts = urlsplit(text)
+    try:
+        port = parts.port  # a port that is not a number raises
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise BadValue("expected an http(s) URL, such as http://localhost:4318")
+    if any(c.isspace() for c in text):
+        raise BadValue("expected an http(s) URL without spaces")
+    return text
 
 
 def _names(option: Option, raw: Any) -> tuple[str, ...]:

@@ -18,6 +18,8 @@ Kind = Literal[
     "severity",
     "endpoint",
     "seconds",
+    "url",
+    "text",
 ]
 
 # The TOML type a kind's value may have in a native [tool.pytest] table besides text.
@@ -163,6 +165,36 @@ OPTIONS = (
         "seconds",
         "Seconds the run waits at its end for services' last spans, until none arrive for"
         " half a second (default: 5)",
+    ),
+    Option(
+        "export_otlp",
+        "url",
+        "After the run is judged, send every captured span to this OTLP/HTTP endpoint, such"
+        " as http://localhost:4318 (headers from OTEL_EXPORTER_OTLP_HEADERS; needs the"
+        " export extra: pip install 'pytest-llmobs[export]')",
+    ),
+    Option(
+        "pushgateway",
+        "url",
+        "After the run is judged, push its metrics to this Prometheus Pushgateway, such as"
+        " http://localhost:9091 (needs the export extra)",
+    ),
+    Option(
+        "pushgateway_job",
+        "text",
+        "Job name of the metrics pushed to the Pushgateway (default: llmobs)",
+    ),
+    Option(
+        "prometheus",
+        "path",
+        "Write the run's metrics in Prometheus' text format to this file, for node"
+        " exporter's textfile collector (needs the export extra)",
+    ),
+    Option(
+        "export_timeout",
+        "seconds",
+        "Seconds each outside service (OTLP endpoint, Pushgateway) may take at most before"
+        " the run goes on without it (default: 10)",
     ),
     Option(
         "no_fallback",

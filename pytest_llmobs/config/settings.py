@@ -66,6 +66,11 @@ class Settings:
     otlp: bool = False  # receive the spans services under test export
     otlp_endpoint: tuple[str, int] = ("127.0.0.1", 0)  # 0: a free port
     otlp_wait: float = 5.0  # seconds, at most, for services' last spans
+    export_otlp: str | None = None  # where the run's spans go after it is judged
+    pushgateway: str | None = None  # where its metrics are pushed
+    pushgateway_job: str = "llmobs"
+    prometheus: Path | None = None  # where its metrics are written, for a textfile collector
+    export_timeout: float = 10.0  # seconds, at most, for each outside service
     rules: Rules = field(default_factory=Rules)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=alias_map)
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
@@ -177,21 +182,30 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
     )  # fmt: skip
 
 
+# settings that only tune another one: what each does nothing without
+_TUNES = {
+    "otlp_endpoint": ("otlp",),
+    "otlp_wait": ("otlp",),
+    "pushgateway_job": ("pushgateway",),
+    "export_timeout": ("export_otlp", "pushgateway"),
+}
+
+
 def _idle(values: Mapping[str, Any], given_by: Mapping[str, Source]) -> tuple[str, ...]:
-    """A note for each receiver setting given while the receiver is off; one typed on
-    this command line stops the run, as an llmobs option typed without --llmobs does
-    (a file's may be meant for the runs that turn the receiver on)."""
-    if values.get("otlp"):
-        return ()
+    """A note for each setting given while what it tunes is off (--llmobs-otlp-wait
+    without --llmobs-otlp); one typed on this command line stops the run, as an llmobs
+    option typed without --llmobs does (a file's may be meant for the runs that turn
+    the other on)."""
     notes = []
     for option in OPTIONS:
-        source = given_by.get(option.name)
-        if option.name not in ("otlp_endpoint", "otlp_wait") or source is None:
+        source, tuned = given_by.get(option.name), _TUNES.get(option.name, ())
+        if source is None or not tuned or any(values.get(name) for name in tuned):
             continue
+        flags = " or ".join("--llmobs-" + name.replace("_", "-") for name in tuned)
         said = source.origin(option, source.values[option.name])
-        said += " does nothing without --llmobs-otlp"
+        said += f" does nothing without {flags}"
         if source.label == "command line":
-            raise ConfigError(f"{said}: add --llmobs-otlp to this run")
+            raise ConfigError(f"{said}: add {flags} to this run")
         notes.append(said)
     return tuple(notes)
 

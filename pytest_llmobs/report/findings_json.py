@@ -125,6 +125,8 @@ def _read_request(entry: dict[str, Any]) -> RequestDetail:
             number(p, "self_ms"),
             flag(p, "critical"),
             flag(p, "error"),
+            _optional_text(p, "span_id"),
+            _optional_text(p, "parent_id"),
         )
         for p in objects(entry, "spans")
     )
@@ -144,6 +146,7 @@ def _read_request(entry: dict[str, Any]) -> RequestDetail:
         prompt_chars=_optional_count(entry, "prompt_chars"),
         output_chars=_optional_count(entry, "output_chars"),
         attributes={str(k): _attribute(v) for k, v in attributes.items()},
+        start_unix_nano=_optional_count(entry, "start_unix_nano"),
     )  # fmt: skip
 
 

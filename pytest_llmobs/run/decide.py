@@ -45,6 +45,7 @@ def decide(llmobs: LlmobsSession, session: pytest.Session, interrupted: bool) ->
     """
     llmobs.installer.check_global()
     table = transport.merge([llmobs.recorder.snapshot(), *llmobs.workers.tables])
+    llmobs.table = table  # for --llmobs-export-otlp, once the run is judged
     marked = llmobs.marked.merged(llmobs.workers.marked)
     s = llmobs.settings
     keys, spans, numeric, unpriced = _aggregate(s, llmobs.numeric, table, marked)

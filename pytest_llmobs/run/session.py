@@ -12,6 +12,8 @@ from pytest_llmobs.capture.logs import LogCaptureInstaller
 from pytest_llmobs.capture.providers import CaptureInstaller
 from pytest_llmobs.capture.recorder import SpanRecorder
 from pytest_llmobs.config.settings import Settings
+from pytest_llmobs.export.stack import Sent, missing
+from pytest_llmobs.gate.model import SpanTable
 from pytest_llmobs.gate.prices import SPAN_COST
 from pytest_llmobs.gate.rule_config import marker_rules
 from pytest_llmobs.gate.rules import RuleError
@@ -20,6 +22,7 @@ from pytest_llmobs.report import terminal, text
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.run import xdist
 from pytest_llmobs.run.decide import decide, stopped_result
+from pytest_llmobs.run.export import export, targets
 from pytest_llmobs.run.otlp import Intake
 from pytest_llmobs.run.outputs import Outputs
 
@@ -42,6 +45,8 @@ class LlmobsSession:
         self.installer = CaptureInstaller(self.recorder, find_existing, not settings.no_fallback)
         self.log_installer = LogCaptureInstaller(self.recorder, find_existing)
         self.result: RunResult | None = None
+        self.table: SpanTable | None = None  # every span of the run, once it is judged
+        self.sent = Sent()  # what went to the team's live stack, and what could not
         self.outputs = Outputs(settings)  # the report files and the history
         self.tests_failed = 0  # by the tests themselves, before the gate adds its own
         self.is_worker = xdist.is_worker(config)
@@ -63,6 +68,9 @@ class LlmobsSession:
         )
 
     def start(self) -> None:
+        lacking = None if self.is_worker else missing(targets(self.settings))
+        if lacking:  # before the tests, not after them
+            self._refuse(lacking)
         if self.intake is not None:  # first: a receiver that cannot start stops the run
             try:
                 self.intake.start()
@@ -170,8 +178,10 @@ class LlmobsSession:
             if self.intake is not None:
                 notes, heard = notes + self.intake.warnings(), self.intake.heard()
                 lost = self.intake.errors()
-            uncaptured = self.installer.uncaptured
-            xdist.publish(self.config, self.recorder, notes, self.marked, uncaptured, heard, lost)
+            uncaptured, service = self.installer.uncaptured, self.installer.service_name
+            xdist.publish(
+                self.config, self.recorder, notes, self.marked, uncaptured, heard, lost, service
+            )
             return
         if _runs_no_test(self.config):  # nothing to judge
             return
@@ -183,6 +193,9 @@ class LlmobsSession:
             self.result = decide(self, session, interrupted=True)
         self.result = replace(self.result, warnings=(*self.result.warnings, *self._late()))
         self.outputs.write(self.result, keep=not interrupted)
+        if targets(self.settings).wanted:  # after the reports: a backend costs them nothing
+            service = self.installer.service_name or self.workers.service_name
+            self.sent = export(self.settings, self.result, self.table, service)
         gate_only = self.result.verdict != "pass" and self.tests_failed == 0
         if gate_only and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.settings.exit_code  # pytest.exit(returncode=0) too
@@ -213,6 +226,10 @@ class LlmobsSession:
             terminalreporter.write_line("reports: " + ", ".join(map(str, self.outputs.written)))
         for error in self.outputs.errors:
             terminalreporter.write_line(f"error: {error}", red=True)
+        if self.sent.done:
+            terminalreporter.write_line("exported: " + "; ".join(self.sent.done))
+        for failure in self.sent.failed:
+            terminalreporter.write_line(f"export failed: {failure}", yellow=True)
 
 
 # The options (by dest) of runs that run no test body yet hold a session: --collect-only,

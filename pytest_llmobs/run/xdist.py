@@ -68,6 +68,7 @@ def publish(
     uncaptured: int,
     heard: dict[str, object] | None = None,
     lost: list[str] | None = None,
+    service_name: str | None = None,
 ) -> None:
     """On a worker, at session end: put its spans where xdist ships them to the controller.
 
@@ -79,6 +80,7 @@ def publish(
         uncaptured: spans the app started without a provider (with no fallback), lost.
         heard: with --llmobs-otlp, the worker's receiver and the requests it got.
         lost: with --llmobs-otlp, what its receiver lost (errors that fail the gate).
+        service_name: the app's service.name, for the spans --llmobs-export-otlp sends.
     """
     config.workeroutput[OUTPUT_KEY] = {  # type: ignore[attr-defined]
         "table": transport.to_payload(recorder.snapshot()),
@@ -89,6 +91,7 @@ def publish(
         "marked": marked.to_json(),
         "heard": heard,
         "lost": list(lost or []),
+        "service_name": service_name,
     }
 
 
@@ -104,6 +107,7 @@ class WorkerCollector:
         self.marked = Marks()
         self.heard: list[dict[str, object]] = []  # each worker's receiver (--llmobs-otlp)
         self.lost: list[str] = []  # what the workers' receivers lost: errors
+        self.service_name: str | None = None  # the app's, as a worker's provider names it
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -124,6 +128,8 @@ class WorkerCollector:
             self.warnings.extend(f"{name}: {w}" for w in sent.get("warnings", []))
             self.marked = self.marked.merged(Marks.from_json(sent.get("marked", {})))
             self.lost.extend(f"{name}: {e}" for e in sent.get("lost", []))
+            if isinstance(service := sent.get("service_name"), str) and service:
+                self.service_name = self.service_name or service
             if (heard := sent.get("heard")) is not None:
                 endpoint, requests = str(heard["endpoint"]), int(heard["requests"])
                 self.heard.append({"endpoint": endpoint, "requests": requests})

@@ -82,6 +82,17 @@ def test_an_empty_list_on_the_command_line_clears_the_one_below() -> None:
         ("otlp_endpoint", "127.0.0.1:²", "expected HOST:PORT, such as 127.0.0.1:4318"),
         ("slowest", "²", "expected a whole number from 0 to 10000"),
         ("exit_code", "\u0661", "expected a whole number from 0 to 255"),  # Arabic-Indic 1
+        ("export_otlp", "ftp://host:21", "expected an http(s) URL, such as http://localhost:4318"),
+        (
+            "pushgateway",
+            "http://host:port",
+            "expected an http(s) URL, such as http://localhost:4318",
+        ),
+        ("pushgateway", "http://", "expected an http(s) URL, such as http://localhost:4318"),
+        ("pushgateway", "http://a b:9091", "expected an http(s) URL without spaces"),
+        ("pushgateway_job", "  ", "expected a name"),
+        ("pushgateway_job", True, "expected a name"),
+        ("export_timeout", "-1", "expected a number of seconds from 0 to 3600"),
     ],
 )
 def test_bad_values_quote_the_text_and_name_the_source(
@@ -302,6 +313,38 @@ def test_receiver_settings_without_the_receiver_are_noted_or_typed_ones_refused(
     typed = Source("command line", {"otlp_wait": "3"}, Path("/cwd"), "flag")
     with pytest.raises(ConfigError, match=r"--llmobs-otlp-wait=3 \(command line\) does nothing"):
         resolve([typed], ROOT)
+
+
+def test_export_settings_take_urls_as_prometheus_takes_them() -> None:
+    cli = Source(
+        "command line",
+        {"pushgateway": "localhost:9091", "export_otlp": "https://otlp.example:4318/v1/traces"},
+        Path("/cwd"),
+        "flag",
+    )
+    settings = resolve([cli], ROOT)
+    assert settings.pushgateway == "http://localhost:9091"  # as prometheus_client reads it
+    assert settings.export_otlp == "https://otlp.example:4318/v1/traces"
+    assert (settings.pushgateway_job, settings.export_timeout) == ("llmobs", 10.0)
+
+
+def test_export_settings_without_what_they_tune_are_noted_or_typed_ones_refused() -> None:
+    toml = Source("[tool.llmobs] in pyproject.toml", {"pushgateway_job": "nightly"}, ROOT)
+    assert resolve([toml], ROOT).notes == (
+        'pushgateway_job = "nightly" ([tool.llmobs] in pyproject.toml) '
+        "does nothing without --llmobs-pushgateway",
+    )
+    with_gateway = Source("ini", {"pushgateway": "http://pg:9091"}, ROOT)
+    assert resolve([with_gateway, toml], ROOT).notes == ()
+    typed = Source("command line", {"export_timeout": "3"}, Path("/cwd"), "flag")
+    with pytest.raises(ConfigError) as info:
+        resolve([typed], ROOT)
+    assert str(info.value) == (
+        "--llmobs-export-timeout=3 (command line) does nothing without --llmobs-export-otlp"
+        " or --llmobs-pushgateway: add --llmobs-export-otlp or --llmobs-pushgateway to this run"
+    )
+    otlp = Source("ini", {"export_otlp": "http://collector:4318"}, ROOT)
+    assert resolve([typed, otlp], ROOT).export_timeout == 3.0
 
 
 def test_a_path_through_a_parent_folder_is_said_as_a_user_reads_it() -> None:

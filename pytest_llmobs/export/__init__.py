@@ -1,0 +1,1 @@
+"""The team's live stack: spans out over OTLP, metrics to Prometheus, Grafana and alert rules."""
