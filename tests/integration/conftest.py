@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 
 from tests.conftest import REMOVED_IN_10, read_report
+from tests.integration import phoenix_server
 from tests.integration.repo import Repo
 from tests.integration.suites import make_suite
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When a test needs Phoenix: its venv (a minute of pip on a new machine) is built
+    while the tests before it run."""
+    if any("phoenix" in getattr(item, "fixturenames", ()) for item in session.items):
+        phoenix_server.build_in_background()
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -92,6 +93,19 @@ def phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Phoenix]:
     built = time.monotonic() - began
     with served(python, tmp_path_factory.mktemp("phoenix"), built) as running:
         yield running
+
+
+def build_in_background() -> threading.Thread:
+    """Start building the venv (when needed) on a thread, so the minute pip takes passes
+    while the suite's other tests run; the fixture then waits for it under the lock."""
+
+    def build() -> None:
+        with contextlib.suppress(BaseException):  # the fixture tries again, and says why
+            phoenix_python()
+
+    thread = threading.Thread(target=build, name="phoenix-venv", daemon=True)
+    thread.start()
+    return thread
 
 
 def phoenix_python() -> Path:
