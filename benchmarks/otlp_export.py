@@ -5,10 +5,11 @@ Run: python benchmarks/otlp_export.py [--spans N] [--rounds R]
 A run of N captured spans (requests of four spans: pipeline, retrieval, a model call with
 its model, tokens, score and a 2,000-character prompt, and a judge; a test every 100
 requests) is captured once by the real SpanRecorder. Each round converts the table
-(`spans_for_export`, the redactor included) and sends the spans (`send_spans`, the
-official OTLP/HTTP exporter, 512 a request) to a local server that reads each request
-and answers 200, as a backend that keeps up would. Reports spans per second (best
-round) for the conversion, the send, and both.
+(`spans_for_export`, the redactor included, every span read once) and, apart, converts
+and sends it (`send_spans`, the official OTLP/HTTP exporter, 512 a request) to a local
+server that reads each request and answers 200, as a backend that keeps up would.
+Reports spans per second (best round) for the conversion alone and for both, then the
+peak memory (tracemalloc) that one conversion and send took above the captured table.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import threading
 import time
+import tracemalloc
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -80,21 +83,40 @@ def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Backend)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
-    best = [float("inf")] * 3
-    for _ in range(args.rounds):
-        start = time.perf_counter()
-        spans = spans_for_export(table, Redactor(), RESOURCE)
-        converted = time.perf_counter()
-        send_spans(url, spans, timeout=120.0)
-        sent = time.perf_counter()
-        times = (converted - start, sent - converted, sent - start)
-        best = [min(b, t) for b, t in zip(best, times, strict=True)]
+
+    def convert() -> None:
+        for _ in spans_for_export(table, Redactor(), RESOURCE):
+            pass
+
+    def both() -> None:
+        send_spans(url, spans_for_export(table, Redactor(), RESOURCE), timeout=300.0)
+
+    best = [min(_seconds(step) for _ in range(args.rounds)) for step in (convert, both)]
+    sent_bytes = Backend.received
+    peak = _peak(both)
     server.shutdown()
     n = len(table)
-    size = Backend.received / args.rounds / n
-    print(f"{n} spans, best of {args.rounds} rounds, {size:.0f} B sent a span")
-    for label, seconds in zip(("converted", "sent", "both"), best, strict=True):
+    print(f"{n} spans, best of {args.rounds} rounds, {sent_bytes / args.rounds / n:.0f} B a span")
+    for label, seconds in zip(("converted", "both"), best, strict=True):
         print(f"  {label:9} {n / seconds:9,.0f} spans/s   ({seconds:.2f} s)")
+    print(f"  peak      {peak / 2**20:9,.1f} MiB       ({peak / n:,.0f} B a span, above the table)")
+
+
+def _seconds(step: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+def _peak(step: Callable[[], None]) -> int:
+    """The most memory the step held at once above what was held before it (bytes)."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ session_key: pytest.StashKey[LlmobsSession] = pytest.StashKey()
 _METAVARS = {
     "path": "PATH", "names": "NAMES", "float": "NUMBER", "rate": "RATE", "int": "N",
     "count": "N", "number": "NUMBER", "severity": "SEVERITY", "endpoint": "HOST:PORT",
-    "seconds": "SECONDS", "url": "URL", "text": "NAME",
+    "seconds": "SECONDS", "url": "URL", "text": "NAME", "timeout": "SECONDS",
 }  # fmt: skip
 _TYPED_INI = pytest.version_tuple >= (9, 2)  # addini takes type expressions (str | float)
 

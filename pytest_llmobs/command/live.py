@@ -7,14 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pytest_llmobs.command.inputs import BadInput, command_settings, saved_run
 from pytest_llmobs.export import stack
-from pytest_llmobs.gate.model import AttrValue
 from pytest_llmobs.gate.redact import Redactor
+from pytest_llmobs.report.result import RunResult
 
 EXIT_SENT, EXIT_NOT_SENT = 0, 1
 
@@ -68,14 +68,19 @@ def _export(args: argparse.Namespace) -> int:
     if not targets.wanted:
         args.usage.error("say where: --pushgateway URL, --prometheus PATH or --otlp URL")
     if not 0 < args.timeout <= 3600:
-        args.usage.error(f"--timeout: expected seconds from 0 to 3600, got {args.timeout:g}")
+        args.usage.error(
+            f"--timeout: expected seconds above 0 and up to 3600, got {args.timeout:g}"
+        )
     lacking = stack.missing(targets)
     if lacking:
         raise BadInput(lacking.replace("--llmobs-export-otlp", "--otlp").replace("--llmobs-", "--"))
     _, result = saved_run(args.run)
+    if result.interrupted:  # the plugin does not send such a run either
+        raise BadInput(f"{args.run}: the run was interrupted: not exported (its numbers"
+                       " would stand in your dashboards as a whole run's)")  # fmt: skip
     settings = command_settings(args.config)
-    document = _document(args.run) if targets.otlp else {}
-    sent = stack.send(targets, result, lambda r: _report_spans(document, settings.redact, r))
+    spans = _report_spans(args.run, settings.redact, result) if targets.otlp else None
+    sent = stack.send(targets, result, None if spans is None else lambda _resource: spans)
     for line in sent.done:
         print(f"llmobs: {line}")
     for line in sent.failed:
@@ -98,19 +103,16 @@ def _url(value: str | None, flag: str) -> str | None:
     return url
 
 
-def _document(path: Path) -> Mapping[str, Any]:
-    """The run report as JSON (saved_run has read it once: it parses)."""
-    loaded: Mapping[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return loaded
-
-
-def _report_spans(
-    document: Mapping[str, Any], redactor: Redactor, resource: Mapping[str, AttrValue]
-) -> Sequence[Any]:
-    """The spans of the requests a run report lists (it keeps no others)."""
+def _report_spans(path: Path, redactor: Redactor, result: RunResult) -> Sequence[Any]:
+    """The spans of the requests a run report lists (it keeps no others), made before
+    anything is sent, so a report that cannot give them sends nothing."""
     from pytest_llmobs.export.otlp_report import requests_for_export
 
-    spans, skipped = requests_for_export(document, redactor, resource)
+    document = json.loads(path.read_text(encoding="utf-8"))  # saved_run read it: it parses
+    try:
+        spans, skipped = requests_for_export(document, redactor, stack.resource(result, None))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise BadInput(f"{path}: its requests cannot be sent as spans: {exc}") from None
     if skipped:
         print(
             f"llmobs: {skipped} request(s) of the report have no span ids (written by an"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,56 +30,69 @@ def convert(option: Option, raw: Any, base_dir: Path) -> Any:
     Raises:
         BadValue: the value is not of the option's kind, or out of its range.
     """
-    if option.kind == "bool":
-        if isinstance(raw, bool):
-            return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
-            return raw.strip().lower() in ("true", "1", "yes")
-        raise BadValue("expected true or false")
-    if option.kind in ("int", "count"):
+    if option.kind in ("names", "path"):
+        return _names(option, raw) if option.kind == "names" else _path(raw, base_dir)
+    if option.kind in _NUMBERS:
+        return _number(option.kind, raw)
+    return _OTHERS[option.kind](raw)
+
+
+# each kind of number: its check, and what the message says was expected
+_NUMBERS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "number": (math.isfinite, "a number"),
+    "seconds": (lambda n: 0 <= n <= 3600, "a number of seconds from 0 to 3600"),
+    # a timeout of 0 would leave no time to send anything
+    "timeout": (lambda n: 0 < n <= 3600, "a number of seconds above 0 and up to 3600"),
+    "rate": (lambda n: 0 <= n <= 1, "a number from 0 to 1"),
+    "float": (lambda n: 0 < n < 1, "a number between 0 and 1"),
+}
+
+
+def _number(kind: str, raw: Any) -> float:
+    number = _float(raw)  # NaN for what is no number, which every check refuses
+    check, expected = _NUMBERS[kind]
+    if not check(number):
+        raise BadValue(f"expected {expected}")
+    return number
+
+
+def _bool(raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+        return raw.strip().lower() in ("true", "1", "yes")
+    raise BadValue("expected true or false")
+
+
+def _whole(low: int, high: int) -> Callable[[Any], int]:
+    def whole(raw: Any) -> int:
         text = str(raw).strip()
-        low, high = (0, 255) if option.kind == "int" else (0, 10_000)
         if isinstance(raw, bool) or not _digits(text) or not low <= int(text) <= high:
             raise BadValue(f"expected a whole number from {low} to {high}")
         return int(text)
-    if option.kind == "number":
-        number = _float(raw)
-        if not math.isfinite(number):
-            raise BadValue("expected a number")
-        return number
-    if option.kind == "severity":
-        text = str(raw).strip().lower()
-        if text not in SEVERITIES:
-            raise BadValue(f"expected one of {', '.join(SEVERITIES)}")
-        return text
-    if option.kind == "seconds":
-        number = _float(raw)
-        if not 0 <= number <= 3600:
-            raise BadValue("expected a number of seconds from 0 to 3600")
-        return number
-    if option.kind == "endpoint":
-        return _endpoint(raw)
-    if option.kind == "url":
-        return _url(raw)
-    if option.kind == "text":
-        text = str(raw).strip() if isinstance(raw, (str, int, float)) else ""
-        if not text or isinstance(raw, bool):
-            raise BadValue("expected a name")
-        return text
-    if option.kind in ("float", "rate"):
-        number = _float(raw)
-        if option.kind == "rate" and 0 <= number <= 1:
-            return number
-        if not 0 < number < 1:
-            bounds = "from 0 to 1" if option.kind == "rate" else "between 0 and 1"
-            raise BadValue(f"expected a number {bounds}")
-        return number
-    if option.kind == "path":
-        if not isinstance(raw, (str, Path)) or not str(raw).strip():
-            raise BadValue("expected a file path")
-        # `..` folded, as a user reads it (proj/../outside/b.json: outside/b.json)
-        return Path(os.path.normpath(base_dir / Path(str(raw).strip())))
-    return _names(option, raw)
+
+    return whole
+
+
+def _severity(raw: Any) -> str:
+    text = str(raw).strip().lower()
+    if text not in SEVERITIES:
+        raise BadValue(f"expected one of {', '.join(SEVERITIES)}")
+    return text
+
+
+def _text(raw: Any) -> str:
+    text = str(raw).strip() if isinstance(raw, (str, int, float)) else ""
+    if not text or isinstance(raw, bool):
+        raise BadValue("expected a name")
+    return text
+
+
+def _path(raw: Any, base_dir: Path) -> Path:
+    if not isinstance(raw, (str, Path)) or not str(raw).strip():
+        raise BadValue("expected a file path")
+    # `..` folded, as a user reads it (proj/../outside/b.json: outside/b.json)
+    return Path(os.path.normpath(base_dir / Path(str(raw).strip())))
 
 
 def _endpoint(raw: Any) -> tuple[str, int]:
@@ -105,7 +119,7 @@ def _url(raw: Any) -> str:
     except ValueError:
         port = -1
     if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
-        raise BadValue("expected an http(s) URL, such as http://localhost:4318")
+        raise BadValue("expected an http(s) URL, such as http://localhost:9091")
     if any(c.isspace() for c in text):
         raise BadValue("expected an http(s) URL without spaces")
     return text
@@ -141,3 +155,14 @@ def _float(raw: Any) -> float:
 def _digits(text: str) -> bool:
     """Whether int() reads text as a number of ASCII digits (str.isdigit is true for "²")."""
     return text.isascii() and text.isdigit()
+
+
+_OTHERS: dict[str, Callable[[Any], Any]] = {
+    "bool": _bool,
+    "int": _whole(0, 255),
+    "count": _whole(0, 10_000),
+    "severity": _severity,
+    "endpoint": _endpoint,
+    "url": _url,
+    "text": _text,
+}

@@ -20,12 +20,13 @@ Kind = Literal[
     "seconds",
     "url",
     "text",
+    "timeout",
 ]
 
 # The TOML type a kind's value may have in a native [tool.pytest] table besides text.
 _NATIVE: dict[Kind, type] = {
     "bool": bool, "int": int, "count": int, "float": float, "rate": float, "number": float,
-    "seconds": float,
+    "seconds": float, "timeout": float,
 }  # fmt: skip
 
 
@@ -192,7 +193,7 @@ OPTIONS = (
     ),
     Option(
         "export_timeout",
-        "seconds",
+        "timeout",
         "Seconds each outside service (OTLP endpoint, Pushgateway) may take at most before"
         " the run goes on without it (default: 10)",
     ),

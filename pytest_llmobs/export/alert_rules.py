@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pytest_llmobs.export import slo_defaults
+from pytest_llmobs.export.slo_defaults import promql_string
 from pytest_llmobs.gate.rules import Slo
 
 GROUP = "llmobs"
@@ -38,7 +38,11 @@ def rules_yaml(slos: Mapping[str, Slo], group_by: Sequence[str] = ()) -> str:
     Every sample of the pushed gauges is one CI run, so each rule fires at once (`for:
     0m`). Each SLO gets a `warning` rule at its warn level and a `critical` one at its
     fail level; the article's defaults stand in for the error rate, p95 latency and
-    quality where none is configured.
+    quality where none is configured. Every rule that compares with a level says where
+    the level comes from: its `threshold` label is `slo` or `default`, its description
+    starts with "SLO from [tool.llmobs.slo]" or "default threshold (no SLO configured)".
+    The patterns join a run's samples on the series, its cohort and the marked test's
+    `test` label, so two tests' series of one span name never answer for each other.
 
     Args:
         slos: the configured SLOs by metric (`Rules.slos`).
@@ -47,22 +51,45 @@ def rules_yaml(slos: Mapping[str, Slo], group_by: Sequence[str] = ()) -> str:
     Returns:
         The file's text, with one group, `llmobs`.
     """
-    cohorts = slo_defaults.cohort_labels(group_by)
+    where = _Where(slo_defaults.series_labels(group_by), slo_defaults.cohort_labels(group_by))
     chosen = slo_defaults.effective(slos)
     rules = [
-        rule
-        for metric, slo in chosen.items()
-        for rule in _slo_rules(metric, slo, metric in slos, cohorts)
+        rule for metric, slo in chosen.items() for rule in _slo_rules(metric, slo, slos, where)
     ]
-    rules += _contextual(chosen, cohorts)
+    rules += _contextual(chosen, slos, where)
     rules.append(_run_failed())
     return _render(rules)
 
 
-def _slo_rules(metric: str, slo: Slo, configured: bool, cohorts: Sequence[str]) -> list[_Rule]:
+@dataclass(frozen=True)
+class _Where:
+    """The labels of one series of a run: `series` and `test`, and its cohort's."""
+
+    series: tuple[str, str]
+    cohorts: tuple[str, ...]
+
+    def join(self) -> str:
+        """The labels that match one series' samples of two metrics."""
+        return ", ".join((*slo_defaults.RUN_LABELS, *self.series, *self.cohorts))
+
+    def same_series(self) -> str:
+        """The labels of a series' samples whatever their cohort, and their attribute."""
+        return ", ".join((*slo_defaults.RUN_LABELS, *self.series, "attribute"))
+
+    def shown(self) -> str:
+        """The series, test and cohort of an alert, as a template of its labels."""
+        name, test = self.series
+        tested = f'{{{{ with index $labels "{test}" }}}}[{test}={{{{ . }}}}]{{{{ end }}}}'
+        cohort = " ".join(f'{c}={{{{ index $labels "{c}" }}}}' for c in self.cohorts)
+        return f"{{{{ $labels.{name} }}}}{tested}" + (f" ({cohort})" if cohort else "")
+
+
+def _slo_rules(metric: str, slo: Slo, slos: Mapping[str, Slo], where: _Where) -> list[_Rule]:
     """A rule for each level the SLO sets: warning at warn, critical at fail."""
-    levels = ", ".join(f"{n} {_shown(metric, v)}" for n, v in _levels(slo))
-    source = "configured in [tool.llmobs.slo]" if configured else "the default, none configured"
+    labels = (
+        ("slo", _literal(metric)),
+        ("threshold", slo_defaults.threshold_kind(metric, slos)),
+    )
     rules = []
     for level, severity in _LEVELS:
         if getattr(slo, level) is None:
@@ -73,9 +100,9 @@ def _slo_rules(metric: str, slo: Slo, configured: bool, cohorts: Sequence[str]) 
                 alert=_alert_name(metric),
                 expr=expr,
                 severity=severity,
-                summary=f"{_where(cohorts)}: {summary}",
-                description=_literal(f"SLO {metric}: {levels} ({source})"),
-                labels=(("slo", _literal(metric)),),
+                summary=f"{where.shown()}: {summary}",
+                description=_literal(slo_defaults.described(metric, slo, slos)),
+                labels=labels,
             )
         )
     return rules
@@ -84,13 +111,14 @@ def _slo_rules(metric: str, slo: Slo, configured: bool, cohorts: Sequence[str]) 
 def _breach(metric: str, slo: Slo, level: str) -> tuple[str, str]:
     """The PromQL of a level's breach, and the summary of its alert (a Go template)."""
     threshold: float = getattr(slo, level)
-    limit = _literal(_shown(metric, threshold))
+    limit = _literal(slo_defaults.shown(metric, threshold))
     family, _, rest = metric.partition(".")
     if family in ("tokens", "cost"):
         # The SLO is of the mean per span that reports usage; the run pushes totals and
         # every span's count, so only the gate's own verdict on it is exact.
         what = f"{rest} tokens per span" if family == "tokens" else "cost per span"
-        breach = f"llmobs_slo_breach{{metric={_string(metric)}, level={_string(level)}}} == 1"
+        matchers = f"metric={promql_string(metric)}, level={promql_string(level)}"
+        breach = f"llmobs_slo_breach{{{matchers}}} == 1"
         return breach, f"{what} is beyond the SLO's {level} level {limit}, as the gate measured"
     query, what, shown = _measured(metric)
     lower = slo_defaults.lower_is_worse(slo)
@@ -106,70 +134,77 @@ def _measured(metric: str) -> tuple[str, str, str]:
     family, _, rest = metric.partition(".")
     if family == "latency":
         quantile = slo_defaults.quantile(metric)
-        query = f"llmobs_span_latency_seconds{{quantile={_string(quantile)}}}"
+        query = f"llmobs_span_latency_seconds{{quantile={promql_string(quantile)}}}"
         return query, f"{rest} latency", "{{ $value | humanizeDuration }}"
     if family == "error_rate":
         return "llmobs_span_error_ratio", "error rate", "{{ $value | humanizePercentage }}"
     name = slo_defaults.attribute(metric)
-    query = "llmobs_quality_score" + ("" if name is None else f"{{attribute={_string(name)}}}")
+    query = "llmobs_quality_score" + (
+        "" if name is None else f"{{attribute={promql_string(name)}}}"
+    )
     return query, "quality {{ $labels.attribute }}", '{{ $value | printf "%.3f" }}'
 
 
-def _contextual(chosen: Mapping[str, Slo], cohorts: Sequence[str]) -> list[_Rule]:
+def _contextual(chosen: Mapping[str, Slo], slos: Mapping[str, Slo], where: _Where) -> list[_Rule]:
     """The article's patterns: a latency spike with a quality drop, an error spike without
     a latency change, one cohort's quality dropping while the others hold."""
-    run = ", ".join((*slo_defaults.RUN_LABELS, "series", *cohorts))
     average = f"avg_over_time({P95}[{WINDOW}])"
     error = _level(chosen["error_rate"])
+    source = slo_defaults.described("error_rate", chosen["error_rate"], slos)
     rules = [
         _Rule(
             "LlmobsErrorSpikeWithoutLatencyChange",
             f"(llmobs_span_error_ratio > {_number(error)}) and (llmobs_span_error_ratio > "
-            f"{SPIKE:g} * avg_over_time(llmobs_span_error_ratio[{WINDOW}])) and on({run}) "
-            f"(abs({P95} / {average} - 1) < {STEADY:g})",
+            f"{SPIKE:g} * avg_over_time(llmobs_span_error_ratio[{WINDOW}])) and on("
+            f"{where.join()}) (abs({P95} / {average} - 1) < {STEADY:g})",
             "warning",
-            f"{_where(cohorts)}: error rate {{{{ $value | humanizePercentage }}}} spiked "
+            f"{where.shown()}: error rate {{{{ $value | humanizePercentage }}}} spiked "
             "while p95 latency held: failing fast, not timing out",
-            f"error rate above {_shown('error_rate', error)} and {SPIKE:g}x its "
-            f"{WINDOW} average; p95 latency within {STEADY:.0%} of its {WINDOW} average",
-            (("pattern", "error_spike_without_latency_change"),),
+            f"error rate above {slo_defaults.shown('error_rate', error)} and {SPIKE:g}x its "
+            f"{WINDOW} average, p95 latency within {STEADY:.0%} of its {WINDOW} average; "
+            f"{source}",
+            (
+                ("pattern", "error_spike_without_latency_change"),
+                ("threshold", slo_defaults.threshold_kind("error_rate", slos)),
+            ),
         )
     ]
     for metric, slo in chosen.items():
         if metric.startswith("quality."):
-            rules += _quality_patterns(metric, slo, run, cohorts)
+            rules += _quality_patterns(metric, slo, slos, where)
     return rules
 
 
-def _quality_patterns(metric: str, slo: Slo, run: str, cohorts: Sequence[str]) -> list[_Rule]:
+def _quality_patterns(metric: str, slo: Slo, slos: Mapping[str, Slo], where: _Where) -> list[_Rule]:
     """The patterns of one quality SLO: with a latency spike, and by cohort (when a
     `group_by` makes cohorts; without one there are no others to hold)."""
     query, _, shown = _measured(metric)
-    level, where, slo_label = _level(slo), _where(cohorts), ("slo", _literal(metric))
-    below = f"({query} < {_number(level)})"
+    level, source = _number(_level(slo)), _literal(slo_defaults.described(metric, slo, slos))
+    labels = (("slo", _literal(metric)), ("threshold", slo_defaults.threshold_kind(metric, slos)))
+    below = f"({query} < {level})"
     rules = [
         _Rule(
             "LlmobsLatencySpikeWithQualityDrop",
-            f"({P95} > {SPIKE:g} * avg_over_time({P95}[{WINDOW}])) and on({run}) {below}",
+            f"({P95} > {SPIKE:g} * avg_over_time({P95}[{WINDOW}])) and on({where.join()}) {below}",
             "critical",
-            f"{where}: p95 latency {{{{ $value | humanizeDuration }}}} is above {SPIKE:g}x "
-            f"its {WINDOW} average while quality is below {_number(level)}",
-            _literal(f"p95 latency spike with {metric} below {_number(level)}"),
-            (("pattern", "latency_spike_quality_drop"), slo_label),
+            f"{where.shown()}: p95 latency {{{{ $value | humanizeDuration }}}} is above "
+            f"{SPIKE:g}x its {WINDOW} average while quality is below {level}",
+            f"p95 latency spike with {_literal(metric)} below {level}; {source}",
+            (("pattern", "latency_spike_quality_drop"), *labels),
         )
     ]
-    if cohorts:
-        same = ", ".join((*slo_defaults.RUN_LABELS, "series", "attribute"))
+    if where.cohorts:
+        same = where.same_series()
         rules.append(
             _Rule(
                 "LlmobsCohortQualityDrop",
                 f"{below} and on({same}) (count by ({same}) {below} == 1) "
-                f"and on({same}) ({query} >= {_number(level)})",
+                f"and on({same}) ({query} >= {level})",
                 "warning",
-                f"{where}: quality {{{{ $labels.attribute }}}} {shown} dropped below "
-                f"{_number(level)} in this cohort alone; the others of the series hold",
-                _literal(f"{metric} below {_number(level)} in one cohort of the series"),
-                (("pattern", "cohort_quality_drop"), slo_label),
+                f"{where.shown()}: quality {{{{ $labels.attribute }}}} {shown} dropped below "
+                f"{level} in this cohort alone; the others of the series hold",
+                f"{_literal(metric)} below {level} in one cohort of the series; {source}",
+                (("pattern", "cohort_quality_drop"), *labels),
             )
         )
     return rules
@@ -211,10 +246,6 @@ def _render(rules: Sequence[_Rule]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _levels(slo: Slo) -> list[tuple[str, float]]:
-    return [(name, v) for name in ("warn", "fail") if (v := getattr(slo, name)) is not None]
-
-
 def _level(slo: Slo) -> float:
     """Where a pattern counts the metric as breached: its warn level, else its fail level
     (the configuration sets at least one)."""
@@ -224,15 +255,6 @@ def _level(slo: Slo) -> float:
     return level
 
 
-def _shown(metric: str, level: float) -> str:
-    """A level as the configuration writes it: 5%, 500 ms, 0.7."""
-    if metric == "error_rate":
-        return f"{level * 100:g}%"
-    if metric.startswith("latency"):
-        return f"{level:g} ms"
-    return f"${level:g}" if metric == "cost" else f"{level:g}"
-
-
 def _alert_name(metric: str) -> str:
     """`quality.overall_score` -> `LlmobsQualityOverallScore`: a name of ASCII letters and
     digits, as Prometheus wants it."""
@@ -240,20 +262,9 @@ def _alert_name(metric: str) -> str:
     return "Llmobs" + "".join(w[:1].upper() + w[1:] for w in words)
 
 
-def _where(cohorts: Sequence[str]) -> str:
-    """The series and cohort of an alert, as a template of its labels."""
-    shown = " ".join(f'{c}={{{{ index $labels "{c}" }}}}' for c in cohorts)
-    return "{{ $labels.series }}" + (f" ({shown})" if shown else "")
-
-
 def _literal(text: str) -> str:
     """Text shown as is by a Go template: its `{{` written as a string the template prints."""
     return text.replace("{{", '{{ "{{" }}')
-
-
-def _string(text: str) -> str:
-    """A PromQL string literal (JSON's escapes are a subset of PromQL's, unicode kept)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 def _number(value: float) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pytest_llmobs.export import slo_defaults
+from pytest_llmobs.export.slo_defaults import judged, matcher, promql_string
 from pytest_llmobs.gate.rules import Slo
 
 try:
@@ -33,6 +34,10 @@ DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 VARIABLES = ("suite", "branch", "series")
 # The gate's verdicts, worst last: the latest-verdict panel shows the worst it finds.
 VERDICTS = (("pass", "green"), ("regression", "red"), ("fail", "red"), ("error", "purple"))
+# A panel's thresholds (None: it draws none) and its description.
+Judged = tuple[Slo | None, str]
+OTHERS: Judged = (None, slo_defaults.UNJUDGED_QUALITY)
+TOTALS: Judged = (None, "Totals per run: a tokens SLO is of the mean per span, no threshold here")
 
 
 def dashboard(
@@ -42,10 +47,12 @@ def dashboard(
 ) -> dict[str, Any]:
     """The dashboard's JSON model, its thresholds the SLOs the gate checks.
 
-    Panels: the latest verdict, checks, SLO breaches, error rate and p95 latency,
-    quality by series (and cohort), spans and tokens; the article's defaults stand in for
-    SLOs not configured. Every query reads the `datasource` variable's data source and
-    keeps to the `suite`, `branch` and `series` chosen.
+    Panels: the latest verdict, checks, SLO breaches, the error rate and a latency panel
+    per percentile with an SLO (p95 always), quality by series (and cohort) for each
+    attribute with an SLO and for the others, spans and tokens. A threshold panel's
+    description says whether its levels are an SLO or the article's default. Queries read
+    the `datasource` variable's data source and keep to the `suite`, `branch` and `series`
+    chosen; legends name the series, its cohort and a marked test's `test` label.
 
     Args:
         slos: the configured SLOs by metric (`Rules.slos`).
@@ -55,8 +62,15 @@ def dashboard(
     Returns:
         The dashboard as Grafana imports it (`uid` "llmobs"), the same for the same input.
     """
-    cohorts = slo_defaults.cohort_labels(group_by)
-    chosen = slo_defaults.effective(slos)
+    board = _board(title)
+    for panel in _panels(slos, group_by):
+        board = board.with_panel(panel)
+    encoded: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    return encoded
+
+
+def _board(title: str) -> builder.Dashboard:
+    """The dashboard without its panels: its uid, tags, time range and variables."""
     source = builder.DatasourceVariable("datasource").label("Data source").type("prometheus")
     board: builder.Dashboard = (
         builder.Dashboard(title)
@@ -68,13 +82,16 @@ def dashboard(
     )
     for name in VARIABLES:
         board = board.with_variable(_variable(name))
-    for panel in (
-        _verdict(), *_checks(), *_errors_and_latency(chosen, cohorts),
-        *_quality(chosen, cohorts), *_volume(cohorts),
-    ):  # fmt: skip
-        board = board.with_panel(panel)
-    encoded: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
-    return encoded
+    return board
+
+
+def _panels(slos: Mapping[str, Slo], group_by: Sequence[str]) -> Panels:
+    """Every panel, in the dashboard's order."""
+    cohorts = slo_defaults.cohort_labels(group_by)
+    name, test = slo_defaults.series_labels(group_by)
+    labels = (name, *cohorts, test)
+    return [_verdict(), *_checks(), *_errors_and_latency(slos, labels),
+            *_quality(slos, cohorts, labels), *_volume(labels)]  # fmt: skip
 
 
 def _variable(name: str) -> builder.QueryVariable:
@@ -95,48 +112,62 @@ def _variable(name: str) -> builder.QueryVariable:
     return variable
 
 
-def _errors_and_latency(chosen: Mapping[str, Slo], cohorts: Sequence[str]) -> Panels:
-    """The error rate and p95 latency by series, as the gate judges them: each series and
-    cohort on its own."""
-    legend = _legend(cohorts)
-    errors = _query(_select("llmobs_span_error_ratio"), legend)
-    p95 = _query(_select("llmobs_span_latency_seconds", {"quantile": "0.95"}), legend)
-    return [
-        _graph("Error rate by series", errors, "percentunit", chosen["error_rate"]),
-        _graph("p95 latency by series", p95, "s", chosen["latency.p95"], scale=1 / 1000),
-    ]
-
-
-def _quality(chosen: Mapping[str, Slo], cohorts: Sequence[str]) -> Panels:
-    """For each quality SLO, its scores by series (and cohort) and, with cohorts, their
-    mean by cohort; `quality.*` stands for every attribute."""
-    panels: Panels = []
-    for metric, slo in chosen.items():
-        if not metric.startswith("quality."):
-            continue
-        name = slo_defaults.attribute(metric)
-        query = _select("llmobs_quality_score", {} if name is None else {"attribute": name})
-        shown = "Quality" if name is None else f"Quality: {name}"
-        extra = " {{attribute}}" if name is None else ""
-        target = _query(query, _legend(cohorts) + extra)
-        panels.append(_graph(f"{shown} by series", target, "none", slo))
-        if cohorts:
-            by = ", ".join((*slo_defaults.RUN_LABELS, *cohorts, "attribute"))
-            legend = " ".join(f"{{{{{c}}}}}" for c in cohorts) + extra
-            mean = _query(f"avg by ({by}) ({query})", legend)
-            panels.append(_graph(f"{shown} by cohort (mean of its series)", mean, "none", slo))
+def _errors_and_latency(slos: Mapping[str, Slo], labels: Sequence[str]) -> Panels:
+    """The error rate by series, and a latency panel by series for each percentile with
+    an SLO (p95 always, with its SLO or the default), as the gate judges them: each
+    series and cohort on its own."""
+    errors = _query(_select("llmobs_span_error_ratio"), _legend(labels))
+    rate = judged("error_rate", slos)
+    panels: Panels = [_graph("Error rate by series", errors, "percentunit", rate)]
+    for metric in slo_defaults.effective(slos):
+        if metric.startswith("latency."):
+            quantile = matcher("quantile", slo_defaults.quantile(metric))
+            target = _query(_select("llmobs_span_latency_seconds", quantile), _legend(labels))
+            title = f"{metric.partition('.')[2]} latency by series"
+            # the SLO is in ms, the panel in seconds
+            panels.append(_graph(title, target, "s", judged(metric, slos), scale=1 / 1000))
     return panels
 
 
-def _volume(cohorts: Sequence[str]) -> Panels:
-    """Spans and tokens of each run, by series."""
-    legend = _legend(cohorts)
-    spans = _query(_select("llmobs_spans"), legend)
-    tokens = _query(_select("llmobs_span_tokens"), legend + " {{direction}}")
-    return [
-        _graph("Spans per run", spans, "short", None),
-        _graph("Tokens per run", tokens, "short", None),
+def _quality(slos: Mapping[str, Slo], cohorts: Sequence[str], labels: Sequence[str]) -> Panels:
+    """Scores by series (and, with cohorts, their mean by cohort): a panel for each
+    quality attribute with an SLO, at its levels, and a catch-all for the others.
+
+    The catch-all (`attribute!~` those with panels) draws the default levels only when no
+    quality attribute has an SLO: once one has, neither the gate nor the alert rules judge
+    the others (a score may be one where lower is better), so a line would promise a check
+    that does not exist.
+    """
+    named, several = slo_defaults.quality_attributes(slos), ("attribute",)
+    each: list[tuple[str, tuple[str, ...], Judged, tuple[str, ...]]] = [
+        (f"Quality: {n}", (matcher("attribute", n),), judged(f"quality.{n}", slos), ())
+        for n in named
     ]
+    if named:
+        others = promql_string("|".join(slo_defaults.regex_literal(n) for n in named))
+        each.append(("Quality: other attributes", (f"attribute!~{others}",), OTHERS, several))
+    else:
+        each.append(("Quality", (), judged(slo_defaults.ANY_QUALITY, slos), several))
+    by = ", ".join((*slo_defaults.RUN_LABELS, *cohorts, "attribute"))
+    panels: Panels = []
+    for shown, matchers, levels, end in each:
+        query = _select("llmobs_quality_score", *matchers)
+        series = _query(query, _legend(labels, *end))
+        panels.append(_graph(f"{shown} by series", series, "none", levels))
+        if cohorts:
+            mean = _query(f"avg by ({by}) ({query})", _legend((*cohorts, *end)))
+            title = f"{shown} by cohort (mean of its series)"
+            panels.append(_graph(title, mean, "none", levels))
+    return panels
+
+
+def _volume(labels: Sequence[str]) -> Panels:
+    """Spans and tokens of each run, by series, without thresholds: a token (or cost)
+    SLO is of the mean per span that reports usage, which no per-run total shows; the
+    gate's verdict on it is in "Series breaching an SLO"."""
+    spans = _graph("Spans per run", _query(_select("llmobs_spans"), _legend(labels)), "short")
+    tokens = _query(_select("llmobs_span_tokens"), _legend(labels, "direction"))
+    return [spans, _graph("Tokens per run", tokens, "short", TOTALS)]
 
 
 def _checks() -> Panels:
@@ -145,17 +176,17 @@ def _checks() -> Panels:
     breaches = _select("llmobs_slo_breach")
     return [
         _graph("Checks by verdict", _query(f"sum by (verdict) ({checks})", "{{verdict}}"),
-               "short", None, width=9),
+               "short", width=9),
         _graph("Series breaching an SLO",
                _query(f"sum by (metric, level) ({breaches})", "{{metric}} {{level}}"),
-               "short", None, width=9),
+               "short", width=9),
     ]  # fmt: skip
 
 
 def _verdict() -> stat.Panel:
     """The worst verdict of the latest run of each suite and branch, by name and colour."""
     each = " or ".join(
-        f"{_select('llmobs_run_info', {'verdict': name}, series=False)} * {code}"
+        f"{_select('llmobs_run_info', matcher('verdict', name), series=False)} * {code}"
         for code, (name, _) in enumerate(VERDICTS)
     )
     mapping = model.ValueMap(
@@ -185,12 +216,12 @@ def _graph(
     title: str,
     target: prometheus.Dataquery,
     unit: str,
-    slo: Slo | None,
+    judged: Judged = (None, ""),
     scale: float = 1.0,
     width: int = 12,
 ) -> timeseries.Panel:
-    """A time series panel over runs; with an SLO, its levels (times `scale`, to the
-    panel's unit) are the thresholds, drawn as dashed lines."""
+    """A time series panel over runs, described as `judged` says; with its SLO, the
+    levels (times `scale`, to the panel's unit) are thresholds drawn as dashed lines."""
     legend = (
         common_builder.VizLegendOptions()
         .display_mode(common.LegendDisplayMode("table"))
@@ -209,6 +240,9 @@ def _graph(
         .legend(legend)
         .with_target(target)
     )
+    slo, description = judged
+    if description:
+        panel = panel.description(description)
     if slo is not None:
         dashed = common.GraphThresholdsStyleMode("dashed")
         panel = panel.thresholds(_steps(slo, scale)).thresholds_style(
@@ -249,19 +283,15 @@ def _query(expr: str, legend: str) -> prometheus.Dataquery:
     return query
 
 
-def _select(metric: str, fixed: Mapping[str, str] | None = None, series: bool = True) -> str:
-    """A selector of a metric, kept to the chosen variables (`series` where the metric
-    has one) and to the fixed label values given."""
-    matchers = [f"{label}={_string(value)}" for label, value in (fixed or {}).items()]
+def _select(metric: str, *matchers: str, series: bool = True) -> str:
+    """A selector of a metric with these matchers, kept to the chosen variables (`series`
+    where the metric has one)."""
     chosen = VARIABLES if series else tuple(v for v in VARIABLES if v != "series")
-    matchers += [f'{name}=~"${name}"' for name in chosen]
-    return f"{metric}{{{', '.join(matchers)}}}"
+    every = [*matchers, *(f'{name}=~"${name}"' for name in chosen)]
+    return f"{metric}{{{', '.join(every)}}}"
 
 
-def _legend(cohorts: Sequence[str]) -> str:
-    return " ".join(("{{series}}", *(f"{{{{{c}}}}}" for c in cohorts)))
-
-
-def _string(text: str) -> str:
-    """A PromQL string literal (JSON's escapes are a subset of PromQL's, unicode kept)."""
-    return json.dumps(text, ensure_ascii=False)
+def _legend(labels: Sequence[str], *more: str) -> str:
+    """A legend naming the values of these labels, and of `more` before the last one (a
+    series' `test`: empty for most series, last it leaves no gap)."""
+    return " ".join(f"{{{{{label}}}}}" for label in (*labels[:-1], *more, *labels[-1:]))

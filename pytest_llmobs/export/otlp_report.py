@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pytest_llmobs.export.otlp_spans import TEST_ATTRIBUTE, SpanMaker
+from pytest_llmobs.export.otlp_spans import TEST_ATTRIBUTE, SpanMaker, typed
 from pytest_llmobs.gate.model import AttrValue
 from pytest_llmobs.gate.redact import Redactor
 from pytest_llmobs.report.findings_json import findings_from_json
@@ -122,7 +122,8 @@ def _made(
     named = kept.pop(service_attribute, None)
     # as spans_for_export: a service's name is masked, never withheld
     service = redactor.text(named) if isinstance(named, str) and not _withheld(named) else None
-    attributes = {k: v if _withheld(v) else redactor.value(k, v) for k, v in kept.items()}
+    # a token count the report shows as 812.0 goes as the int 812, as it was captured
+    attributes = {k: v if _withheld(v) else typed(k, redactor.value(k, v)) for k, v in kept.items()}
     if span.test:
         attributes[TEST_ATTRIBUTE] = span.test
     return maker.span(span.name, span.ids, span.times, span.error, attributes, (), service)

@@ -4,21 +4,24 @@ bounded time and one line on failure."""
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
+import os
 import re
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from pytest_llmobs.export import bounded
 from pytest_llmobs.export.bounded import ExportError
+from pytest_llmobs.export.urls import masked as masked  # re-exported: its home was here
+from pytest_llmobs.export.urls import traces_endpoint as traces_endpoint  # here too
 
 if TYPE_CHECKING:  # the export extra's libraries load only when an export is asked for
     import requests
     from opentelemetry.sdk.trace import ReadableSpan
 
-TRACES_PATH = "/v1/traces"
 BATCH = 512  # spans an export request: the SDK's BatchSpanProcessor default
 # loggers the exporter, its HTTP client and its transport write their failures to
 _QUIETED = (
@@ -28,23 +31,13 @@ _QUIETED = (
     "urllib3",
     "requests",
     "charset_normalizer",  # older exporters log an error answer's text, which it decodes
+    "opentelemetry.util",  # its header parser logs a malformed header's value
 )
+_UNSHOWN = ("opentelemetry.util",)  # quieted loggers whose lines may hold a header's value
+# the variables the exporter reads its headers from, the first set one
+HEADER_VARIABLES = ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS")
+_SHORTEST_SECRET = 8  # a shorter header value is no key: masking it would garble the line
 _ERRNO = re.compile(r"\[Errno -?\d+\][^'\")]*")  # the OS's reason inside urllib3's message
-
-
-def traces_endpoint(url: str) -> str:
-    """Where spans are posted: the URL as given when it names /v1/traces, else the URL
-    with /v1/traces appended (as OTEL_EXPORTER_OTLP_ENDPOINT is read)."""
-    path = urlsplit(url).path
-    return url if path.rstrip("/").endswith(TRACES_PATH) else url.rstrip("/") + TRACES_PATH
-
-
-def masked(url: str) -> str:
-    """The URL with any user and password in it replaced by `***`."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def send_spans(url: str, spans: Sequence[ReadableSpan], timeout: float) -> None:
@@ -53,6 +46,8 @@ def send_spans(url: str, spans: Sequence[ReadableSpan], timeout: float) -> None:
     Headers (an API key) come from OTEL_EXPORTER_OTLP_TRACES_HEADERS or
     OTEL_EXPORTER_OTLP_HEADERS, read by the exporter itself; they never appear in a
     message. The exporter's own log lines are kept from the user: the error says it all.
+    Spans are read a batch at a time on the sending thread: a lazy sequence (as
+    `spans_for_export` returns) makes each batch's spans there, within the timeout.
 
     Args:
         url: the backend's OTLP/HTTP base URL (`http://host:4318`) or its /v1/traces URL.
@@ -60,18 +55,48 @@ def send_spans(url: str, spans: Sequence[ReadableSpan], timeout: float) -> None:
         timeout: seconds the whole send may take.
 
     Raises:
-        ExportError: the backend refused the spans, could not be reached or did not
-            answer in time; one line with what it answered and how many spans were sent.
+        ExportError: the header variable is malformed, or the backend refused the spans,
+            could not be reached or did not answer in time; one line with what it
+            answered and how many spans were sent.
         ImportError: the export extra is not installed.
     """
-    sender = _Sender(traces_endpoint(url), spans, timeout)
     what = f"spans to {masked(url)}"
+    _check_headers(what)
+    sender = _Sender(traces_endpoint(url), spans, timeout)
     try:
         bounded.within(timeout, what, sender.send)
     except ExportError as exc:
         sender.stop()
         line = f"{_line(exc, what, sender, timeout)} ({sender.sent} of {len(spans)} spans sent)"
         raise ExportError(_without_secrets(line, url)) from None
+
+
+def _check_headers(what: str) -> None:
+    """Refuse a malformed header variable before sending: the exporter would log its
+    value (an API key) and send without the header."""
+    found = next(((n, os.environ[n]) for n in HEADER_VARIABLES if os.environ.get(n)), None)
+    if found is None:
+        return
+    name, value = found
+    from opentelemetry.util.re import parse_env_headers
+
+    # newer exporters parse liberally (values need not be URL-encoded); older ones do not
+    liberal = "liberal" in inspect.signature(parse_env_headers).parameters
+    quiet = _Quiet(threading.get_ident())  # the parser logs a bad pair as it is
+    try:
+        # the parser skips a bad pair: one pair at a time, an empty answer is a bad one
+        bad = any(
+            not (parse_env_headers(pair, liberal=True) if liberal else parse_env_headers(pair))
+            for pair in re.split(r"[ \t]*,[ \t]*", value)  # the parser's own delimiter
+            if pair
+        )
+    finally:
+        quiet.end()
+    if bad:
+        raise ExportError(
+            f"{what}: {name} is malformed (its value is not shown): expected key=value"
+            " pairs separated by commas"
+        )
 
 
 class _Sender:
@@ -154,7 +179,8 @@ def _watched_session() -> Any:
 
 
 def _refusal(session: Any, logged: list[str]) -> str:
-    """What the backend answered to a refused batch, for one line."""
+    """What the backend answered to a refused batch, for one line; else the exporter's
+    last log line (`_Quiet` keeps none that may hold a header's value)."""
     response: requests.Response | None = session.answered
     if response is not None and not response.ok:
         return _answer(response)
@@ -187,17 +213,35 @@ def _cause(exc: BaseException) -> str:
 
 
 def _without_secrets(line: str, url: str) -> str:
-    """The line with the URL's user and password masked wherever they appear."""
+    """The line with the URL's user and password masked wherever they appear, and the
+    header variables' values in what follows the URL (a backend may echo its key)."""
     parts = urlsplit(url)
     line = line.replace(url, masked(url))
     if "@" in parts.netloc:
         line = line.replace(parts.netloc.rpartition("@")[0] + "@", "***@")
-    return line.replace(parts.password, "***") if parts.password else line
+    if parts.password:
+        line = line.replace(parts.password, "***")
+    shown, sep, said = line.partition(": ")  # `spans to URL: why`
+    for secret in sorted(_header_values(), key=len, reverse=True):  # a value before its parts
+        if len(secret) >= _SHORTEST_SECRET:
+            said = said.replace(secret, "***")
+    return shown + sep + said
+
+
+def _header_values() -> set[str]:
+    """Each header variable's value, its pairs and their values, raw and decoded."""
+    found: set[str] = set()
+    for value in filter(None, map(os.environ.get, HEADER_VARIABLES)):
+        pairs = [p.strip() for p in value.split(",")]
+        values = [p.partition("=")[2].strip() for p in pairs]
+        found.update([value, *pairs, *values, *map(unquote, values)])
+    return found
 
 
 class _Quiet(logging.Filter):
     """Keeps the log records that one thread writes to the exporter's loggers from the
-    user (they are read for the error line instead); other threads' pass."""
+    user (they are read for the error line instead, but for those that may hold a
+    header's value); other threads' pass."""
 
     def __init__(self, thread: int) -> None:
         super().__init__()
@@ -216,7 +260,8 @@ class _Quiet(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.thread != self.thread:
             return True
-        self.lines.append(" ".join(record.getMessage().split()))
+        if not record.name.startswith(_UNSHOWN):  # never a line that may hold a header
+            self.lines.append(" ".join(record.getMessage().split()))
         return False
 
     def end(self) -> None:

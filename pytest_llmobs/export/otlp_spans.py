@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+import numpy.typing as npt
 
+from pytest_llmobs.gate import semconv
 from pytest_llmobs.gate.model import AttrValue, SpanEvent, SpanTable
 from pytest_llmobs.gate.redact import Redactor
 
@@ -20,6 +22,9 @@ RECEIVED_ATTRIBUTE = "llmobs.received"  # true on spans another process made
 # the resource's attributes that name the run, on every span too: some backends (Phoenix)
 # keep no resource attribute, and a search by run is a search of span attributes
 RUN_ATTRIBUTES = ("llmobs.run.id", "llmobs.run.verdict", "vcs.ref.head.revision")
+MADE_AT_ONCE = 512  # spans an iteration makes at a time (the sender's batch)
+_SHOWN_KEPT = 4096  # strings an attribute remembers the redacted form of, at most
+_INT64 = 2**63  # an OTLP int value is 64-bit
 
 
 class SpanMaker:
@@ -92,92 +97,186 @@ class SpanMaker:
         )
 
 
+def integer_typed(key: str) -> bool:
+    """Whether the conventions type an attribute int: a token count, under its GenAI name
+    (gen_ai.usage.*_tokens) or any alias of one, or OpenInference's llm.token_count.*."""
+    name = semconv.canonical(key)
+    return (name.startswith("gen_ai.usage.") and name.endswith("_tokens")) or key.startswith(
+        "llm.token_count."
+    )
+
+
+def typed(key: str, value: AttrValue) -> AttrValue:
+    """A value as its attribute's type: the capture holds numbers as floats, and a token
+    count of 812.0 goes as the int 812 (a backend sums ints as the app sent them)."""
+    if type(value) is float and integer_typed(key):
+        return _integral(value)
+    return value
+
+
+def _integral(number: float) -> float | int:
+    return int(number) if number.is_integer() and -_INT64 <= number < _INT64 else number
+
+
 def spans_for_export(
     table: SpanTable,
     redactor: Redactor,
     resource: Mapping[str, AttrValue],
     service_attribute: str = "service.name",
-) -> list[ReadableSpan]:
+) -> TableSpans:
     """Every captured span as an SDK span, its attribute values as the reports show them.
 
     Args:
         table: the run's captured spans.
-        redactor: what of a string attribute may leave the run (numbers pass unchanged).
+        redactor: what of a string attribute may leave the run (numbers pass unchanged,
+            but token counts go as ints).
         resource: the run's resource attributes (service.name, llmobs.run.id, ...).
         service_attribute: the attribute a received span names its service by; such a
             span goes under a resource of that service instead of being an attribute.
 
     Returns:
-        One span per row, in the table's order, with `test.nodeid` (when it ran in a
-        test) and `llmobs.received` (when another process made it) added.
+        A sequence of one span per row, in the table's order, with `test.nodeid` (when
+        it ran in a test) and `llmobs.received` (when another process made it) added.
+        Its spans are made when read, a slice at a time (`list()` makes them all).
+
+    Raises:
+        ImportError: the export extra is not installed.
     """
-    maker = SpanMaker(resource, service_attribute)
-    attributes, services = _attributes(table, redactor, service_attribute)
-    events = _events(table.events, redactor)
-    high, low = table.trace_hi.tolist(), table.trace_lo.tolist()
-    ids = zip(
-        [(h << 64) | lo for h, lo in zip(high, low, strict=True)],
-        table.span_id.tolist(),
-        table.parent_id.tolist(),
-        strict=True,
-    )
-    times = zip(table.start_ns.tolist(), (table.start_ns + table.duration_ns).tolist(), strict=True)
-    names = [table.names[i] for i in table.name_idx.tolist()]
-    rows = zip(names, ids, times, table.error.tolist(), attributes, strict=True)
-    return [
-        maker.span(*fields, events.get(row, ()), services.get(row))
-        for row, fields in enumerate(rows)
-    ]
+    return TableSpans(table, redactor, SpanMaker(resource, service_attribute), service_attribute)
 
 
-def _attributes(
-    table: SpanTable, redactor: Redactor, service_attribute: str
-) -> tuple[list[dict[str, AttrValue]], dict[int, str]]:
-    """Each row's attributes through the redactor, and the service each received span
-    names (kept out of its attributes: it goes to the span's resource)."""
-    found: list[dict[str, AttrValue]] = [{} for _ in range(len(table))]
-    for key, (rows, numbers) in table.numeric.items():
-        for row, number in zip(rows.tolist(), numbers.tolist(), strict=True):
-            found[row][key] = number
-    services: dict[int, str] = {}
-    for key, (rows, values) in table.detail.items():
-        shown = _shown(key, redactor)
-        for row, value in zip(np.asarray(rows).tolist(), values, strict=True):
-            if key == service_attribute:  # a name, not content: masked, never withheld
-                services[row] = redactor.text(str(value))
-            else:
-                found[row][key] = shown(value)
-    for row, test in enumerate(table.test_idx.tolist()):
-        if test:
-            found[row][TEST_ATTRIBUTE] = table.tests[test]
-    if table.received is not None:
-        for row in np.flatnonzero(table.received).tolist():
-            found[row][RECEIVED_ATTRIBUTE] = True
-    return found, services
+class TableSpans(Sequence["ReadableSpan"]):
+    """A table's spans as SDK spans, made when read: a slice makes its own rows' spans
+    only, so a sender that reads a batch at a time holds one batch of them (a made span
+    takes about 1.3 KB: a million at once would take 1.3 GB)."""
+
+    def __init__(
+        self, table: SpanTable, redactor: Redactor, maker: SpanMaker, service_attribute: str
+    ) -> None:
+        from opentelemetry.attributes import BoundedAttributes
+        from opentelemetry.sdk.trace import Event
+
+        self._table, self._redactor, self._maker = table, redactor, maker
+        self._service_attribute = service_attribute
+        self._numeric = [
+            (key, *_in_row_order(rows, values), integer_typed(key))
+            for key, (rows, values) in table.numeric.items()
+        ]
+        self._detail = [
+            (key, *_in_row_order(rows, values), _shown(key, redactor))
+            for key, (rows, values) in table.detail.items()
+        ]
+        self._events: dict[int, list[SpanEvent]] = {}
+        for event in table.events:
+            self._events.setdefault(event.row, []).append(event)
+        self._event, self._bounded = Event, BoundedAttributes
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    @overload
+    def __getitem__(self, index: int) -> ReadableSpan: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ReadableSpan]: ...
+
+    def __getitem__(self, index: int | slice) -> ReadableSpan | list[ReadableSpan]:
+        if isinstance(index, slice):
+            first, last, step = index.indices(len(self))
+            if step != 1:
+                return [self._made(row, row + 1)[0] for row in range(first, last, step)]
+            return self._made(first, max(first, last))
+        row = range(len(self))[index]  # an IndexError past the end, as a list's
+        return self._made(row, row + 1)[0]
+
+    def __iter__(self) -> Iterator[ReadableSpan]:
+        for first in range(0, len(self), MADE_AT_ONCE):
+            yield from self._made(first, min(first + MADE_AT_ONCE, len(self)))
+
+    def _made(self, first: int, last: int) -> list[ReadableSpan]:
+        """The spans of rows first to last (excluded)."""
+        table, rows = self._table, slice(first, last)
+        attributes, services = self._attributes(first, last)
+        high, low = table.trace_hi[rows].tolist(), table.trace_lo[rows].tolist()
+        ids = zip(
+            [(h << 64) | lo for h, lo in zip(high, low, strict=True)],
+            table.span_id[rows].tolist(),
+            table.parent_id[rows].tolist(),
+            strict=True,
+        )
+        start = table.start_ns[rows]
+        times = zip(start.tolist(), (start + table.duration_ns[rows]).tolist(), strict=True)
+        names = [table.names[i] for i in table.name_idx[rows].tolist()]
+        fields = zip(names, ids, times, table.error[rows].tolist(), attributes, strict=True)
+        return [
+            self._maker.span(*span, self._events_of(row), services.get(row))
+            for row, span in enumerate(fields, first)
+        ]
+
+    def _attributes(
+        self, first: int, last: int
+    ) -> tuple[list[dict[str, AttrValue]], dict[int, str]]:
+        """Each row's attributes through the redactor, and the service each received span
+        names (kept out of its attributes: it goes to the span's resource)."""
+        table = self._table
+        found: list[dict[str, AttrValue]] = [{} for _ in range(first, last)]
+        for key, rows, numbers, integral in self._numeric:
+            lo, hi = np.searchsorted(rows, (first, last)).tolist()
+            for row, number in zip(rows[lo:hi].tolist(), numbers[lo:hi].tolist(), strict=True):
+                found[row - first][key] = _integral(number) if integral else number
+        services: dict[int, str] = {}
+        for key, rows, values, shown in self._detail:
+            lo, hi = np.searchsorted(rows, (first, last)).tolist()
+            for row, value in zip(rows[lo:hi].tolist(), values[lo:hi], strict=True):
+                if key == self._service_attribute:  # a name, not content: masked, never withheld
+                    services[row] = self._redactor.text(str(value))
+                else:
+                    found[row - first][key] = shown(value)
+        for row, test in enumerate(table.test_idx[first:last].tolist()):
+            if test:
+                found[row][TEST_ATTRIBUTE] = table.tests[test]
+        if table.received is not None:
+            for row in np.flatnonzero(table.received[first:last]).tolist():
+                found[row][RECEIVED_ATTRIBUTE] = True
+        return found, services
+
+    def _events_of(self, row: int) -> list[Event]:
+        """The row's kept events, their attributes through the redactor."""
+        return [
+            self._event(
+                e.name,
+                self._bounded(None, self._redactor.attributes(e.attributes), True, None),
+                e.time_ns,
+            )
+            for e in self._events.get(row, ())
+        ]
+
+
+def _in_row_order(rows: Any, values: Any) -> tuple[npt.NDArray[np.int64], Any]:
+    """An attribute's rows and values sorted by row (as the capture keeps them, but a
+    table from elsewhere need not), for a batch to find its own by bisection."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) > 1 and bool(np.any(rows[1:] < rows[:-1])):
+        order = np.argsort(rows, kind="stable")
+        if isinstance(values, np.ndarray):
+            return rows[order], values[order]
+        return rows[order], [values[i] for i in order.tolist()]
+    return rows, values
 
 
 def _shown(key: str, redactor: Redactor) -> Callable[[AttrValue], AttrValue]:
     """What the redactor shows of this attribute's values, remembered per string: a model
-    or a route repeats on most spans, and masking is the costly part."""
+    or a route repeats on most spans, and masking is the costly part. It remembers a few
+    thousand at most: a million distinct prompts would otherwise stay in memory."""
     seen: dict[str, AttrValue] = {}
 
     def shown(value: AttrValue) -> AttrValue:
         if type(value) is str:
             if value not in seen:
+                if len(seen) >= _SHOWN_KEPT:
+                    seen.clear()
                 seen[value] = redactor.value(key, value)
             return seen[value]
         return redactor.value(key, value)
 
     return shown
-
-
-def _events(events: Sequence[SpanEvent], redactor: Redactor) -> dict[int, list[Event]]:
-    """The kept events of each row, their attributes through the redactor."""
-    from opentelemetry.attributes import BoundedAttributes
-    from opentelemetry.sdk.trace import Event
-
-    found: dict[int, list[Event]] = {}
-    for event in events:
-        attributes = BoundedAttributes(None, redactor.attributes(event.attributes), True, None)
-        found.setdefault(event.row, []).append(Event(event.name, attributes, event.time_ns))
-    return found

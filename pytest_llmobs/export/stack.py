@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmobs.export.bounded import ExportError
+from pytest_llmobs.export.urls import masked
 from pytest_llmobs.gate.model import AttrValue
 from pytest_llmobs.report.prometheus_metrics import constant_labels, run_metrics
 from pytest_llmobs.report.result import RunResult
@@ -40,10 +41,12 @@ class Targets:
 
 @dataclass
 class Sent:
-    """What went where (`done`), and what could not, one line each (`failed`)."""
+    """What went where (`done`), what could not (`failed`), one line each; and why
+    nothing was sent (`withheld`), when the run was not one to send."""
 
     done: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    withheld: str | None = None
 
 
 def missing(targets: Targets) -> str | None:
@@ -129,18 +132,11 @@ def _push(url: str, targets: Targets, families: Sequence[Any], result: RunResult
     from pytest_llmobs.export.prometheus import push
 
     push(url, targets.job, dict(constant_labels(result)), families, targets.timeout)
-    return f"metrics pushed to {_shown(url)} (job {targets.job})"
+    return f"metrics pushed to {masked(url)} (job {targets.job})"
 
 
 def _spans(url: str, targets: Targets, spans: Sequence[Any]) -> str:
     from pytest_llmobs.export.otlp_send import send_spans
 
     send_spans(url, spans, targets.timeout)
-    return f"{len(spans)} span(s) sent to {_shown(url)}"
-
-
-def _shown(url: str) -> str:
-    """A URL as a message may show it: no user or password."""
-    scheme, sep, rest = url.partition("://")
-    host, at, after = rest.partition("@")
-    return f"{scheme}{sep}{after}" if at and "/" not in host else url
+    return f"{len(spans)} span(s) sent to {masked(url)}"

@@ -20,10 +20,11 @@ _Labeller = Callable[[SeriesKey], Labels]  # the labels of a series
 _Spec = tuple[str, str, str, Iterable[Sample]]  # a family's name, unit, help and samples
 
 # labels of the families themselves, of the Pushgateway's grouping key (job, suite,
-# branch) and of Prometheus (instance, le): a grouping attribute never takes one over
+# branch), of Prometheus (instance, le) and of the generated alert rules (alertname,
+# severity, threshold, pattern): a grouping attribute never takes one over
 RESERVED_LABELS = frozenset(
     {"job", "instance", "le", "quantile", "series", "attribute", "direction", "verdict"}
-    | {"metric", "level", "suite", "branch"}
+    | {"metric", "level", "suite", "branch", "alertname", "severity", "threshold", "pattern"}
 )
 QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
 _NOT_LABEL = re.compile(r"[^a-zA-Z0-9_]")

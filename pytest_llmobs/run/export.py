@@ -27,13 +27,14 @@ def targets(settings: Settings) -> stack.Targets:
 def export(
     settings: Settings, result: RunResult, table: SpanTable | None, service_name: str | None
 ) -> stack.Sent:
-    """Send the judged run where the settings say; an interrupted run is not sent (its
-    numbers would stand in the team's dashboards as a run's)."""
+    """Send the judged run where the settings say; an interrupted run, or one pytest
+    stopped before any test, is not sent (its numbers would stand in the team's
+    dashboards, and fire its alerts, as a run's)."""
     where = targets(settings)
     if result.interrupted:
-        sent = stack.Sent()
-        sent.failed.append("not exported: the session was interrupted")
-        return sent
+        return stack.Sent(withheld="the session was interrupted")
+    if result.capture is None:
+        return stack.Sent(withheld="pytest stopped the run before any test")
 
     def spans(resource: Mapping[str, AttrValue]) -> Sequence[Any]:
         from pytest_llmobs.export.otlp_spans import spans_for_export

@@ -230,6 +230,8 @@ class LlmobsSession:
             terminalreporter.write_line("exported: " + "; ".join(self.sent.done))
         for failure in self.sent.failed:
             terminalreporter.write_line(f"export failed: {failure}", yellow=True)
+        if self.sent.withheld:
+            terminalreporter.write_line(f"not exported: {self.sent.withheld}", yellow=True)
 
 
 # The options (by dest) of runs that run no test body yet hold a session: --collect-only,

@@ -36,6 +36,7 @@ VERSION = "20.26.1"  # 20.3.0 does not import on Python 3.11.7
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pytest-llmobs-tests"
 VENV = CACHE / f"phoenix-{VERSION}"
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_FAILED: list[str] = []  # why pip could not install Phoenix, once it could not
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,8 @@ def phoenix_python() -> Path:
     """The cached venv's interpreter, the venv built first when it has no Phoenix of the
     pinned version (under a lock: xdist workers share the cache)."""
     python = VENV / "bin" / "python"
+    if _FAILED:  # once is enough: pip may take minutes to fail
+        pytest.skip(_FAILED[0])
     CACHE.mkdir(parents=True, exist_ok=True)
     with (CACHE / f"phoenix-{VERSION}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -141,7 +144,8 @@ def _build(python: Path) -> None:
         shutil.rmtree(VENV, ignore_errors=True)
         errors = [line for line in done.stderr.splitlines() if "ERROR" in line]
         why = (errors or done.stderr.splitlines() or ["no output"])[-1]
-        pytest.skip(f"pip cannot install arize-phoenix=={VERSION}: {why}")
+        _FAILED.append(f"pip cannot install arize-phoenix=={VERSION}: {why}")
+        pytest.skip(_FAILED[-1])
 
 
 @contextlib.contextmanager

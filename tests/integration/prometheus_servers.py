@@ -62,7 +62,9 @@ def prometheus_stack(folder: Path, interval: str = "1s") -> Iterator[Stack]:
     assert PUSHGATEWAY is not None, MISSING
     with contextlib.ExitStack() as stack:
         gateway = stack.enter_context(
-            _server(lambda address: [PUSHGATEWAY, f"--web.listen-address={address}"],
+            # its state in the test's folder: Debian's default file is the system's
+            _server(lambda address: [PUSHGATEWAY, f"--web.listen-address={address}",
+                                     f"--persistence.file={folder / 'pushgateway.data'}"],
                     folder / "pushgateway.log")
         )  # fmt: skip
         config = folder / "prometheus.yml"

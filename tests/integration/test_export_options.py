@@ -116,7 +116,15 @@ def test_an_interrupted_run_is_not_exported(repo: Repo) -> None:
     (repo.suite / "test_stop.py").write_text("def test_zz_stop():\n    raise KeyboardInterrupt\n")
     result, _ = repo.gate("--llmobs-prometheus=metrics.prom")
     assert result.ret == pytest.ExitCode.INTERRUPTED
-    result.stdout.fnmatch_lines(["export failed: not exported: the session was interrupted"])
+    result.stdout.fnmatch_lines(["not exported: the session was interrupted"])
+    assert not (repo.root / "metrics.prom").exists()
+
+
+def test_a_run_pytest_stopped_before_any_test_is_not_exported(repo: Repo) -> None:
+    result, report = repo.gate("--llmobs-prometheus=metrics.prom", "-k", "bad syntax(")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert report["verdict"] == "error"
+    result.stdout.fnmatch_lines(["not exported: pytest stopped the run before any test"])
     assert not (repo.root / "metrics.prom").exists()
 
 

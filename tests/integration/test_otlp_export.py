@@ -5,21 +5,24 @@ and a backend that refuses or hangs costs one line within the timeout."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 
 from pytest_llmobs.capture.receiver import Receiver
+from pytest_llmobs.capture.recorder import SpanRecorder
 from pytest_llmobs.capture.span_fields import Fields
 from pytest_llmobs.export.bounded import ExportError
-from pytest_llmobs.export.otlp_send import send_spans
+from pytest_llmobs.export.otlp_send import BATCH, send_spans
 from pytest_llmobs.export.otlp_spans import spans_for_export
 from pytest_llmobs.gate.redact import MASK, Redactor
 from tests.integration import phoenix_server
@@ -28,6 +31,7 @@ from tests.unit.export.captured import KEY, RESOURCE, SERVICE, TEST_ID, Captured
 phoenix = phoenix_server.phoenix  # the session's Phoenix (a fixture)
 PROJECT = "openinference.project.name"  # the resource attribute Phoenix files spans by
 SECRET = "Bearer s3cret-token-of-the-team"
+LEAKED = "sk-live-" + "9f8e7d6c" * 4  # an API key, in a header variable written wrong
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,8 @@ def test_phoenix_keeps_the_spans_as_they_were_captured(
         assert {k: span["attributes"].get(k) for k in run} == {k: RESOURCE[k] for k in run}
     llm = next(s for s in kept.values() if s["name"] == "llm")
     assert llm["attributes"]["gen_ai.request.model"] == f"gpt-4o key={MASK}"
+    tokens = llm["attributes"]["gen_ai.usage.input_tokens"]
+    assert (tokens, type(tokens)) == (812, int)  # as the app set it, not 812.0
     assert KEY not in str(kept)
 
 
@@ -91,18 +97,27 @@ def test_resource_attributes_reach_the_backend_one_resource_per_service(
 
 class Refusing(BaseHTTPRequestHandler):
     """Answers every export as the first part of its path says: 500 with a text body,
-    404 with a web page, and 200 only with the team's Authorization header."""
+    404 with a web page, 200 only with the team's Authorization header, 401 saying which
+    key it refused, and 200 to a first request then 400 (a quota)."""
 
     seen: ClassVar[list[str | None]] = []  # the Authorization header of each request
+    requests: ClassVar[Counter[str]] = Counter()  # by the path's first part
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         Refusing.seen.append(self.headers.get("Authorization"))
         how = self.path.split("/")[1]
-        if how == "auth":
-            self.send_response(200 if self.headers.get("Authorization") == SECRET else 401)
+        Refusing.requests[how] += 1
+        if how == "auth" or (how == "quota" and Refusing.requests[how] == 1):
+            ok = how == "quota" or self.headers.get("Authorization") == SECRET
+            self.send_response(200 if ok else 401)
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif how == "quota":
+            self._answer(400, b"quota exceeded", "text/plain")
+        elif how == "echo":  # as some backends do: the key it was sent, in its answer
+            said = f"invalid key: {self.headers.get('Authorization')}".encode()
+            self._answer(401, said, "text/plain")
         elif how == "500":
             self._answer(500, b"database is locked", "text/plain")
         else:
@@ -131,12 +146,12 @@ def refusing() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def spans(captured: Captured) -> list[ReadableSpan]:
+def spans(captured: Captured) -> Sequence[ReadableSpan]:
     return spans_for_export(captured.table, Redactor(), RESOURCE)
 
 
 def test_headers_come_from_the_environment_and_never_show(
-    refusing: str, spans: list[ReadableSpan], monkeypatch: pytest.MonkeyPatch
+    refusing: str, spans: Sequence[ReadableSpan], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"authorization={SECRET.replace(' ', '%20')}")
     send_spans(f"{refusing}/auth", spans, timeout=5.0)  # accepted with the header only
@@ -150,6 +165,66 @@ def test_headers_come_from_the_environment_and_never_show(
 
 
 @pytest.mark.parametrize(
+    "variable", ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"]
+)
+def test_a_malformed_header_variable_is_refused_before_sending_and_never_shown(
+    refusing: str,
+    spans: Sequence[ReadableSpan],
+    variable: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """As `-o log_cli=true` would show them: every logger's records, at DEBUG."""
+    caplog.set_level(logging.DEBUG)
+    # written as an HTTP header: OpenTelemetry's parser logs such a pair as it is
+    monkeypatch.setenv(variable, f"x-team=search,Authorization: Bearer {LEAKED}")
+    sent = len(Refusing.seen)
+    with pytest.raises(ExportError) as refused:
+        send_spans(f"{refusing}/auth", spans, timeout=5.0)
+    assert str(refused.value) == (
+        f"spans to {refusing}/auth: {variable} is malformed (its value is not shown):"
+        " expected key=value pairs separated by commas"
+    )
+    assert len(Refusing.seen) == sent  # nothing was sent without the key
+    out, err = capfd.readouterr()
+    logged = [(r.name, r.getMessage()) for r in caplog.records]
+    assert LEAKED not in f"{out}{err}{logged}{caplog.text}"
+
+
+def test_a_header_value_the_backend_answers_with_is_masked(
+    refusing: str, spans: Sequence[ReadableSpan], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", f"authorization={SECRET.replace(' ', '%20')}")
+    with pytest.raises(ExportError) as refused:
+        send_spans(f"{refusing}/echo", spans, timeout=5.0)
+    assert Refusing.seen[-1] == SECRET  # it was sent, and answered back
+    assert str(refused.value) == (
+        f"spans to {refusing}/echo: the server answered 401 Unauthorized: invalid key: ***"
+        " (0 of 6 spans sent)"
+    )
+
+
+def test_spans_are_made_and_sent_a_batch_at_a_time_and_a_refusal_counts_the_sent(
+    refusing: str,
+) -> None:
+    recorder = SpanRecorder(["gen_ai.usage.input_tokens"])
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(recorder)
+    for _ in range(2 * BATCH + 76):
+        with provider.get_tracer("t").start_as_current_span("llm"):
+            pass
+    spans = spans_for_export(recorder.snapshot(), Redactor(), RESOURCE)
+    with pytest.raises(ExportError) as refused:
+        send_spans(f"{refusing}/quota", spans, timeout=5.0)
+    assert str(refused.value) == (
+        f"spans to {refusing}/quota: the server answered 400 Bad Request: quota exceeded"
+        f" ({BATCH} of {2 * BATCH + 76} spans sent)"
+    )
+    assert Refusing.requests["quota"] == 2
+
+
+@pytest.mark.parametrize(
     ("path", "answer"),
     [
         ("/500", "the server answered 500 Internal Server Error: database is locked"),
@@ -158,7 +233,7 @@ def test_headers_come_from_the_environment_and_never_show(
 )
 def test_a_backend_that_refuses_costs_one_line_within_the_timeout(
     refusing: str,
-    spans: list[ReadableSpan],
+    spans: Sequence[ReadableSpan],
     path: str,
     answer: str,
     caplog: pytest.LogCaptureFixture,
@@ -181,7 +256,7 @@ def test_a_backend_that_refuses_costs_one_line_within_the_timeout(
 
 
 def test_a_backend_that_hangs_or_is_gone_costs_one_line_within_the_timeout(
-    spans: list[ReadableSpan], caplog: pytest.LogCaptureFixture
+    spans: Sequence[ReadableSpan], caplog: pytest.LogCaptureFixture
 ) -> None:
     with socket.socket() as hanging:  # accepts connections and never answers
         hanging.bind(("127.0.0.1", 0))

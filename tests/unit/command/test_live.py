@@ -12,12 +12,17 @@ import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from pytest_llmobs.analysis.analyze import Options, from_spans
+from pytest_llmobs.capture.receiver import Receiver
+from pytest_llmobs.capture.span_fields import Fields
 from pytest_llmobs.cli import main
+from pytest_llmobs.gate.aggregate import aggregate, series_index
 from pytest_llmobs.gate.promotion import BaselineState
 from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import write_run_report
 from tests.conftest import make_series
 from tests.loopback import free_port
+from tests.unit.export.captured import SCORE, capture
 
 SLOS = """
 [tool.llmobs]
@@ -28,6 +33,20 @@ error_rate = { warn = "2%", fail = "8%" }
 latency.p95 = { warn = "300ms", fail = "2s" }
 quality.relevance = { warn = 0.8, fail = 0.5 }
 """
+
+
+@pytest.fixture(scope="module")
+def listed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run report that lists requests (a real capture's, with their spans' ids)."""
+    captured = capture()
+    keys = series_index(captured.table, {}, ())
+    series = tuple(aggregate(captured.table, [SCORE], series=keys))
+    findings = from_spans(captured.table, keys, series, [SCORE], Options(count=1))
+    path = tmp_path_factory.mktemp("listed") / "run.json"
+    meta = {"created_at": "2026-12-01T04:00:00+00:00", "run_id": "r" * 32}
+    result = RunResult(series, BaselineState(path, "missing"), metadata=meta, findings=findings)
+    write_run_report(path, result)
+    return path
 
 
 @pytest.fixture
@@ -75,7 +94,7 @@ def test_export_to_a_pushgateway_that_is_down_exits_1_in_one_line(
     [
         ([], "say where: --pushgateway URL, --prometheus PATH or --otlp URL"),
         (["--otlp=ftp://host"], "--otlp=ftp://host: expected an http(s) URL"),
-        (["--prometheus=m.prom", "--timeout=0"], "--timeout: expected seconds from 0 to 3600"),
+        (["--prometheus=m.prom", "--timeout=0"], "--timeout: expected seconds above 0 and up"),
     ],
 )
 def test_export_refuses_bad_usage_in_one_line(
@@ -154,3 +173,46 @@ def test_grafana_on_python_3_10_says_it_needs_3_11(
     assert capsys.readouterr().err == (
         "llmobs: error: llmobs grafana needs Python 3.11 or newer (grafana-foundation-sdk does)\n"
     )
+
+
+def test_export_sends_the_spans_of_the_listed_requests(
+    listed: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    received: list[Fields] = []
+    receiver = Receiver(received.extend, resource_keys=None)
+    receiver.start()
+    try:
+        assert main(["export", str(listed), "--otlp", f"http://{receiver.endpoint}"]) == 0
+    finally:
+        receiver.stop()
+    assert capsys.readouterr().out == f"llmobs: 6 span(s) sent to http://{receiver.endpoint}\n"
+    assert len(received) == 6
+    assert {(fields[7] or {}).get("llmobs.run.id") for fields in received} == {"r" * 32}
+
+
+def test_a_report_whose_requests_cannot_be_spans_sends_nothing(
+    listed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    doc = json.loads(listed.read_text())
+    doc["slowest_requests"][0]["spans"][0]["span_id"] = "zz"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    metrics = tmp_path / "m.prom"
+    argv = ["export", str(bad), f"--prometheus={metrics}", f"--otlp=127.0.0.1:{free_port()}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"llmobs: error: {bad}: its requests cannot be sent as spans: ")
+    assert "zz" in err
+    assert err.count("\n") == 1
+    assert not metrics.exists()  # nothing sent, not even what could have been
+
+
+def test_an_interrupted_run_is_not_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "run.json"
+    series = make_series("llm", list(np.linspace(10.0, 20.0, 30)))
+    write_run_report(path, RunResult((series,), BaselineState(path, "missing"), interrupted=True))
+    assert main(["export", str(path), f"--prometheus={tmp_path / 'm.prom'}"]) == 2
+    assert "the run was interrupted: not exported" in capsys.readouterr().err
+    assert not (tmp_path / "m.prom").exists()

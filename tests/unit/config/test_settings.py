@@ -82,17 +82,19 @@ def test_an_empty_list_on_the_command_line_clears_the_one_below() -> None:
         ("otlp_endpoint", "127.0.0.1:²", "expected HOST:PORT, such as 127.0.0.1:4318"),
         ("slowest", "²", "expected a whole number from 0 to 10000"),
         ("exit_code", "\u0661", "expected a whole number from 0 to 255"),  # Arabic-Indic 1
-        ("export_otlp", "ftp://host:21", "expected an http(s) URL, such as http://localhost:4318"),
+        ("export_otlp", "ftp://host:21", "expected an http(s) URL, such as http://localhost:9091"),
         (
             "pushgateway",
             "http://host:port",
-            "expected an http(s) URL, such as http://localhost:4318",
+            "expected an http(s) URL, such as http://localhost:9091",
         ),
-        ("pushgateway", "http://", "expected an http(s) URL, such as http://localhost:4318"),
+        ("pushgateway", "http://", "expected an http(s) URL, such as http://localhost:9091"),
         ("pushgateway", "http://a b:9091", "expected an http(s) URL without spaces"),
         ("pushgateway_job", "  ", "expected a name"),
         ("pushgateway_job", True, "expected a name"),
-        ("export_timeout", "-1", "expected a number of seconds from 0 to 3600"),
+        ("export_timeout", "-1", "expected a number of seconds above 0 and up to 3600"),
+        ("export_timeout", "0", "expected a number of seconds above 0 and up to 3600"),
+        ("otlp_wait", "-1", "expected a number of seconds from 0 to 3600"),
     ],
 )
 def test_bad_values_quote_the_text_and_name_the_source(

@@ -133,10 +133,10 @@ def test_a_breached_slo_fires_warning_and_critical_and_an_unbreached_series_neit
         series("llmobs_span_error_ratio", series="chat"): "0.2x70",
         series("llmobs_span_error_ratio", series="embed"): "0.01x70",
     }
-    described = "SLO error_rate: warn 5%, fail 10% (configured in [tool.llmobs.slo])"
+    described = "SLO from [tool.llmobs.slo]: error_rate warn 5%, fail 10%"
     expected = [
         alert(level, f"chat: error rate 20% is above the SLO's {name} level {limit}", described,
-              alertname="LlmobsErrorRate", series="chat", slo="error_rate")
+              alertname="LlmobsErrorRate", series="chat", slo="error_rate", threshold="slo")
         for level, name, limit in (("warning", "warn", "5%"), ("critical", "fail", "10%"))
     ]  # fmt: skip
     done = promtool_test(tmp_path, rules, inputs, {"LlmobsErrorRate": expected})
@@ -165,26 +165,26 @@ def test_a_quality_slo_of_a_dotted_and_an_odd_attribute_fires_on_its_cohort(
         chat_score(ODD, "b"): "0.5x70",
     }
     relevance = {"series": "chat", "gen_ai_request_model": "a", "attribute": "answer.relevance",
-                 "slo": "quality.answer.relevance"}  # fmt: skip
-    where, source = "chat (gen_ai_request_model=a)", "(configured in [tool.llmobs.slo])"
+                 "slo": "quality.answer.relevance", "threshold": "slo"}  # fmt: skip
+    where, source = "chat (gen_ai_request_model=a)", "SLO from [tool.llmobs.slo]"
+    levels = f"{source}: quality.answer.relevance warn 0.7, fail 0.6"
     expected = {
         "LlmobsQualityAnswerRelevance": [
             alert("warning", f"{where}: quality answer.relevance 0.650 is below the SLO's warn "
-                  "level 0.7", f"SLO quality.answer.relevance: warn 0.7, fail 0.6 {source}",
-                  alertname="LlmobsQualityAnswerRelevance", **relevance),
+                  "level 0.7", levels, alertname="LlmobsQualityAnswerRelevance", **relevance),
         ],
         "LlmobsQualityABC": [
             alert("critical", f"chat (gen_ai_request_model={m}): quality {ODD} 0.500 is below "
-                  f"the SLO's fail level 0.6", f"SLO quality.{ODD}: fail 0.6 {source}",
+                  f"the SLO's fail level 0.6", f"{source}: quality.{ODD} fail 0.6",
                   alertname="LlmobsQualityABC", series="chat", gen_ai_request_model=m,
-                  attribute=ODD, slo=f"quality.{ODD}")
+                  attribute=ODD, slo=f"quality.{ODD}", threshold="slo")
             for m in ("a", "b")
         ],
         # both cohorts of the odd attribute are down: no cohort dropped alone
         "LlmobsCohortQualityDrop": [
             alert("warning", f"{where}: quality answer.relevance 0.650 dropped below 0.7 in this "
                   "cohort alone; the others of the series hold",
-                  "quality.answer.relevance below 0.7 in one cohort of the series",
+                  f"quality.answer.relevance below 0.7 in one cohort of the series; {levels}",
                   alertname="LlmobsCohortQualityDrop", pattern="cohort_quality_drop", **relevance),
         ],
     }  # fmt: skip
@@ -209,12 +209,14 @@ def test_a_latency_spike_with_a_quality_drop_fires_on_its_series_alone(tmp_path:
     spike = alert(
         "critical",
         "chat: p95 latency 900ms is above 1.5x its 7d average while quality is below 0.7",
-        "p95 latency spike with quality.* below 0.7",
+        "p95 latency spike with quality.* below 0.7; default threshold (no SLO configured): "
+        "quality.* warn 0.7, fail 0.6",
         alertname="LlmobsLatencySpikeWithQualityDrop",
         series="chat",
         quantile="0.95",
         pattern="latency_spike_quality_drop",
         slo="quality.*",
+        threshold="default",
     )
     done = promtool_test(tmp_path, rules, inputs, {"LlmobsLatencySpikeWithQualityDrop": [spike]})
     assert done.returncode == 0, done.stdout + done.stderr
@@ -237,10 +239,12 @@ def test_an_error_spike_without_a_latency_change_fires_and_one_with_it_does_not(
     fast = alert(
         "warning",
         "chat: error rate 20% spiked while p95 latency held: failing fast, not timing out",
-        "error rate above 5% and 1.5x its 7d average; p95 latency within 20% of its 7d average",
+        "error rate above 5% and 1.5x its 7d average, p95 latency within 20% of its 7d average; "
+        "default threshold (no SLO configured): error_rate warn 5%, fail 10%",
         alertname="LlmobsErrorSpikeWithoutLatencyChange",
         series="chat",
         pattern="error_spike_without_latency_change",
+        threshold="default",
     )
     expected = {"LlmobsErrorSpikeWithoutLatencyChange": [fast]}
     done = promtool_test(tmp_path, rules, inputs, expected)
@@ -281,12 +285,13 @@ def test_a_tokens_slo_fires_at_the_level_the_gate_found_breached(tmp_path: Path)
     warned = alert(
         "warning",
         "chat: input tokens per span is beyond the SLO's warn level 800, as the gate measured",
-        "SLO tokens.input: warn 800, fail 1600 (configured in [tool.llmobs.slo])",
+        "SLO from [tool.llmobs.slo]: tokens.input warn 800, fail 1600",
         alertname="LlmobsTokensInput",
         series="chat",
         metric="tokens.input",
         level="warn",
         slo="tokens.input",
+        threshold="slo",
     )
     done = promtool_test(tmp_path, rules, inputs, {"LlmobsTokensInput": [warned]})
     assert done.returncode == 0, done.stdout + done.stderr
@@ -294,5 +299,90 @@ def test_a_tokens_slo_fires_at_the_level_the_gate_found_breached(tmp_path: Path)
 
 def test_cohorts_are_named_as_the_exporter_names_their_labels() -> None:
     text = rules_yaml({}, ["gen_ai.request.model", "suite", "1st.tier", "gen_ai.request.model"])
-    join = "on(job, suite, branch, series, gen_ai_request_model, group_suite, _1st_tier)"
+    join = "on(job, suite, branch, series, test, gen_ai_request_model, group_suite, _1st_tier)"
     assert join in text
+
+
+def parsed(text: str) -> dict[str, list[dict[str, str]]]:
+    """Each rule of a rules file by alert name: its keys (labels and annotations among
+    them) and their values."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for block in text.split("\n      - alert: ")[1:]:
+        rule = dict(re.findall(r'^\s*(\w+): (".*")$', "alert: " + block, re.MULTILINE))
+        values = {key: json.loads(value) for key, value in rule.items()}
+        found.setdefault(values["alert"], []).append(values)
+    return found
+
+
+def test_each_rule_says_whether_its_level_is_an_slo_or_the_default() -> None:
+    table = {"latency": {"p50": {"warn": "200ms"}}, "quality": {"relevance": {"fail": 0.5}}}
+    rules = parsed(rules_yaml(slos(table), ["gen_ai.request.model"]))
+    kinds = {name: {r["threshold"] for r in found} for name, found in rules.items() if
+             name != "LlmobsRunFailed"}  # fmt: skip
+    assert kinds == {
+        "LlmobsErrorRate": {"default"},
+        "LlmobsLatencyP50": {"slo"},
+        "LlmobsLatencyP95": {"default"},
+        "LlmobsQualityRelevance": {"slo"},  # no default quality rule beside it
+        "LlmobsErrorSpikeWithoutLatencyChange": {"default"},
+        "LlmobsLatencySpikeWithQualityDrop": {"slo"},
+        "LlmobsCohortQualityDrop": {"slo"},
+    }
+    assert "threshold" not in rules["LlmobsRunFailed"][0]  # the gate's verdict, no level
+    p50, p95 = rules["LlmobsLatencyP50"][0], rules["LlmobsLatencyP95"][0]
+    assert p50["description"] == "SLO from [tool.llmobs.slo]: latency.p50 warn 200 ms"
+    assert p95["description"] == (
+        "default threshold (no SLO configured): latency.p95 warn 500 ms, fail 1000 ms"
+    )
+    spike = rules["LlmobsErrorSpikeWithoutLatencyChange"][0]["description"]
+    assert spike.endswith("; default threshold (no SLO configured): error_rate warn 5%, fail 10%")
+
+
+@needs_promtool
+def test_the_patterns_match_each_marked_tests_series_with_its_own_samples(
+    tmp_path: Path,
+) -> None:
+    """A marked test's series carries `test`: the same span name of another test (or of
+    no test) neither stands in for its latency nor for its quality."""
+    rules = rules_yaml(slos({}), ["gen_ai.request.model"])
+    marked = "tests/test_chat.py::test_long"
+    errors, p95, score = (
+        "llmobs_span_error_ratio",
+        "llmobs_span_latency_seconds",
+        "llmobs_quality_score",
+    )
+
+    def of(name: str, span: str, test: str = "", **labels: str) -> str:
+        return series(name, series=span, gen_ai_request_model="a", test=test, **labels)
+
+    inputs = {
+        # the marked test's errors come with its own latency spike: timeouts, no alert,
+        # though the unmarked series of the same span name holds its latency
+        of(errors, "chat", marked): "0x60 0.2x10",
+        of(p95, "chat", marked, quantile="0.95"): "0.2x60 0.9x10",
+        of(p95, "chat", quantile="0.95"): "0.2x70",
+        # its quality holds; the unmarked series' quality is down (and its only cohort)
+        of(score, "chat", marked, attribute="relevance"): "0.9x70",
+        of(score, "chat", attribute="relevance"): "0.5x70",
+        # failing fast in the marked test alone, whatever the unmarked series' latency
+        of(errors, "embed", marked): "0x60 0.2x10",
+        of(p95, "embed", marked, quantile="0.95"): "0.2x70",
+        of(p95, "embed", quantile="0.95"): "0.2x60 0.9x10",
+    }
+    fast = alert(
+        "warning",
+        f"embed[test={marked}] (gen_ai_request_model=a): error rate 20% spiked while p95 "
+        "latency held: failing fast, not timing out",
+        "error rate above 5% and 1.5x its 7d average, p95 latency within 20% of its 7d average; "
+        "default threshold (no SLO configured): error_rate warn 5%, fail 10%",
+        alertname="LlmobsErrorSpikeWithoutLatencyChange", series="embed", test=marked,
+        gen_ai_request_model="a", pattern="error_spike_without_latency_change",
+        threshold="default",
+    )  # fmt: skip
+    expected = {
+        "LlmobsErrorSpikeWithoutLatencyChange": [fast],
+        "LlmobsLatencySpikeWithQualityDrop": [],
+        "LlmobsCohortQualityDrop": [],
+    }
+    done = promtool_test(tmp_path, rules, inputs, expected)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -21,6 +21,8 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from pytest_llmobs.export.grafana import dashboard
 from tests.unit.export.test_alert_rules import (
     CONFIGURED,
+    ODD,
+    RUN,
     needs_promtool,
     promtool,
     promtool_test,
@@ -193,3 +195,99 @@ def test_the_latest_verdict_and_the_cohort_means_evaluate_as_shown(tmp_path: Pat
     ]  # fmt: skip
     done = promtool_test(tmp_path, "groups: []\n", inputs, {}, at="4m", exprs=checks)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def drawn(panel: dict[str, Any]) -> bool:
+    return "thresholds" in panel["fieldConfig"]["defaults"]
+
+
+def test_quality_attributes_without_an_slo_of_their_own_have_a_panel_without_levels() -> None:
+    found = panels(dashboard(slos({"quality": {"relevance": {"warn": 0.8}}}), GROUP_BY))
+    assert steps(found["Quality: relevance by series"]) == [(None, "orange"), (0.8, "green")]
+    for shown in ("by series", "by cohort (mean of its series)"):
+        others = found[f"Quality: other attributes {shown}"]
+        assert 'attribute!~"relevance"' in others["targets"][0]["expr"]
+        assert "{{attribute}}" in others["targets"][0]["legendFormat"]
+        # neither the gate nor the rules judge them: the default levels would promise a check
+        assert not drawn(others)
+        assert others["description"].startswith("Quality attributes without an SLO")
+    assert "Quality by series" not in found
+
+
+@needs_promtool
+def test_the_other_attributes_panel_leaves_out_exactly_those_with_an_slo(tmp_path: Path) -> None:
+    named = ["a.b", ODD, "x|y"]  # regex metacharacters, quotes and braces
+    table = {"quality": {name: {"fail": 0.5} for name in named}}
+    others = panels(dashboard(slos(table)))["Quality: other attributes by series"]
+    kept = ["aXb", "x", "faithfulness"]  # `a.b` unescaped would match aXb, `x|y` would match x
+    inputs = {series("llmobs_quality_score", series="chat", attribute=a): "0.5x5"
+              for a in named + kept}  # fmt: skip
+    name = {"__name__": "llmobs_quality_score"}  # a selector keeps the metric's name
+    samples = [{"labels": labels(**name, series="chat", attribute=a, **RUN), "value": 0.5}
+               for a in sorted(kept)]  # fmt: skip
+    check = {"expr": chosen_all(others["targets"][0]["expr"]), "exp_samples": samples}
+    done = promtool_test(tmp_path, "groups: []\n", inputs, {}, at="4m", exprs=[check])
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_each_latency_percentile_with_an_slo_has_a_panel_at_its_levels() -> None:
+    board = dashboard(slos(CONFIGURED), GROUP_BY)  # SLOs on p50, p95, p99; none on p90
+    found = panels(board)
+    latency = {title: steps(panel) for title, panel in found.items() if "latency" in title}
+    assert latency == {
+        "p50 latency by series": [(None, "green"), (0.2, "orange")],
+        "p95 latency by series": [(None, "green"), (0.5, "orange"), (1.0, "red")],
+        "p99 latency by series": [(None, "green"), (2.0, "red")],
+    }
+    assert 'quantile="0.99"' in found["p99 latency by series"]["targets"][0]["expr"]
+    defaults = panels(dashboard(slos({"error_rate": {"warn": "1%"}})))
+    assert [title for title in defaults if "latency" in title] == ["p95 latency by series"]
+    # tokens and cost SLOs are of the mean per span: no line on a per-run total
+    levels = {v for panel in board["panels"] if drawn(panel) for v, _ in steps(panel)}
+    assert not levels & {800, 400, 0.01, 0.02}
+    assert not drawn(found["Tokens per run"])
+
+
+def test_each_threshold_panel_says_whether_its_levels_are_an_slo_or_the_default() -> None:
+    found = panels(dashboard(slos({"latency": {"p50": {"warn": "200ms"}}})))
+    described = {title: panel.get("description") for title, panel in found.items()}
+    default = "default threshold (no SLO configured)"
+    assert (
+        described["p50 latency by series"] == "SLO from [tool.llmobs.slo]: latency.p50 warn 200 ms"
+    )
+    assert described["p95 latency by series"] == f"{default}: latency.p95 warn 500 ms, fail 1000 ms"
+    assert described["Error rate by series"] == f"{default}: error_rate warn 5%, fail 10%"
+    assert described["Quality by series"] == f"{default}: quality.* warn 0.7, fail 0.6"
+    for panel in dashboard(slos(CONFIGURED), GROUP_BY)["panels"]:
+        source = panel.get("description", "").startswith("SLO from [tool.llmobs.slo]: ")
+        assert source == drawn(panel), panel["title"]  # every level drawn is configured
+
+
+def rendered(legend: str, values: dict[str, str]) -> str:
+    """A legend as Grafana renders it: a label the sample lacks shows as nothing."""
+    return re.sub(r"\{\{\s*(\w+)\s*\}\}", lambda m: values.get(m[1], ""), legend)
+
+
+def test_legends_tell_apart_every_series_a_query_returns() -> None:
+    """Two marked tests' series of one span name, two cohorts, two attributes or
+    directions in one query: each is a line of its own, named apart."""
+    base = {"series": "chat", "gen_ai_request_model": "a", "attribute": "relevance"}
+    others = [
+        {"test": "tests/test_chat.py::test_long"},
+        {"test": "tests/test_chat.py::test_short"},
+        {"gen_ai_request_model": "b"},
+        {"user_tier": "free"},
+        {"series": "embed"},
+    ]
+    for panel in dashboard(slos(CONFIGURED), [*GROUP_BY, "user.tier"])["panels"]:
+        for target in panel["targets"]:
+            expr, legend = target["expr"], target["legendFormat"]
+            if 'series=~"$series"' not in expr or " by (" in expr:
+                continue  # aggregated: its `by` labels name it
+            variants = [{}, *others]
+            if "llmobs_quality_score" in expr and 'attribute="' not in expr:
+                variants.append({"attribute": "faithfulness"})
+            if "llmobs_span_tokens" in expr:
+                variants.append({"direction": "output"})
+            shown = [rendered(legend, {**base, "direction": "input", **v}) for v in variants]
+            assert len(set(shown)) == len(shown), (panel["title"], legend)

@@ -67,6 +67,9 @@ def test_a_request_s_own_span_keeps_its_redacted_attributes_and_every_span_its_t
     assert llm["gen_ai.prompt"] == f"[{len(PROMPT)} characters withheld]"
     assert llm["gen_ai.request.model"] == f"gpt-4o key={MASK}"
     assert (llm[SCORE], llm["test.nodeid"]) == (0.25, TEST_ID)
+    # the report keeps the token count as a float (812.0): it goes as the int it was
+    tokens = llm["gen_ai.usage.input_tokens"]
+    assert (tokens, type(tokens)) == (812, int)
     run = {k: RESOURCE[k] for k in RUN_ATTRIBUTES}  # the run's names, on every span too
     assert spans["vector search"].attributes == {"test.nodeid": TEST_ID, **run}
     assert spans["session teardown"].attributes == run  # no test, nothing kept but the run

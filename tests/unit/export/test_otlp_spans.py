@@ -4,13 +4,23 @@ service."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.trace import StatusCode
 
 from pytest_llmobs.capture.recorder import SpanRecorder
-from pytest_llmobs.export.otlp_spans import RUN_ATTRIBUTES, SCOPE, spans_for_export
+from pytest_llmobs.export.otlp_send import BATCH
+from pytest_llmobs.export.otlp_spans import (
+    RUN_ATTRIBUTES,
+    SCOPE,
+    integer_typed,
+    spans_for_export,
+)
+from pytest_llmobs.gate import semconv
+from pytest_llmobs.gate.model import SpanTable
 from pytest_llmobs.gate.redact import MASK, Redactor, redactor
 from tests.unit.export.captured import KEY, PROMPT, RESOURCE, SERVICE, TEST_ID, Captured, capture
 
@@ -65,6 +75,7 @@ def test_attributes_pass_the_redactor_and_numbers_pass_unchanged(
 ) -> None:
     llm = dict(exported["llm"].attributes or {})
     assert llm["gen_ai.usage.input_tokens"] == 812
+    assert type(llm["gen_ai.usage.input_tokens"]) is int  # the capture holds 812.0
     assert llm["gen_ai.request.model"] == f"gpt-4o key={MASK}"  # shown, its key masked
     assert llm["gen_ai.prompt"] == f"[{len(PROMPT)} characters withheld]"
     run = {k: RESOURCE[k] for k in RUN_ATTRIBUTES}  # the run's names, on every span too
@@ -153,4 +164,76 @@ def test_spans_whose_detail_was_not_kept_keep_their_numbers_and_grouping_values(
 
 def test_an_empty_capture_exports_nothing() -> None:
     recorder = SpanRecorder([])
-    assert spans_for_export(recorder.snapshot(), Redactor(), {"service.name": "x"}) == []
+    spans = spans_for_export(recorder.snapshot(), Redactor(), {"service.name": "x"})
+    assert (len(spans), list(spans), spans[0:512]) == (0, [], [])
+    with pytest.raises(IndexError):
+        spans[0]
+
+
+def _recorded(spans: list[dict[str, float]], numeric: list[str]) -> SpanTable:
+    """A table of one span a dict of attributes, captured by the SpanRecorder."""
+    recorder = SpanRecorder(numeric)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(recorder)
+    for attributes in spans:
+        with provider.get_tracer("t").start_as_current_span("llm", attributes=attributes):
+            pass
+    return recorder.snapshot()
+
+
+def test_token_counts_go_as_ints_and_other_numbers_as_doubles() -> None:
+    counts = {
+        "gen_ai.usage.input_tokens": 812,
+        "gen_ai.usage.output_tokens": 64,
+        "gen_ai.usage.total_tokens": 876,
+        "llm.token_count.prompt": 812,  # OpenInference's names
+        "llm.token_count.completion_details.reasoning": 12,
+    }
+    others = {"answer_relevance": 1.0, "llmobs.cost_usd": 2.0}
+    odd = {"gen_ai.usage.input_tokens": 2.5}  # not a count the app could have sent
+    table = _recorded([{**counts, **others}, odd], [*counts, *others])
+    assert table.numeric["gen_ai.usage.total_tokens"][1].dtype.kind == "f"
+    request = encode_spans(list(spans_for_export(table, Redactor(), {"service.name": "x"})))
+    [first, second] = request.resource_spans[0].scope_spans[0].spans
+    sent = {a.key: getattr(a.value, a.value.WhichOneof("value")) for a in first.attributes}
+    kinds = {a.key: a.value.WhichOneof("value") for a in first.attributes}
+    assert sent == {**counts, **others}
+    assert kinds == {**dict.fromkeys(counts, "int_value"), **dict.fromkeys(others, "double_value")}
+    assert [(a.key, a.value.double_value) for a in second.attributes] == [*odd.items()]
+
+
+def test_every_name_of_a_token_count_is_integer_typed() -> None:
+    names = semconv.all_names([*semconv.TOKEN_METRICS.values(), "gen_ai.usage.total_tokens"])
+    assert {"gen_ai.usage.prompt_tokens", "llm.token_count.total"} <= names
+    assert all(integer_typed(name) for name in names)
+    assert not any(
+        integer_typed(name)
+        for name in ("answer_relevance", semconv.COST_ATTRIBUTE, "gen_ai.request.temperature")
+    )
+
+
+def test_spans_are_made_a_slice_at_a_time_and_read_as_a_list_s() -> None:
+    table = _recorded([{"score": 0.5, "gen_ai.usage.input_tokens": 9}] * 8 * BATCH, ["score"])
+    tracemalloc.start()
+    try:
+        spans = spans_for_export(table, Redactor(), {"service.name": "x"})
+        for first in range(0, len(spans), BATCH):  # as the sender reads them
+            batch = spans[first : first + BATCH]
+            assert len(batch) == BATCH
+        del batch
+        lazy = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        every = list(spans)
+        held = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert lazy * 2 < held  # a batch or two of spans at a time, not all eight
+    ids = table.span_id.tolist()
+    assert [s.context.span_id for s in every if s.context] == ids
+    assert [s.context.span_id for s in spans[1::BATCH] if s.context] == ids[1::BATCH]
+    last = spans[-1]
+    assert last.context is not None
+    assert (last.context.span_id, last.attributes) == (ids[-1], every[-1].attributes)
+    with pytest.raises(IndexError):
+        spans[len(spans)]
