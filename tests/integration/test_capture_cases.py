@@ -243,7 +243,7 @@ def test_without_llmobs_nothing_is_installed_or_imported(pytester: pytest.Pytest
             heavy = {"numpy", "scipy", "opentelemetry.sdk", "pytest_llmobs.run.session"}
             assert heavy.isdisjoint(sys.modules), heavy & set(sys.modules)
             # nothing of the folders that capture, analyse or report a run
-            folders = ("capture", "analysis", "report", "command")
+            folders = ("capture", "analysis", "report", "command", "export")
             loaded = [m for m in sys.modules if m.split(".")[1:2] and m.split(".")[1] in folders]
             assert [m for m in loaded if m.startswith("pytest_llmobs.")] == []
             assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)

@@ -128,6 +128,20 @@ def test_a_run_pytest_stopped_before_any_test_is_not_exported(repo: Repo) -> Non
     assert not (repo.root / "metrics.prom").exists()
 
 
+def test_a_run_without_export_options_imports_nothing_of_the_extra(repo: Repo) -> None:
+    (repo.suite / "test_zz_modules.py").write_text(
+        "import sys\n\n"
+        "def test_zz_modules():\n"
+        "    extra = ('prometheus_client', 'opentelemetry.exporter', 'grafana_foundation_sdk',\n"
+        "             'requests', 'pytest_llmobs.export.otlp_spans',\n"
+        "             'pytest_llmobs.export.prometheus', 'pytest_llmobs.export.grafana')\n"
+        "    assert [m for m in extra if m in sys.modules] == []\n"
+    )
+    result, _ = repo.gate("--llmobs-json=run.json")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.no_fnmatch_line("exported:*")
+
+
 def test_a_missing_extra_stops_the_run_before_any_test(repo: Repo) -> None:
     # as if prometheus_client were not installed: an import of it fails
     (repo.suite / "conftest.py").write_text("import sys\nsys.modules['prometheus_client'] = None\n")
