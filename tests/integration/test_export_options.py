@@ -68,7 +68,6 @@ def test_the_metrics_file_holds_the_run_as_its_report_does(
 
 
 def test_metrics_under_xdist_are_the_serial_runs(repo: Repo) -> None:
-    repo.record()
     serial, _ = repo.gate("--llmobs-prometheus=serial.prom")
     parallel, _ = repo.gate("--llmobs-prometheus=parallel.prom", "-n", "2")
     assert (serial.ret, parallel.ret) == (0, 0), parallel.stdout.str()
@@ -80,7 +79,6 @@ def test_metrics_under_xdist_are_the_serial_runs(repo: Repo) -> None:
 def test_a_pushgateway_that_is_down_costs_one_line_and_not_the_verdict(
     repo: Repo, closed_port: int
 ) -> None:
-    repo.record()
     result, report = repo.gate(f"--llmobs-pushgateway=http://127.0.0.1:{closed_port}")
     assert result.ret == 0
     assert report["verdict"] == "pass"
@@ -93,7 +91,6 @@ def test_a_pushgateway_that_is_down_costs_one_line_and_not_the_verdict(
 
 
 def test_a_backend_that_hangs_is_left_after_the_timeout(repo: Repo) -> None:
-    repo.record()
     with silent() as url:
         result, report = repo.gate(f"--llmobs-export-otlp={url}", "--llmobs-export-timeout=1")
     assert result.ret == 0
@@ -106,7 +103,9 @@ def test_a_regression_keeps_its_exit_status_whatever_the_export_does(
 ) -> None:
     repo.record()
     repo.write(scored=False)  # the quality score is gone: the gate fails
-    result, report = repo.gate(f"--llmobs-export-otlp=http://127.0.0.1:{closed_port}")
+    # the exporter retries a refused connection until the timeout: a short one
+    url = f"http://127.0.0.1:{closed_port}"
+    result, report = repo.gate(f"--llmobs-export-otlp={url}", "--llmobs-export-timeout=1")
     assert report["verdict"] != "pass"
     assert result.ret == 1
     result.stdout.fnmatch_lines([f"export failed: spans to http://127.0.0.1:{closed_port}: *"])
