@@ -10,10 +10,12 @@ from pytest_llmobs.config.pyproject_table import PYPROJECT_TABLE
 from pytest_llmobs.config.settings import (
     ConfigError,
     Settings,
+    Source,
     ci_environment,
     load_pyproject,
     resolve,
 )
+from pytest_llmobs.config.toml_ini import ini_values
 from pytest_llmobs.gate import baseline
 from pytest_llmobs.report import history
 from pytest_llmobs.report.result import RunResult
@@ -63,13 +65,16 @@ def history_runs(path: Path, last: int = 100) -> list[history.Run]:
 
 
 def command_settings(config: Path | None) -> Settings:
-    """The `[tool.llmobs]` settings, CI mode as the plugin decides it (the table's `ci`,
+    """The settings of a pyproject.toml: its pytest table's llmobs ini keys, then its
+    `[tool.llmobs]` table (the plugin's order), CI mode as the plugin decides it (those,
     else the environment variable CI)."""
     path = _pyproject(config)
     if config is not None and not config.is_file():
         raise BadInput(f"{config}: no such file")
     try:
         sources = [load_pyproject(path)] if path is not None else []
+        if path is not None and (keys := ini_values(path)):
+            sources.insert(0, Source(f"the pytest table of {path}", keys, path.parent, "ini"))
         sources.append(ci_environment(os.environ, Path.cwd()))
         return resolve(sources, path.parent if path is not None else Path.cwd())
     except ConfigError as exc:

@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pytest_llmobs.command.inputs import BadInput, command_settings, saved_run
+from pytest_llmobs.command.inputs import BadInput, command_settings, rules_from, saved_run
+from pytest_llmobs.config.settings import Settings
+from pytest_llmobs.config.unmatched import closest
 from pytest_llmobs.export import stack
 from pytest_llmobs.gate.redact import Redactor
 from pytest_llmobs.report.result import RunResult
@@ -123,7 +125,7 @@ def _report_spans(path: Path, redactor: Redactor, result: RunResult) -> Sequence
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    settings = command_settings(args.config)
+    settings = _slo_settings(args.config)
     try:
         from pytest_llmobs.export.grafana import dashboard
     except ImportError as exc:
@@ -136,9 +138,28 @@ def _dashboard(args: argparse.Namespace) -> int:
 def _rules(args: argparse.Namespace) -> int:
     from pytest_llmobs.export.alert_rules import rules_yaml
 
-    settings = command_settings(args.config)
+    settings = _slo_settings(args.config)
     _emit(args.output, rules_yaml(settings.rules.slos, settings.group_by))
     return EXIT_SENT
+
+
+def _slo_settings(config: Path | None) -> Settings:
+    """The settings the SLOs come from, saying on stderr which file that is, and each
+    quality SLO whose attribute is not configured (a typo makes rules that never fire)."""
+    settings = command_settings(config)
+    print(f"llmobs: {rules_from(config)}", file=sys.stderr)
+    known = settings.quality_attributes
+    for metric in settings.rules.slos:
+        family, _, attribute = metric.partition(".")
+        if family == "quality" and attribute not in (*known, "*") and known:
+            hint = closest(attribute, known)
+            print(
+                f"llmobs: warning: the SLO {metric} names no attribute of quality_attributes"
+                f" ({', '.join(known)}){hint}; a score set by llmobs.score() or an"
+                " evaluation needs no entry there",
+                file=sys.stderr,
+            )
+    return settings
 
 
 def _needs(command: str, exc: ImportError) -> str:

@@ -122,6 +122,8 @@ def _url(raw: Any) -> str:
         raise BadValue("expected an http(s) URL, such as http://localhost:9091")
     if any(c.isspace() for c in text):
         raise BadValue("expected an http(s) URL without spaces")
+    if parts.path.startswith("//"):  # http//host:9091, read as the host "http"
+        raise BadValue("expected an http(s) URL: is the ':' after http missing?")
     return text
 
 

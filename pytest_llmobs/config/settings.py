@@ -222,6 +222,9 @@ def _values(sources: list[Source], rootdir: Path) -> tuple[dict[str, Any], dict[
             if raw is None or raw == "" or raw == []:
                 if raw == "" and option.kind == "names" and source.style == "flag":
                     values[option.name] = ()  # `--llmobs-group-by=` clears the list
+                elif raw == "" and option.kind == "url" and source.style == "flag":
+                    # asked for, but where? (a CI variable left unset, most likely)
+                    raise ConfigError(f"{source.origin(option, raw)}: expected an http(s) URL")
                 continue
             try:
                 values[option.name] = convert(option, raw, source.base_dir)

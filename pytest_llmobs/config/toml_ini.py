@@ -48,3 +48,13 @@ def toml_ini_value(path: Path | None, key: str, overrides: Iterable[str] = ()) -
     if isinstance(table, dict) and isinstance(table.get("ini_options"), dict):
         table = table["ini_options"]
     return table.get(key) if isinstance(table, dict) else None
+
+
+def ini_values(path: Path) -> dict[str, Any]:
+    """The llmobs ini keys a pyproject.toml's pytest table sets (`llmobs_group_by`), by
+    option name: what the `llmobs` command reads beside `[tool.llmobs]`, as pytest
+    would hand them to the plugin from that file."""
+    from pytest_llmobs.config.options import OPTIONS
+
+    found = {option.name: toml_ini_value(path, option.ini) for option in OPTIONS}
+    return {name: value for name, value in found.items() if value is not None}

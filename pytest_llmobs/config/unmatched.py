@@ -74,9 +74,11 @@ def measured(series: Iterable[SeriesStats], attributes: Iterable[str]) -> Measur
 
 
 def attributes_of(table: SpanTable) -> set[str]:
-    """The attribute names spans carried: numbers (scores, tokens) and detail."""
+    """The attribute names spans and their events carried: numbers (scores, tokens),
+    detail, and the events' (`exception.message`, which redact.allow may name)."""
     numbers = (key for key, (rows, _) in table.numeric.items() if len(rows))
-    return {*numbers, *table.detail}
+    events = (key for event in table.events for key in event.attributes)
+    return {*numbers, *table.detail, *events}
 
 
 def warnings(named: Sequence[Named], found: Measured) -> list[str]:

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from pytest_llmobs.export import bounded
 from pytest_llmobs.export.bounded import ExportError
+from pytest_llmobs.export.reachable import unreachable
 from pytest_llmobs.export.urls import masked as masked  # re-exported: its home was here
 from pytest_llmobs.export.urls import traces_endpoint as traces_endpoint  # here too
 
@@ -62,6 +63,9 @@ def send_spans(url: str, spans: Sequence[ReadableSpan], timeout: float) -> None:
     """
     what = f"spans to {masked(url)}"
     _check_headers(what)
+    why = unreachable(url, min(timeout, 2.0))
+    if why is not None:  # the exporter would retry it until the timeout
+        raise ExportError(f"{what}: cannot connect: {why} (0 of {len(spans)} spans sent)")
     sender = _Sender(traces_endpoint(url), spans, timeout)
     try:
         bounded.within(timeout, what, sender.send)

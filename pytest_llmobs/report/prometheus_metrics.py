@@ -108,6 +108,8 @@ def run_metrics(result: RunResult) -> tuple[MetricFamily, ...]:
              _breaches(result, labels)),
             ("llmobs_run_info", "", "The run's verdict, git commit and branch (value 1).",
              [(_info(result), 1.0)]),
+            ("llmobs_run_tests_failed", "", "Tests of the run that failed by themselves.",
+             [((), float(result.tests_failed))]),
             ("llmobs_run_timestamp_seconds", "seconds", "When the run was made, in Unix seconds.",
              _timestamp(result.metadata)),
         )

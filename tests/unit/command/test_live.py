@@ -123,7 +123,10 @@ def test_grafana_thresholds_are_the_configured_slos(
     config.write_text(SLOS)
     out = tmp_path / "dash.json"
     assert main(["grafana", f"--config={config}", "-o", str(out)]) == 0
-    assert capsys.readouterr() == ("", f"llmobs: wrote {out}\n")
+    assert capsys.readouterr() == (
+        "",
+        f"llmobs: rules: [tool.llmobs] in {config.resolve()}\nllmobs: wrote {out}\n",
+    )
     model = json.loads(out.read_text())
     steps = {
         panel["title"]: [
@@ -143,7 +146,7 @@ def test_rules_print_to_stdout_without_a_file(
     monkeypatch.chdir(tmp_path)  # the nearest pyproject.toml is the one read
     assert main(["prometheus-rules"]) == 0
     out, err = capsys.readouterr()
-    assert err == ""
+    assert err == f"llmobs: rules: [tool.llmobs] in {(tmp_path / 'pyproject.toml').resolve()}\n"
     assert "llmobs_span_error_ratio" in out
     assert "> 0.08" in out
 
@@ -216,3 +219,29 @@ def test_an_interrupted_run_is_not_exported(
     assert main(["export", str(path), f"--prometheus={tmp_path / 'm.prom'}"]) == 2
     assert "the run was interrupted: not exported" in capsys.readouterr().err
     assert not (tmp_path / "m.prom").exists()
+
+
+def test_the_rules_take_group_by_from_the_pytest_table_too(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`llmobs_group_by` in [tool.pytest.ini_options] splits series in the plugin: the
+    cohort patterns must join on it too."""
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.pytest.ini_options]\nllmobs_group_by = ["user_tier"]\n' + SLOS)
+    assert main(["prometheus-rules", f"--config={config}"]) == 0
+    out = capsys.readouterr().out
+    assert "on(job, suite, branch, series, test, user_tier)" in out
+    assert "LlmobsCohortQualityDrop" in out
+
+
+def test_a_quality_slo_for_an_attribute_not_configured_is_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "pyproject.toml"
+    config.write_text(SLOS.replace("quality.relevance", "quality.relevanse"))
+    assert main(["prometheus-rules", f"--config={config}", "-o", str(tmp_path / "r.yml")]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "llmobs: warning: the SLO quality.relevanse names no attribute of quality_attributes"
+        " (relevance): did you mean relevance?"
+    ) in err

@@ -91,6 +91,11 @@ def test_an_empty_list_on_the_command_line_clears_the_one_below() -> None:
         ("pushgateway", "http://", "expected an http(s) URL, such as http://localhost:9091"),
         ("pushgateway", "http://a b:9091", "expected an http(s) URL without spaces"),
         ("pushgateway_job", "  ", "expected a name"),
+        (
+            "pushgateway",
+            "http//127.0.0.1:9091",
+            "expected an http(s) URL: is the ':' after http missing?",
+        ),
         ("pushgateway_job", True, "expected a name"),
         ("export_timeout", "-1", "expected a number of seconds above 0 and up to 3600"),
         ("export_timeout", "0", "expected a number of seconds above 0 and up to 3600"),
@@ -328,6 +333,16 @@ def test_export_settings_take_urls_as_prometheus_takes_them() -> None:
     assert settings.pushgateway == "http://localhost:9091"  # as prometheus_client reads it
     assert settings.export_otlp == "https://otlp.example:4318/v1/traces"
     assert (settings.pushgateway_job, settings.export_timeout) == ("llmobs", 10.0)
+
+
+def test_an_export_url_left_empty_on_the_command_line_is_refused() -> None:
+    # `--llmobs-export-otlp=${OTLP_URL}` with the variable unset: asked for, not given
+    typed = Source("addopts or PYTEST_ADDOPTS", {"export_otlp": ""}, Path("/cwd"), "flag")
+    with pytest.raises(ConfigError) as info:
+        resolve([typed], ROOT)
+    assert str(info.value) == (
+        "--llmobs-export-otlp= (addopts or PYTEST_ADDOPTS): expected an http(s) URL"
+    )
 
 
 def test_export_settings_without_what_they_tune_are_noted_or_typed_ones_refused() -> None:

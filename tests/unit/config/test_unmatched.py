@@ -133,3 +133,21 @@ def test_error_rate_rules_up_to_a_whole_rate_are_accepted(spec: str) -> None:
 def test_an_error_rate_rule_above_a_whole_rate_is_refused() -> None:
     with pytest.raises(RuleError, match=r"'\+5' is a rate above 100%: write \+5pp or \+0.05"):
         rules_from_config({"rules": {"error_rate": "+5"}}, "here")
+
+
+def test_attributes_of_events_count_as_seen() -> None:
+    """redact.allow may name an event's attribute (an exception's message)."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from pytest_llmobs.capture.recorder import SpanRecorder
+    from pytest_llmobs.config.unmatched import attributes_of
+
+    recorder = SpanRecorder([])
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(recorder)
+    with provider.get_tracer("t").start_as_current_span("call", attributes={"route": "/a"}) as s:
+        s.add_event("exception", {"exception.message": "model refused"})
+    found = attributes_of(recorder.snapshot())
+    assert {"route", "exception.message"} <= found
+    allowed = Named("attribute", ("exception.*",), "redact.allow")
+    assert warnings([allowed], measured([make_series("call", [1.0])], found)) == []

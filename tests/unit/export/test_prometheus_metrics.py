@@ -94,7 +94,7 @@ def test_the_families_of_the_run_hold_checks_verdict_and_time() -> None:
         ("llmobs_span_latency_seconds", "seconds"), ("llmobs_span_error_ratio", ""),
         ("llmobs_quality_score", ""), ("llmobs_span_tokens", ""),
         ("llmobs_span_cost_usd", "usd"), ("llmobs_spans", ""), ("llmobs_checks", ""),
-        ("llmobs_slo_breach", ""), ("llmobs_run_info", ""),
+        ("llmobs_slo_breach", ""), ("llmobs_run_info", ""), ("llmobs_run_tests_failed", ""),
         ("llmobs_run_timestamp_seconds", "seconds"),
     ]  # fmt: skip
     assert by_labels(families, "llmobs_checks") == {
@@ -106,6 +106,9 @@ def test_the_families_of_the_run_hold_checks_verdict_and_time() -> None:
         frozenset({("verdict", "regression"), ("commit", "abc123"), ("branch", "main")}): 1.0
     }
     assert by_labels(families, "llmobs_run_timestamp_seconds") == {frozenset(): 1767323045.0}
+    assert by_labels(families, "llmobs_run_tests_failed") == {frozenset(): 0.0}
+    failed = run_metrics(dataclasses.replace(result_of(chat()), tests_failed=3))
+    assert by_labels(failed, "llmobs_run_tests_failed") == {frozenset(): 3.0}
 
 
 @pytest.mark.parametrize(
@@ -207,12 +210,13 @@ def test_values_that_are_not_finite_are_left_out() -> None:
     broken = dataclasses.replace(cached, latency=LatencySummary(*[nan] * 6))  # cache hits only
     families = run_metrics(result_of(broken, metadata={"created_at": "not a time"}))
     assert {f.name for f in families if f.samples} == {
-        "llmobs_span_error_ratio", "llmobs_spans", "llmobs_checks", "llmobs_run_info"
+        "llmobs_span_error_ratio", "llmobs_spans", "llmobs_checks", "llmobs_run_info",
+        "llmobs_run_tests_failed",
     }  # fmt: skip
     text = exposition(families)
     assert "NaN" not in text
     assert "Inf" not in text
-    assert len(list(text_string_to_metric_families(text))) == 10
+    assert len(list(text_string_to_metric_families(text))) == 11
 
 
 def test_series_prometheus_cannot_tell_apart_become_one_sample() -> None:
@@ -253,7 +257,7 @@ def test_the_textfile_is_written_whole_and_parses(tmp_path: Path) -> None:
     write_textfile(path, run_metrics(result), constant_labels(result))
     assert [p.name for p in tmp_path.iterdir()] == ["llmobs.prom"]  # no temporary file left
     parsed = list(text_string_to_metric_families(path.read_text(encoding="utf-8")))
-    assert len(parsed) == 10
+    assert len(parsed) == 11
     assert all(s.labels["suite"] == "rag" for f in parsed for s in f.samples)
     (tmp_path / "folder.prom").mkdir()
     with pytest.raises(IsADirectoryError):  # the caller reports it
