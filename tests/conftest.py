@@ -29,6 +29,15 @@ def _not_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Under `pytest -n`, the suites a test runs in subprocesses would inherit the worker's
+    # variables and take themselves for xdist workers (pytest-benchmark, where installed,
+    # then warns, which -W error turns into an internal error)
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def make_series(
     name: str,
     latencies: Sequence[float],
