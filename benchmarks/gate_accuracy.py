@@ -142,11 +142,9 @@ def trial(args: tuple[Cell, int]) -> Outcome:
     counts = tuple(sum(c.verdict == word for c in watched) for word in WORDS)
     # false: a regression on a series nothing changed, or anywhere when the change is
     # within tolerance (a detection cell's other metrics of s0 did change: p99 with p95)
-    changed = (
-        {f"s{i}" for i in range(SERIES) if cell.everywhere or i == 0} if cell.changed else set()
-    )
+    moved = {f"s{i}" for i in range(SERIES) if cell.everywhere or i == 0} if cell.changed else set()
     false = any(
-        c.verdict == "regression" and not (cell.detect and c.series.name in changed) for c in checks
+        c.verdict == "regression" and not (cell.detect and c.series.name in moved) for c in checks
     )
     return (counts[0], counts[1], counts[2]), false, naive(current, baseline, cell)
 

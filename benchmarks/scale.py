@@ -61,7 +61,7 @@ def main() -> None:
     found = analysis.from_spans(current, keys, now, ["score"], analysis.Options())
     timings["analysis: requests and structure"] = time.perf_counter() - start
     start = time.perf_counter()
-    now = as_stored(now)  # judged as its run report keeps it, as the plugin does
+    judged = as_stored(now)  # judged as its run report keeps it, as the plugin does
     timings["stored form (this run)"] = time.perf_counter() - start
     before = aggregate(base, ["score"])
     start = time.perf_counter()
@@ -74,11 +74,11 @@ def main() -> None:
     timings["baseline: load"] = time.perf_counter() - start
     start = time.perf_counter()
     tests = frozenset(base.tests[1:])  # every test case ran in both runs
-    comparison = compare(now, stored, tests=RanTests(tests, tests))
+    comparison = compare(judged, stored, tests=RanTests(tests, tests))
     checks = comparison.checks
     timings["compare (intervals, coverage)"] = time.perf_counter() - start
     start = time.perf_counter()
-    found = analysis.with_comparison(found, comparison, now, stored)
+    found = analysis.with_comparison(found, comparison, judged, stored)
     timings["analysis: attribution and alerts"] = time.perf_counter() - start
     print(f"{spans:,} spans, {series} series, {len(checks)} checks, baseline {len(text):,} bytes")
     for step, seconds in timings.items():
