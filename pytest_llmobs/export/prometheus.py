@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pytest_llmobs.export.bounded import ExportError, within
+from pytest_llmobs.export.urls import masked
 from pytest_llmobs.gate.jsonfile import write_atomic
 from pytest_llmobs.report.prometheus_metrics import Labels, MetricFamily
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 
 # what Pushgateway users write: a scheme (or none: http), then credentials before an "@"
-_CREDENTIALS = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)?[^/?#]*@")
 # how the Pushgateway quotes a metric it refuses: `collected metric "x" { label:<...> }`
 _DUMP = re.compile(r"\{[^{}]*\}")
 _Auth = tuple[str, str] | None
@@ -85,7 +85,7 @@ def push(
     """
     from prometheus_client import push_to_gateway
 
-    shown = mask(url)
+    shown = masked(url)
     target, auth = _target(url, shown)
     registry = _registry(tuple(families), ())
 
@@ -96,11 +96,6 @@ def push(
             raise _Failure(_why(exc, timeout, auth)) from None
 
     within(timeout, f"metrics to {shown}", send)
-
-
-def mask(url: str) -> str:
-    """The URL with its credentials (`user:password@`) replaced by `***@`."""
-    return _CREDENTIALS.sub(lambda m: (m["scheme"] or "") + "***@", url.strip(), count=1)
 
 
 class _Failure(Exception):
@@ -222,7 +217,7 @@ def _status(error: urllib.error.HTTPError) -> str:
             body = _DUMP.sub("{...}", body)  # the metric's whole dump hides the reason
             return f"{status}: {body}" if body else status
     if 300 <= error.code < 400:  # urllib follows no redirect of a PUT
-        return f"{status}: it redirects to {mask(error.headers.get('Location', '?'))}"
+        return f"{status}: it redirects to {masked(error.headers.get('Location', '?'))}"
     if error.code in (401, 403):
         return f"{status}: give credentials in the URL (https://user:password@host)"
     if error.code >= 500:

@@ -11,7 +11,8 @@ def masked(url: str) -> str:
     """The URL with any user and password in it replaced by `***`.
 
     The host is what follows the netloc's last `@`, so a password that holds an `@`
-    never shows in part. A query string is left as it is.
+    never shows in part. A query string is left as it is. An address without a scheme
+    (`user:pass@host:9091`, as a Pushgateway's may be given) is masked alike.
 
     Args:
         url: a URL, as the user gave it (`http://user:pass@host:4318/v1/traces`).
@@ -19,10 +20,19 @@ def masked(url: str) -> str:
     Returns:
         The URL as a message may show it (`http://***@host:4318/v1/traces`).
     """
-    parts = urlsplit(url)
+    url = url.strip()
+    schemeless = "://" not in url  # urlsplit would read `user:` as a scheme
+    try:
+        parts = urlsplit("//" + url if schemeless else url)
+    except ValueError:  # not a URL (`http://[::1`): its credentials, if any, go all the same
+        scheme, sep, rest = url.partition("://")
+        if schemeless:
+            scheme, sep, rest = "", "", url
+        return f"{scheme}{sep}***@{rest.rpartition('@')[2]}" if "@" in rest else url
     if "@" not in parts.netloc:
         return url
-    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    shown = urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+    return shown.removeprefix("//") if schemeless else shown
 
 
 def traces_endpoint(url: str) -> str:

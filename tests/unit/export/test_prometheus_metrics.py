@@ -13,7 +13,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from pytest_llmobs.export.bounded import ExportError
-from pytest_llmobs.export.prometheus import exposition, mask, push, write_textfile
+from pytest_llmobs.export.prometheus import exposition, push, write_textfile
+from pytest_llmobs.export.urls import masked
 from pytest_llmobs.gate.compare import Check, Comparison
 from pytest_llmobs.gate.model import LatencySummary, SeriesKey, SeriesStats
 from pytest_llmobs.gate.promotion import BaselineState
@@ -294,4 +295,4 @@ def test_a_malformed_url_fails_before_any_connection(url: str, why: str) -> None
     ],
 )
 def test_mask_hides_credentials(url: str, shown: str) -> None:
-    assert mask(url) == shown
+    assert masked(url) == shown

@@ -19,6 +19,12 @@ from pytest_llmobs.export.urls import masked, traces_endpoint
         ("http://u:p@collector/?to=a@b&key=1", "http://***@collector/?to=a@b&key=1"),
         ("http://collector:4318/?to=a@b", "http://collector:4318/?to=a@b"),
         ("http://collector:4318", "http://collector:4318"),
+        # an address without a scheme, as a Pushgateway's may be given
+        ("user:pa55@gw.example:9091", "***@gw.example:9091"),
+        # what is no URL at all loses its credentials all the same
+        ("http://u:p@[::1", "http://***@[::1"),
+        ("u:p@[::1", "***@[::1"),
+        ("http://[::1", "http://[::1"),
     ],
 )
 def test_a_url_shows_no_user_or_password(url: str, shown: str) -> None:
