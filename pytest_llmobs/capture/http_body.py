@@ -48,8 +48,11 @@ class BodyReader:
             chunks += [chunk] if keep else []
         return b"".join(chunks)
 
-    def chunked(self, limit: int, keep: bool = True) -> bytes:
-        """A chunked body of at most limit bytes, its trailer read and dropped."""
+    def chunked(self, limit: int, keep: bool = True, drain: int = 0) -> bytes:
+        """A chunked body of at most limit bytes, its trailer read and dropped. One over
+        the limit is still read and dropped up to drain bytes before the 413, so that the
+        client, which sends its body whole before it reads, gets the answer: closing on
+        bytes unread would reset the connection under the client's next send."""
         chunks, size = [], 0
         while True:
             self._in_time()
@@ -59,10 +62,11 @@ class BodyReader:
                 raise OtlpError(400, "the chunked body is malformed")
             length = int(size_text, 16)
             size += length
-            if size > limit:
+            if size > max(limit, drain) or (length == 0 and size > limit):
                 raise OtlpError(413, f"the body is over {limit} bytes")
             if length == 0:
                 break
+            keep = keep and size <= limit
             chunks.append(self.exactly(length, keep, of="the end of a chunk"))
             if self._io(self.rfile.readline, MAX_LINE + 1).strip():
                 raise OtlpError(400, "the chunked body is malformed")

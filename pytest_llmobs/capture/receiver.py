@@ -25,6 +25,7 @@ from pytest_llmobs.capture.otlp_values import OtlpError, body_of
 from pytest_llmobs.capture.span_fields import Fields
 
 MAX_BODY = 16 * 1024 * 1024  # bytes of one request, compressed or not
+DRAIN = 4  # a body over the limit is still read (and dropped) up to DRAIN x the limit
 # requests read and decoded at once; more are answered 503 (retried). Each may hold its
 # body, inflated too, and what it decodes to (a few times MAX_BODY); decoding holds the
 # GIL, so on a machine of 2 cores more than a few at once gain nothing
@@ -244,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         try:
             if chunked:
-                return reader.chunked(limit, keep)
+                return reader.chunked(limit, keep, drain=DRAIN * self.receiver.limit)
             return reader.exactly(length or 0, keep)
         except OtlpError:
             self.close_connection = True
@@ -255,10 +256,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _skip_body(self) -> None:
         """Read and drop a body not to be decoded: a client sends it whole before it
         reads the answer, and the connection then serves its next request. One too long
-        for that (4 x the limit), or without a length, ends the connection."""
+        for that (DRAIN x the limit), or without a length, ends the connection."""
         self.consumed = True
         try:
-            self._body(4 * self.receiver.limit, keep=False)
+            self._body(DRAIN * self.receiver.limit, keep=False)
         except OtlpError:  # not read whole: what the connection sends next is unknown
             self.close_connection = True
 

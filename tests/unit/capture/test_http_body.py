@@ -7,7 +7,8 @@ import gzip
 import http.client
 import json
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 
 import pytest
 
@@ -30,7 +31,7 @@ def receiver(recorder: SpanRecorder) -> Iterator[Receiver]:
     receiver.stop()
 
 
-def chunked(receiver: Receiver, parts: list[bytes], **headers: str) -> tuple[int, bytes]:
+def chunked(receiver: Receiver, parts: Iterable[bytes], **headers: str) -> tuple[int, bytes]:
     """POST the parts as a chunked body, as http.client streams an iterable."""
     host, port = receiver.endpoint.rsplit(":", 1)
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -56,10 +57,33 @@ def test_a_chunked_body_is_read_whole_plain_or_gzipped(
     assert not receiver.refused
 
 
-def test_a_chunked_body_over_the_limit_is_413(receiver: Receiver) -> None:
-    status, answer = chunked(receiver, [b" " * 40_000, b" " * 40_000])
+def slowly(parts: list[bytes]) -> Iterator[bytes]:
+    """The parts with a pause before each after the first, as a client streaming."""
+    for index, part in enumerate(parts):
+        time.sleep(0.2 if index else 0)
+        yield part
+
+
+def test_a_chunked_body_over_the_limit_is_read_then_answered_413(receiver: Receiver) -> None:
+    # the client sends its whole body before it reads: a receiver that answered at the
+    # chunk that crossed the limit and closed would reset the connection under its next
+    # send (BrokenPipeError), and it would never see the 413
+    status, answer = chunked(receiver, slowly([b" " * 40_000] * 4))
     assert status == 413
     assert b"over 65536 bytes" in answer
+    assert list(receiver.refused.values()) == [1]
+
+
+def test_a_chunked_body_far_over_the_limit_is_not_read_to_its_end(receiver: Receiver) -> None:
+    host, port = receiver.endpoint.rsplit(":", 1)
+    head = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=10) as client:
+        client.sendall(head + b"%x\r\n" % (4 * 65536 + 1))  # over what is drained: no read
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413")
 
 
 @pytest.mark.parametrize(
