@@ -10,11 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from pytest_llmobs import __version__
 from pytest_llmobs.analysis import analyze
 from pytest_llmobs.analysis.distributions import distributions
-from pytest_llmobs.command import live
+from pytest_llmobs.command import combine, live
 from pytest_llmobs.command.inputs import (
     BadInput,
     command_settings,
@@ -95,8 +96,34 @@ def _parser() -> argparse.ArgumentParser:
     trend.add_argument("--last", type=_positive, default=20, metavar="N", help="Runs shown")
     trend.add_argument("--series", metavar="NAME", help="Only series whose key contains NAME")
     trend.set_defaults(handler=_history, usage=trend)
+    _combine_parser(commands)
     live.add_commands(commands, _config)
     return parser
+
+
+def _combine_parser(commands: Any) -> None:
+    merge = commands.add_parser(
+        "combine", help="Merge the run reports of shards (--llmobs-shard) into one, and judge it"
+    )
+    merge.add_argument(
+        "shards", type=Path, nargs="+", metavar="SHARD.json", help="Shard run reports"
+    )
+    merge.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="RUN.json",
+        help="Write the combined run report here",
+    )  # fmt: skip
+    merge.add_argument(
+        "--baseline", type=Path, metavar="PATH",
+        help="Baseline to judge against (default: the one the shards name)",
+    )  # fmt: skip
+    merge.add_argument(
+        "--partial", action="store_true",
+        help="Judge the shards' tests alone when the baseline has tests no shard ran"
+        " (CI mode fails on those: a shard's report missing, most likely)",
+    )  # fmt: skip
+    _config(merge)
+    _verbose(merge)
+    merge.set_defaults(handler=_combine, usage=merge)
 
 
 def _positive(value: str) -> int:
@@ -163,6 +190,16 @@ def _compare(args: argparse.Namespace) -> int:
     _print(result, args.verbose or settings.verbose)
     print(rules_from(args.config))
     _write(args, result)
+    return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
+
+
+def _combine(args: argparse.Namespace) -> int:
+    result = combine.combine(args.shards, args.config, args.baseline, args.partial)
+    combine.write(args.output, result)
+    _print(result, args.verbose or command_settings(args.config).verbose)
+    print(rules_from(args.config))
+    tests = len(result.ran.now) if result.ran is not None else 0
+    print(f"combined {len(args.shards)} shards ({tests} tests) into {args.output}")
     return EXIT_PASS if result.verdict == "pass" else EXIT_REGRESSION
 
 

@@ -30,6 +30,7 @@ class Options:
     request_spans: tuple[str, ...] = ()  # span names that make a request; else roots
     redactor: Redactor = field(default_factory=Redactor)
     aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(ALIASES))
+    shard: bool = False  # the slowest requests at any latency: the run's p95 is not known
 
 
 def from_spans(
@@ -46,7 +47,9 @@ def from_spans(
     )
     scored = [a for a in quality_attributes if metric_of(a).startswith("quality.")]
     return Findings(
-        slowest=slowest(spans, {s.key: s for s in stats}, options.redactor, options.count),
+        slowest=slowest(
+            spans, {s.key: s for s in stats}, options.redactor, options.count, not options.shard
+        ),
         lowest=lowest(
             spans,
             scored,

@@ -113,18 +113,24 @@ def slowest(
     stats: Mapping[SeriesKey, SeriesStats],
     redactor: Redactor,
     count: int,
+    at_p95: bool = True,
 ) -> tuple[RequestDetail, ...]:
-    """Per series, its `count` slowest spans at or above its p95, slowest first."""
+    """Per series, its `count` slowest spans at or above its p95 (at any, for a shard,
+    whose p95 is not the run's), slowest first, then earliest: a run split into shards
+    lists the same spans as whole."""
     if count <= 0 or len(spans.table) == 0:
         return ()
-    duration = spans.table.duration_ns
-    order = np.lexsort((-duration, spans.series_idx))
+    table = spans.table
+    duration = table.duration_ns
+    order = np.lexsort((table.span_id, table.start_ns, -duration, spans.series_idx))
     owner = spans.series_idx[order]
     first = np.searchsorted(owner, owner)  # where each span's series starts in the order
     rank = np.arange(len(order)) - first
     p95 = np.array([stats[k].latency.p95 if k in stats else np.inf for k in spans.keys]) * 1e6
-    keep = order[(rank < count) & (duration[order] >= np.floor(p95[owner]))]
-    return tuple(_detail(spans, row, redactor) for row in keep.tolist())
+    floor = np.floor(p95[owner]) if at_p95 else np.zeros(len(owner))
+    keep = order[(rank < count) & (duration[order] >= floor)]
+    found = [_detail(spans, row, redactor) for row in keep.tolist()]
+    return tuple(sorted(found, key=lambda d: d.series))  # by series key, as shards merge
 
 
 def lowest(
@@ -143,7 +149,8 @@ def lowest(
     for attribute in attributes:
         rows, values = numbers_of(spans.table, attribute, aliases)
         low = np.flatnonzero(values < threshold)
-        low = low[np.lexsort((rows[low], values[low]))][:count]
+        table, at = spans.table, rows[low]  # lowest first, then earliest, as in shards
+        low = low[np.lexsort((table.span_id[at], table.start_ns[at], values[low]))][:count]
         for row, score in zip(rows[low].tolist(), values[low].tolist(), strict=True):
             request = int(spans.requests[row])
             sizes = {k: v[request] for k, v in per_request.items()}
@@ -160,7 +167,7 @@ def lowest(
                     output_chars=_count(sizes["output_chars"]),
                 )
             )
-    return tuple(found)
+    return tuple(sorted(found, key=lambda d: d.metric or ""))  # by metric, as shards merge
 
 
 def _detail(spans: Spans, row: int, redactor: Redactor, **extra: object) -> RequestDetail:

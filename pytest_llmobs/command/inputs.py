@@ -36,18 +36,30 @@ def load_series(path: Path) -> baseline.SeriesFile:
         raise BadInput(str(exc)) from None
 
 
-def saved_run(path: Path) -> tuple[baseline.SeriesFile, RunResult]:
-    """A run report, as a file of series and as it was judged; refused when it is a
-    baseline, or reports a run that never captured (stopped by its configuration)."""
+def run_report(path: Path, what: str) -> tuple[baseline.SeriesFile, RunResult]:
+    """A run report (a judged run's or a shard's), as a file of series and as it was
+    judged; refused when it is a baseline, named as what was expected instead."""
     run = load_series(path)
     if run.schema == baseline.BASELINE_SCHEMA:
-        raise BadInput(f"{path}: a baseline, not a run report (the file --llmobs-json writes)")
+        raise BadInput(f"{path}: a baseline, not {what}")
     try:
-        result = result_from_json(path)
+        return run, result_from_json(path)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
     except baseline.BaselineError as exc:
         raise BadInput(str(exc)) from None
+
+
+def saved_run(path: Path) -> tuple[baseline.SeriesFile, RunResult]:
+    """A run report, as a file of series and as it was judged; refused when it is a
+    baseline or a shard's, or reports a run that never captured (stopped by its
+    configuration)."""
+    run, result = run_report(path, "a run report (the file --llmobs-json writes)")
+    if result.shard is not None:
+        raise BadInput(
+            f"{path}: a shard (--llmobs-shard), which is not judged alone: combine the"
+            " shards first with `llmobs combine SHARD.json... -o RUN.json`"
+        )
     if result.capture is None and result.errors:  # written for a run its settings stopped
         why = "; ".join(result.errors)
         raise BadInput(f"{path}: the run it reports stopped before any test: {why}")

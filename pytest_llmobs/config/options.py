@@ -70,6 +70,12 @@ OPTIONS = (
     ),
     Option("update_baseline", "bool", "Write this run as the new baseline instead of gating on it"),
     Option("json", "path", "Write the run report as JSON to this path"),
+    Option(
+        "shard",
+        "bool",
+        "Record this run as one shard of a suite split across machines, without judging"
+        " it: its run report (--llmobs-json) keeps every sample, for `llmobs combine`",
+    ),
     Option("junitxml", "path", "Write the gate's checks as JUnit XML to this path"),
     Option("markdown", "path", "Write a Markdown summary (for a PR comment or job summary) here"),
     Option("html", "path", "Write the dashboard, one self-contained HTML file, here"),

@@ -31,6 +31,7 @@ from pytest_llmobs.gate.severity import Severity
 from pytest_llmobs.gate.toml_text import as_toml
 
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
+OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
 
 class ConfigError(Exception):
@@ -45,6 +46,7 @@ class Settings:
     baseline: Path = DEFAULT_BASELINE
     update_baseline: bool = False
     json: Path | None = None
+    shard: bool = False  # recorded for `llmobs combine`, not judged
     junitxml: Path | None = None
     markdown: Path | None = None
     html: Path | None = None
@@ -165,6 +167,7 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         ConfigError: a value has the wrong type; the message quotes it and names its source.
     """
     values, given_by = _values(sources, rootdir)
+    shard_notes = _shard(values, given_by)
     alpha = values.get("alpha", Settings.alpha)
     tables = [s for s in sources if RULE_TABLES & set(s.values)]
     try:
@@ -178,7 +181,7 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
     return Settings(
         **values, rules=rules or Rules(alpha=alpha), aliases=aliases, prices=_prices(sources),
         redact=redact, named=_named(values, given_by, aliases, sources),
-        notes=_idle(values, given_by),
+        notes=(*_idle(values, given_by), *shard_notes),
     )  # fmt: skip
 
 
@@ -207,6 +210,41 @@ def _idle(values: Mapping[str, Any], given_by: Mapping[str, Source]) -> tuple[st
         if source.label == "command line":
             raise ConfigError(f"{said}: add {flags} to this run")
         notes.append(said)
+    return tuple(notes)
+
+
+# what judges a run, or reports a judged one: a shard is judged once combined
+_JUDGING = ("update_baseline", "junitxml", "markdown", "html", "history", "export_otlp",
+            "pushgateway", "prometheus")  # fmt: skip
+# where each is done for the combined run
+_LATER = {
+    "update_baseline": "promote the combined run with `llmobs baseline update RUN.json`",
+    "export_otlp": "export the combined run with `llmobs export RUN.json`",
+    "pushgateway": "export the combined run with `llmobs export RUN.json`",
+    "prometheus": "export the combined run with `llmobs export RUN.json`",
+    "report": "write it from the combined run with `llmobs compare RUN.json BASELINE.json`",
+}
+
+
+def _shard(values: dict[str, Any], given_by: Mapping[str, Source]) -> tuple[str, ...]:
+    """A shard needs its run report, and neither judges nor reports a verdict: what
+    would is refused on this command line, and set aside (with a note) from a file."""
+    if not values.get("shard"):
+        return ()
+    where = given_by["shard"].origin(OPTIONS_BY_NAME["shard"], given_by["shard"].values["shard"])
+    if values.get("json") is None:
+        raise ConfigError(f"{where}: a shard is its run report: add --llmobs-json=SHARD.json")
+    notes = []
+    for name in _JUDGING:
+        source = given_by.get(name)
+        if source is None or not values.get(name):
+            continue
+        said = source.origin(OPTIONS_BY_NAME[name], source.values[name])
+        said += " is for a judged run, and a shard is judged once combined"
+        if source.label == "command line":
+            raise ConfigError(f"{said}: drop it, and {_LATER.get(name, _LATER['report'])}")
+        notes.append(f"{said}: not done in this shard")
+        values[name] = Settings.__dataclass_fields__[name].default
     return tuple(notes)
 
 

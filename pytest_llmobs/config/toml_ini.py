@@ -35,11 +35,17 @@ def toml_ini_value(path: Path | None, key: str, overrides: Iterable[str] = ()) -
         return None
     if key in (o.partition("=")[0].strip() for o in overrides):
         return None
+    return _ini_table(path).get(key)
+
+
+def _ini_table(path: Path) -> dict[str, Any]:
+    """The table of ini keys of a TOML config file (see toml_ini_value); empty when the
+    file cannot be read or has none."""
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None  # pytest, which read it first, has said what is wrong
+        return {}  # pytest, which read it first, has said what is wrong
     tool = data.get("tool")
     table = tool.get("pytest") if isinstance(tool, dict) else None
     dedicated = path.name in ("pytest.toml", ".pytest.toml")
@@ -47,7 +53,7 @@ def toml_ini_value(path: Path | None, key: str, overrides: Iterable[str] = ()) -
         table = data.get("pytest")
     if isinstance(table, dict) and isinstance(table.get("ini_options"), dict):
         table = table["ini_options"]
-    return table.get(key) if isinstance(table, dict) else None
+    return table if isinstance(table, dict) else {}
 
 
 def ini_values(path: Path) -> dict[str, Any]:
@@ -56,5 +62,6 @@ def ini_values(path: Path) -> dict[str, Any]:
     would hand them to the plugin from that file."""
     from pytest_llmobs.config.options import OPTIONS
 
-    found = {option.name: toml_ini_value(path, option.ini) for option in OPTIONS}
+    table = _ini_table(path) if path.suffix == ".toml" else {}  # read once, not per key
+    found = {option.name: table.get(option.ini) for option in OPTIONS}
     return {name: value for name, value in found.items() if value is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,12 @@ from pytest_llmobs.gate.semconv import ALIASES, CACHE_ATTRIBUTE
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 
 
+def mean(values: Floats) -> float:
+    """The mean, exactly rounded whatever the order of the values: a run split into
+    shards and combined has the same means as the run whole."""
+    return math.fsum(values.tolist()) / len(values)
+
+
 def summarize_latency(samples_ms: Floats) -> LatencySummary:
     """Percentiles (numpy's default linear interpolation), mean and max of latencies in ms."""
     if len(samples_ms) == 0:
@@ -33,7 +40,7 @@ def summarize_latency(samples_ms: Floats) -> LatencySummary:
         p90=p90,
         p95=p95,
         p99=p99,
-        mean=float(np.mean(samples_ms)),
+        mean=mean(samples_ms),
         max=float(np.max(samples_ms)),
     )
 
@@ -99,10 +106,7 @@ def aggregate(
                 count=int(counts[idx]),
                 errors=int(errors[idx]),
                 latency=summarize_latency(samples),
-                quality={
-                    a: QualitySummary(count=len(s), mean=float(np.mean(s)))
-                    for a, s in scores.items()
-                },
+                quality={a: QualitySummary(count=len(s), mean=mean(s)) for a, s in scores.items()},
                 latency_samples=samples,
                 quality_samples=scores,
                 cases=table.tests,

@@ -3,6 +3,7 @@ series_parse), loaded within bounds, and told apart from files that are not ours
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -72,6 +73,16 @@ def baseline_document(
     if tests is not None:
         doc["tests"] = sorted(tests)
     return dumps(doc) + "\n"
+
+
+def digest(path: Path) -> str | None:
+    """The SHA-256 of a file's bytes (the baseline a shard would be judged against);
+    None when there is none or it cannot be read (the shards then differ from one that
+    could)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def load(path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)) -> SeriesFile:
@@ -156,7 +167,7 @@ def _parse(path: Path, doc: Any, schemas: Sequence[str]) -> SeriesFile:
     if version < 1:
         raise BaselineError(f"{path}: unknown schema version {version}")
     try:
-        parsed = series_from_document(doc)
+        parsed = series_from_document(doc, every=doc.get("verdict") == "shard")
     except SeriesError as exc:
         raise BaselineError(f"{path}: {exc}") from None
     metadata = doc.get("metadata", {})

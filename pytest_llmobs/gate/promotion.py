@@ -17,7 +17,8 @@ from pytest_llmobs.gate.selection import SHOWN, RanTests, listed
 from pytest_llmobs.gate.semconv import metric_of
 from pytest_llmobs.gate.shape import Shape, differences
 
-BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated"]
+# not-compared: a shard's, which is judged once combined
+BaselineStatus = Literal["loaded", "missing", "error", "updated", "not-updated", "not-compared"]
 FORCE = "`llmobs baseline update {} --force`"
 LATENCY = ("p50", "p90", "p95", "p99")  # the percentiles a rule may name
 

@@ -12,10 +12,11 @@ from pytest_llmobs.gate.model import SeriesStats
 from pytest_llmobs.gate.stored import by_kind, kept_values, significant
 
 
-def series_to_json(stats: SeriesStats) -> dict[str, Any]:
+def series_to_json(stats: SeriesStats, every: bool = False) -> dict[str, Any]:
     """A series as plain JSON types, samples bounded and rounded (to SIGNIFICANT digits,
     so a $0.000002 cost keeps its precision as a 2,000 ms latency does) for small, stable
-    files."""
+    files; or every sample as it is (a shard's, which `llmobs combine` merges with the
+    other shards' before they are bounded as one run's)."""
     return {
         "name": stats.key.name,
         "key": stats.key.label,
@@ -28,20 +29,20 @@ def series_to_json(stats: SeriesStats) -> dict[str, Any]:
         **by_kind(
             {a: {"count": q.count, "mean": significant(q.mean)} for a, q in stats.quality.items()}
         ),
-        "cases": _cases_to_json(stats),
+        "cases": _cases_to_json(stats, every),
     }
 
 
-def _cases_to_json(stats: SeriesStats) -> dict[str, Any]:
+def _cases_to_json(stats: SeriesStats, every: bool) -> dict[str, Any]:
     """Samples by test case ("" for spans outside tests or without case information)."""
     cases: dict[str, Any] = {
         case: {"latency_ms": values}
-        for case, values in _kept(stats.latency_samples, stats.latency_case, stats.cases)
+        for case, values in _kept(stats.latency_samples, stats.latency_case, stats.cases, every)
     }
     scores: dict[str, dict[str, list[float]]] = {}
     for attr, values in stats.quality_samples.items():
         owner = stats.quality_case.get(attr)
-        for case, kept in _kept(values, owner, stats.cases):
+        for case, kept in _kept(values, owner, stats.cases, every):
             scores.setdefault(case, {})[attr] = kept
     for case, found in scores.items():
         entry = cases.setdefault(case, {"latency_ms": []})
@@ -53,12 +54,16 @@ def _cases_to_json(stats: SeriesStats) -> dict[str, Any]:
 
 
 def _kept(
-    values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None, cases: tuple[str, ...]
+    values: np.ndarray[Any, Any],
+    case: np.ndarray[Any, Any] | None,
+    cases: tuple[str, ...],
+    every: bool,
 ) -> list[tuple[str, list[float]]]:
-    """Each case's values, sorted and rounded; bounded to SAMPLE_LIMIT for the series."""
+    """Each case's values, sorted and rounded, bounded to SAMPLE_LIMIT for the series;
+    or every value as it is."""
     if len(values) == 0:
         return []
-    rounded, owner, names = kept_values(values, case, cases)
+    rounded, owner, names = kept_values(values, case, cases, every)
     starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
     parts = np.split(rounded, starts[1:])
     return [

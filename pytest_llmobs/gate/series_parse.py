@@ -19,17 +19,18 @@ class SeriesError(ValueError):
     """A series is malformed; the message says where in the document, not which file."""
 
 
-def series_from_document(doc: dict[str, Any]) -> tuple[SeriesStats, ...]:
-    """The series of a file's document.
+def series_from_document(doc: dict[str, Any], every: bool = False) -> tuple[SeriesStats, ...]:
+    """The series of a file's document, samples bounded as the plugin bounds them; or
+    every one, as a shard keeps them for `llmobs combine`.
 
     Raises:
         SeriesError: a field is missing, of the wrong type or out of range.
     """
     series = _field(doc, "series", list, "series")
-    return tuple(_series(item, f"series[{i}]") for i, item in enumerate(series))
+    return tuple(_series(item, f"series[{i}]", every) for i, item in enumerate(series))
 
 
-def _series(item: Any, where: str) -> SeriesStats:
+def _series(item: Any, where: str, every: bool) -> SeriesStats:
     if not isinstance(item, dict):
         raise SeriesError(f"{where} must be an object")
     name = _field(item, "name", str, where)
@@ -40,7 +41,7 @@ def _series(item: Any, where: str) -> SeriesStats:
         raise SeriesError(f"{where}.errors ({errors}) exceeds its count ({count})")
     latency = _field(item, "latency_ms", dict, where)
     quality = _attributes(item, where, dict)
-    samples = _case_samples(_field(item, "cases", dict, where), f"{where}.cases")
+    samples = _case_samples(_field(item, "cases", dict, where), f"{where}.cases", every)
     for attr in quality:  # a summary without samples (edited by hand) compares on none
         samples["quality_samples"].setdefault(attr, np.empty(0))
         samples["quality_case"].setdefault(attr, np.empty(0, dtype=np.int64))
@@ -65,7 +66,7 @@ def _series(item: Any, where: str) -> SeriesStats:
     )
 
 
-def _case_samples(cases: dict[str, Any], where: str) -> dict[str, Any]:
+def _case_samples(cases: dict[str, Any], where: str, every: bool) -> dict[str, Any]:
     """The flat sample arrays of a series, with the case index of each sample."""
     names = tuple(sorted(cases))
     latency, quality = [], []
@@ -78,10 +79,9 @@ def _case_samples(cases: dict[str, Any], where: str) -> dict[str, Any]:
     attributes = sorted({a for scores in quality for a in scores})
     # A file written by hand or by another tool may hold far more samples than this
     # plugin writes: keep what it would have kept, so comparing stays bounded too.
-    flat_quality = {
-        a: bounded(*_flatten([q.get(a, np.empty(0)) for q in quality])) for a in attributes
-    }
-    latency_values, latency_case = bounded(*_flatten(latency))
+    keep = _flatten if every else lambda parts: bounded(*_flatten(parts))
+    flat_quality = {a: keep([q.get(a, np.empty(0)) for q in quality]) for a in attributes}
+    latency_values, latency_case = keep(latency)
     return {
         "latency_samples": latency_values,
         "latency_case": latency_case,

@@ -95,28 +95,32 @@ def as_stored(series: Sequence[SeriesStats]) -> tuple[SeriesStats, ...]:
 
 
 def _stored(stats: SeriesStats) -> SeriesStats:
-    latency = kept_values(stats.latency_samples, stats.latency_case, stats.cases)
-    quality = {
-        attr: kept_values(values, stats.quality_case.get(attr), stats.cases)
-        for attr, values in stats.quality_samples.items()
-    }
+    # cases by name, as a file names them, before bounding: which cases keep one value
+    # more (a tie of remainders) then depends on their names only, not on the order in
+    # which tests ran, so a run split into shards and combined keeps the same samples
+    pairs = [(stats.latency_samples, stats.latency_case)]
+    pairs += [(v, stats.quality_case.get(a)) for a, v in stats.quality_samples.items()]
     present = range(len(stats.cases)) if stats.present is None else stats.present.tolist()
     names = {stats.cases[i] for i in present}
-    for _, owner, labels in (latency, *quality.values()):
-        names.update(labels[i] for i in np.unique(owner).tolist())
+    for values, case in pairs:
+        if case is None or len(case) != len(values):
+            names.add("")  # no case information: spans outside tests
+        else:
+            names.update(stats.cases[i] for i in np.unique(case).tolist())
     cases = tuple(sorted(names))
     position = {name: i for i, name in enumerate(cases)}
+    rank = np.array([position.get(name, -1) for name in stats.cases], dtype=np.int64)
 
-    def indexed(kept: tuple[Any, Any, tuple[str, ...]]) -> tuple[Any, Any]:
-        values, owner, labels = kept
-        renumber = np.array([position.get(label, -1) for label in labels], dtype=np.int64)
-        case = renumber[owner]
-        if np.all(case[1:] >= case[:-1]):  # in case order already: sorted by (case, value)
-            return values, case
-        return bounded(values, case)
+    def kept(values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None) -> tuple[Any, Any]:
+        if case is None or len(case) != len(values):
+            owner = np.full(len(values), position.get("", 0), dtype=np.int64)
+        else:
+            owner = rank[case]
+        values, owner = bounded(values, owner)
+        return significants(values), owner
 
-    latency_values, latency_case = indexed(latency)
-    samples = {attr: indexed(kept) for attr, kept in quality.items()}
+    latency_values, latency_case = kept(*pairs[0])
+    samples = {a: kept(*pair) for a, pair in zip(stats.quality_samples, pairs[1:], strict=True)}
     for attr in stats.quality:  # a summary without samples compares on none, as loaded
         samples.setdefault(attr, (np.empty(0), np.empty(0, dtype=np.int64)))
     return SeriesStats(
@@ -134,11 +138,18 @@ def _stored(stats: SeriesStats) -> SeriesStats:
 
 
 def kept_values(
-    values: np.ndarray[Any, Any], case: np.ndarray[Any, Any] | None, cases: tuple[str, ...]
+    values: np.ndarray[Any, Any],
+    case: np.ndarray[Any, Any] | None,
+    cases: tuple[str, ...],
+    every: bool = False,
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[str, ...]]:
-    """The values a file keeps (bounded, rounded), each one's case, and the case names."""
+    """The values a file keeps (bounded, rounded; or every one as it is, sorted by case
+    and value alike), each one's case, and the case names."""
     if case is None or len(case) != len(values):
         case, cases = np.zeros(len(values), dtype=np.int64), ("",)
+    if every:
+        order = np.lexsort((values, case))
+        return values[order], case[order], cases
     kept, owner = bounded(values, case)
     return significants(kept), owner, cases
 

@@ -17,7 +17,18 @@ from pytest_llmobs.gate.severity import Severity
 from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.gate.slos import SloResult
 
-RunVerdict = Literal["pass", "regression", "fail", "error"]
+RunVerdict = Literal["pass", "regression", "fail", "error", "shard"]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """What a shard's run report records for `llmobs combine`, besides its series with
+    every sample: the baseline it would have been judged against, and the analysis'
+    settings by which its lists of requests were cut."""
+
+    baseline_sha256: str | None  # of the baseline file's bytes; None: there was none
+    slowest: int  # requests listed per series and per quality attribute
+    quality_threshold: float  # a score below this makes a low-quality request
 
 
 @dataclass(frozen=True)
@@ -43,12 +54,15 @@ class RunResult:
     tests_failed: int = 0  # by the tests themselves
     interrupted: bool = False
     advisory: bool = False  # --llmobs-exit-code=0: reported, never failing the run
+    shard: Shard | None = None  # recorded for `llmobs combine`, not judged
 
     @property
     def verdict(self) -> RunVerdict:
         """error (fails closed, or a baseline update asked for and refused) > regression >
         fail (an SLO, something of the baseline not measured, or inconclusive or an alert
-        when asked) > pass."""
+        when asked) > pass; a shard is not judged."""
+        if self.shard is not None:
+            return "shard"
         if self.errors or self.baseline.status in ("error", "not-updated"):
             return "error"
         if self.ci and self.baseline.status == "missing":
@@ -66,3 +80,8 @@ class RunResult:
         if gating is not None and any(fails(a, self.fail_on_alert) for a in self.findings.alerts):
             return "fail"
         return "pass"
+
+    @property
+    def failed(self) -> bool:
+        """Whether the gate fails the run (a shard's exit status is its tests' own)."""
+        return self.verdict not in ("pass", "shard")

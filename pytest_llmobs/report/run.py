@@ -37,7 +37,7 @@ from pytest_llmobs.report.findings_json import (
     text,
     texts,
 )
-from pytest_llmobs.report.result import RunResult
+from pytest_llmobs.report.result import RunResult, Shard
 
 
 def check_to_json(check: Check) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
             "status": result.baseline.status,
             "message": result.baseline.message,
         },
-        "series": [series_to_json(s) for s in result.series],
+        "series": [series_to_json(s, every=result.shard is not None) for s in result.series],
         "checks": [check_to_json(c) for c in checks],
         "slos": [slo_to_json(s) for s in result.slos],
         "warnings": list(result.warnings),
@@ -109,6 +109,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         "coverage": coverage_to_json(result.comparison),
         **({"settings": result.settings.to_json()} if result.settings is not None else {}),
         **(_tests_to_json(result.ran) if result.ran is not None else {}),
+        **({"shard": dataclasses.asdict(result.shard)} if result.shard is not None else {}),
     }
 
 
@@ -170,6 +171,7 @@ def result_from_json(path: Path) -> RunResult:
             _tests_from_json(doc, stored.tests),
             *_outcome(doc),
             flag(doc, "advisory"),
+            _shard(doc),
         )
     except ValueError as exc:
         raise BaselineError(f"{path}: not a readable run report: {exc}") from None
@@ -218,6 +220,22 @@ def _outcome(doc: dict[str, Any]) -> tuple[int, bool]:
     if not isinstance(outcome, dict):
         raise ValueError(f"outcome must be an object, got {outcome!r:.40}")
     return count(outcome, "tests_failed"), flag(outcome, "interrupted")
+
+
+def _shard(doc: dict[str, Any]) -> Shard | None:
+    """What a shard records for `llmobs combine`; None in the report of a judged run."""
+    entry = doc.get("shard")
+    if entry is None and doc.get("verdict") != "shard":
+        return None
+    if not isinstance(entry, dict):
+        raise ValueError(f"shard must be an object, got {entry!r:.40}")
+    digest = entry.get("baseline_sha256")
+    if digest is not None and not isinstance(digest, str):
+        raise ValueError(f"shard.baseline_sha256 must be text or null, got {digest!r:.40}")
+    threshold = optional_number(entry, "quality_threshold")
+    if threshold is None:
+        raise ValueError("shard.quality_threshold must be a finite number")
+    return Shard(digest, count(entry, "slowest"), threshold)
 
 
 def _capture(entry: Any) -> CaptureSummary | None:

@@ -14,6 +14,8 @@ from pytest_llmobs.report.result import RunResult
 def title(result: RunResult) -> str:
     """The summary's headline, verdict first, and what put it in CI mode."""
     mode = f" [CI mode: {result.ci_source}]" if result.ci else ""
+    if result.shard is not None:
+        return "llmobs: SHARD recorded, not judged (llmobs combine judges the shards as one run)"
     if result.advisory and result.verdict != "pass":
         mode += " [advisory: the run does not fail]"
     if result.comparison is None:

@@ -26,7 +26,7 @@ from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.gate.stored import as_stored
 from pytest_llmobs.report.result import RunResult
-from pytest_llmobs.run import asked, losses, provenance, xdist
+from pytest_llmobs.run import asked, losses, provenance, shard, xdist
 
 if TYPE_CHECKING:
     from pytest_llmobs.run.session import LlmobsSession
@@ -54,6 +54,9 @@ def decide(llmobs: LlmobsSession, session: pytest.Session, interrupted: bool) ->
     findings = _optional(
         failed, Findings(), lambda: analyze.from_spans(table, keys, spans, numeric, options)
     )
+    if s.shard:  # judged once combined with the other shards: every sample is kept
+        shaped = (_shape(s, marked), _tests(llmobs, marked))
+        return shard.result(llmobs, session, table, spans, findings, shaped, interrupted, failed)
     # judged as the run report keeps them, so `llmobs compare` on it says the same
     series = as_stored(spans)
     metadata = provenance.metadata(llmobs.config.rootpath)
@@ -175,7 +178,7 @@ def _shape(settings: Settings, marked: xdist.Marks) -> Shape:
 def _analysis_options(settings: Settings) -> analyze.Options:
     s = settings
     return analyze.Options(
-        s.slowest, s.quality_threshold, s.request_spans, s.redact, dict(s.aliases)
+        s.slowest, s.quality_threshold, s.request_spans, s.redact, dict(s.aliases), s.shard
     )
 
 

@@ -64,7 +64,7 @@ class Outputs:
             (self.settings.html, "dashboard", partial(write_html, history=runs)),
         ]
         summary = os.environ.get("GITHUB_STEP_SUMMARY")
-        if summary:
+        if summary and result.shard is None:  # a shard's verdict comes once combined
             outputs.append((Path(summary), "GitHub job summary", append_markdown))
         for path, what, write in outputs:
             if path is None:

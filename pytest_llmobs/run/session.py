@@ -165,7 +165,7 @@ class LlmobsSession:
             return outcome
         self.result = decide(self, session, interrupted=False)
         self.tests_failed = session.testsfailed
-        if self.result.verdict != "pass":
+        if self.result.failed:
             session.testsfailed += 1
         return outcome
 
@@ -196,7 +196,7 @@ class LlmobsSession:
         if targets(self.settings).wanted:  # after the reports: a backend costs them nothing
             service = self.installer.service_name or self.workers.service_name
             self.sent = export(self.settings, self.result, self.table, service)
-        gate_only = self.result.verdict != "pass" and self.tests_failed == 0
+        gate_only = self.result.failed and self.tests_failed == 0
         if gate_only and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.settings.exit_code  # pytest.exit(returncode=0) too
 
@@ -215,7 +215,7 @@ class LlmobsSession:
         """After pytest's own summary: the llmobs table and verdict."""
         if self.result is None:
             return
-        red = self.result.verdict != "pass"
+        red = self.result.failed
         terminalreporter.write_sep("=", text.title(self.result), red=red, green=not red)
         # every check with pytest's -v or --llmobs-verbose; the width pytest writes to
         verbose = self.settings.verbose or self.config.get_verbosity() > 0

@@ -367,3 +367,25 @@ def test_export_settings_without_what_they_tune_are_noted_or_typed_ones_refused(
 def test_a_path_through_a_parent_folder_is_said_as_a_user_reads_it() -> None:
     cli = Source("command line", {"baseline": "../outside/base.json"}, Path("/repo/proj"))
     assert resolve([cli], ROOT).baseline == Path("/repo/outside/base.json")
+
+
+def test_a_shard_needs_its_run_report_and_judges_nothing() -> None:
+    typed = {"enabled": True, "shard": True}
+    with pytest.raises(ConfigError, match=r"--llmobs-shard .*add --llmobs-json=SHARD\.json"):
+        resolve([Source("command line", typed, ROOT, "flag")], ROOT)
+    given = {**typed, "json": "s.json", "markdown": "m.md"}
+    with pytest.raises(ConfigError, match=r"--llmobs-markdown=m\.md .*llmobs compare"):
+        resolve([Source("command line", given, ROOT, "flag")], ROOT)
+    given = {**typed, "json": "s.json", "update_baseline": True}
+    with pytest.raises(ConfigError, match="llmobs baseline update"):
+        resolve([Source("command line", given, ROOT, "flag")], ROOT)
+    # an ini file's reports are meant for the judged runs: set aside, with a note
+    ini = Source("ini file pytest.ini", {"html": "d.html", "history": "h.sqlite"}, ROOT, "ini")
+    cli = Source("command line", {**typed, "json": "s.json"}, ROOT, "flag")
+    settings = resolve([cli, ini], ROOT)
+    assert (settings.shard, settings.html, settings.history) == (True, None, None)
+    assert settings.json == ROOT / "s.json"
+    assert [n.split(" is ")[0] for n in settings.notes] == [
+        'llmobs_html = "d.html" (ini file pytest.ini)',
+        'llmobs_history = "h.sqlite" (ini file pytest.ini)',
+    ]

@@ -1,0 +1,62 @@
+"""A shard's result: the run recorded, not judged, with what `llmobs combine` needs to
+judge it with the other shards as one run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_llmobs.analysis.findings import Findings
+from pytest_llmobs.gate import baseline
+from pytest_llmobs.gate.model import CaptureSummary, SeriesStats, SpanTable
+from pytest_llmobs.gate.promotion import BaselineState
+from pytest_llmobs.gate.selection import RanTests
+from pytest_llmobs.gate.shape import Shape
+from pytest_llmobs.report.result import RunResult, Shard
+from pytest_llmobs.run import losses, provenance
+
+if TYPE_CHECKING:
+    from pytest_llmobs.run.session import LlmobsSession
+
+NOT_JUDGED = (
+    "not compared: a shard is judged with the others once combined:"
+    " llmobs combine SHARD.json... -o RUN.json"
+)
+
+
+def result(
+    llmobs: LlmobsSession,
+    session: pytest.Session,
+    table: SpanTable,
+    series: tuple[SeriesStats, ...],
+    findings: Findings,
+    shaped: tuple[Shape, RanTests],
+    interrupted: bool,
+    failed: list[str],
+) -> RunResult:
+    """The shard's result: its series with every sample, its requests, the shape of its
+    series, its tests, and the digest of the baseline the combined run is judged against.
+
+    Args:
+        llmobs: the run's session object.
+        session: pytest's session (how many tests failed).
+        table: every span captured.
+        series: the series as aggregated, every sample kept.
+        findings: its slowest and lowest-scored requests, and its structure.
+        shaped: what shaped its series, and its test ids.
+        interrupted: whether the run was cut short.
+        failed: warnings of the analysis, if it failed.
+    """
+    s = llmobs.settings
+    state = BaselineState(s.baseline, "not-compared", NOT_JUDGED)
+    shape, tests = shaped
+    return RunResult(
+        series, state, warnings=(*losses.warnings(llmobs), *failed),
+        metadata=provenance.metadata(llmobs.config.rootpath),
+        errors=losses.errors(llmobs, table, interrupted),
+        capture=CaptureSummary.of(table, s.sample_rate), findings=findings,
+        ci=s.ci, ci_source=s.ci_source, settings=shape, ran=tests,
+        tests_failed=session.testsfailed, interrupted=interrupted,
+        shard=Shard(baseline.digest(s.baseline), s.slowest, s.quality_threshold),
+    )  # fmt: skip
