@@ -30,6 +30,7 @@ from pytest_llmobs.config import unmatched
 from pytest_llmobs.config.settings import DEFAULT_BASELINE
 from pytest_llmobs.config.unmatched import closest
 from pytest_llmobs.gate import judge
+from pytest_llmobs.gate.rule_config import with_test_rules
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.report import listing, terminal, text
@@ -164,16 +165,15 @@ def _outputs(command: argparse.ArgumentParser, json: bool) -> None:
 def _compare(args: argparse.Namespace) -> int:
     settings = command_settings(args.config)
     (run, saved), stored = saved_run(args.run), load_series(args.baseline)
+    rules = with_test_rules(settings.rules, saved.marked_rules)  # as the plugin judged it
     judged = judge.against(
-        stored, run.series, settings.quality_attributes, settings.rules, run.settings,
+        stored, run.series, settings.quality_attributes, rules, run.settings,
         saved.ran or RanTests(judge.tests_of(run), frozenset()),  # older reports: spans' tests
     )  # fmt: skip
     comparison = judged.comparison
-    slos = tuple(evaluate_slos(run.series, settings.rules))
+    slos = tuple(evaluate_slos(run.series, rules))
     # the requests a run report listed, judged again against this baseline
-    findings = analyze.with_comparison(
-        saved.findings, comparison, run.series, stored.series, settings.rules
-    )
+    findings = analyze.with_comparison(saved.findings, comparison, run.series, stored.series, rules)
     # the rules' metrics and series globs the runs did not measure: a typo, most likely
     # (attribute names need the spans, which a run report does not keep)
     named = [n for n in settings.named if n.kind != "attribute"]
@@ -186,6 +186,7 @@ def _compare(args: argparse.Namespace) -> int:
         distributions=distributions(run.series, judged.stored),
         ci=settings.ci, ci_source=settings.ci_source, settings=run.settings, ran=saved.ran,
         capture=saved.capture, tests_failed=saved.tests_failed, interrupted=saved.interrupted,
+        marked_rules=saved.marked_rules,
     )  # fmt: skip
     _print(result, args.verbose or settings.verbose)
     print(rules_from(args.config))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,7 +18,9 @@ from pytest_llmobs.config.settings import DEFAULT_BASELINE, Settings
 from pytest_llmobs.gate import baseline, judge
 from pytest_llmobs.gate.merge import merge_capture, merge_series, merge_tests
 from pytest_llmobs.gate.model import SeriesStats
+from pytest_llmobs.gate.rule_config import with_test_rules
 from pytest_llmobs.gate.selection import SHOWN, RanTests
+from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.gate.stored import as_stored
 from pytest_llmobs.report.result import RunResult, Shard
@@ -113,8 +115,9 @@ def refuse_mixed(parts: Sequence[Part]) -> None:
 def _recorded(first: Part, part: Part) -> list[tuple[str, object, object]]:
     """What must be the same in two shards: (what, the first's, the other's)."""
 
-    def shaped(p: Part) -> object:
-        return p.result.settings.to_json() if p.result.settings is not None else None
+    def shaped(p: Part) -> object:  # marked tests: those each shard collected (paths)
+        shape = p.result.settings
+        return replace(shape, marked=()).to_json() if shape is not None else None
 
     def sampled(p: Part) -> object:
         return p.result.capture.sample_rate if p.result.capture is not None else None
@@ -139,8 +142,9 @@ def _judged(parts: Sequence[Part], settings: Settings, path: Path, partial: bool
     shard = parts[0].shard
     raw = merge_series([p.run.series for p in parts])
     series = as_stored(raw)  # as a whole run judges its series
-    shape, ran = parts[0].result.settings, merge_tests([p.result.ran or _ran(p) for p in parts])
-    rules = settings.rules
+    shape, marked = _marked(parts)
+    ran = merge_tests([p.result.ran or _ran(p) for p in parts])
+    rules = with_test_rules(settings.rules, marked)
     judged = judge.judge(series, path, settings.quality_attributes, rules, shape, ran, settings.ci)
     comparison = judged.comparison
     findings = merge_findings([p.result.findings for p in parts], raw, shard.slowest)
@@ -157,7 +161,25 @@ def _judged(parts: Sequence[Part], settings: Settings, path: Path, partial: bool
         merge_capture(captures) if captures else None, findings, settings.fail_on_alert,
         distributions(series, judged.stored), settings.ci, settings.ci_source, shape, ran,
         sum(p.result.tests_failed for p in parts), any(p.result.interrupted for p in parts),
+        marked_rules=marked,
     )  # fmt: skip
+
+
+def _marked(parts: Sequence[Part]) -> tuple[Shape | None, dict[str, Mapping[str, str]]]:
+    """The shape of the run (the marked tests of every shard) and its marked tests' rules,
+    refused when two shards mark one test function differently."""
+    rules: dict[str, Mapping[str, str]] = {}
+    for part in parts:
+        for test, specs in part.result.marked_rules.items():
+            if rules.setdefault(test, specs) != specs:
+                raise BadInput(
+                    f"{part.path}: {test} is marked with other rules than in another shard"
+                )
+    shape = parts[0].result.settings
+    marked = tuple(
+        sorted({m for p in parts if p.result.settings for m in p.result.settings.marked})
+    )
+    return (replace(shape, marked=marked) if shape is not None else None), rules
 
 
 def _ran(part: Part) -> RanTests:

@@ -55,6 +55,8 @@ class RunResult:
     interrupted: bool = False
     advisory: bool = False  # --llmobs-exit-code=0: reported, never failing the run
     shard: Shard | None = None  # recorded for `llmobs combine`, not judged
+    # the rules of its marked tests (@pytest.mark.llmobs): test function -> metric -> spec
+    marked_rules: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @property
     def verdict(self) -> RunVerdict:

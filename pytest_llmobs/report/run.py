@@ -110,6 +110,7 @@ def run_report(result: RunResult) -> dict[str, Any]:
         **({"settings": result.settings.to_json()} if result.settings is not None else {}),
         **(_tests_to_json(result.ran) if result.ran is not None else {}),
         **({"shard": dataclasses.asdict(result.shard)} if result.shard is not None else {}),
+        "marked_rules": {test: dict(specs) for test, specs in result.marked_rules.items()},
     }
 
 
@@ -172,6 +173,7 @@ def result_from_json(path: Path) -> RunResult:
             *_outcome(doc),
             flag(doc, "advisory"),
             _shard(doc),
+            _marked_rules(doc),
         )
     except ValueError as exc:
         raise BaselineError(f"{path}: not a readable run report: {exc}") from None
@@ -236,6 +238,18 @@ def _shard(doc: dict[str, Any]) -> Shard | None:
     if threshold is None:
         raise ValueError("shard.quality_threshold must be a finite number")
     return Shard(digest, count(entry, "slowest"), threshold)
+
+
+def _marked_rules(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """The rules of the run's marked tests, which `llmobs compare` applies as the plugin
+    did (none in reports of older versions)."""
+    marked = doc.get("marked_rules", {})
+    if not isinstance(marked, dict) or not all(
+        isinstance(specs, dict) and all(isinstance(v, str) for v in specs.values())
+        for specs in marked.values()
+    ):
+        raise ValueError(f"marked_rules must map tests to rules, got {marked!r:.40}")
+    return marked
 
 
 def _capture(entry: Any) -> CaptureSummary | None:

@@ -55,7 +55,7 @@ def decide(llmobs: LlmobsSession, session: pytest.Session, interrupted: bool) ->
         failed, Findings(), lambda: analyze.from_spans(table, keys, spans, numeric, options)
     )
     if s.shard:  # judged once combined with the other shards: every sample is kept
-        shaped = (_shape(s, marked), _tests(llmobs, marked))
+        shaped = (_shape(s, marked), _tests(llmobs, marked), marked.rules)
         return shard.result(llmobs, session, table, spans, findings, shaped, interrupted, failed)
     # judged as the run report keeps them, so `llmobs compare` on it says the same
     series = as_stored(spans)
@@ -86,7 +86,7 @@ def decide(llmobs: LlmobsSession, session: pytest.Session, interrupted: bool) ->
         tuple(evaluate_slos(series, rules)), s.fail_on_inconclusive,
         CaptureSummary.of(table, s.sample_rate), findings, s.fail_on_alert,
         distributions(series, stored), s.ci, s.ci_source, shape, tests,
-        session.testsfailed, interrupted, s.exit_code == 0,
+        session.testsfailed, interrupted, s.exit_code == 0, marked_rules=marked.rules,
     )  # fmt: skip
 
 

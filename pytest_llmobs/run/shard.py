@@ -3,6 +3,7 @@ judge it with the other shards as one run."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pytest
@@ -31,7 +32,7 @@ def result(
     table: SpanTable,
     series: tuple[SeriesStats, ...],
     findings: Findings,
-    shaped: tuple[Shape, RanTests],
+    shaped: tuple[Shape, RanTests, Mapping[str, Mapping[str, str]]],
     interrupted: bool,
     failed: list[str],
 ) -> RunResult:
@@ -44,13 +45,13 @@ def result(
         table: every span captured.
         series: the series as aggregated, every sample kept.
         findings: its slowest and lowest-scored requests, and its structure.
-        shaped: what shaped its series, and its test ids.
+        shaped: what shaped its series, its test ids, and its marked tests' rules.
         interrupted: whether the run was cut short.
         failed: warnings of the analysis, if it failed.
     """
     s = llmobs.settings
     state = BaselineState(s.baseline, "not-compared", NOT_JUDGED)
-    shape, tests = shaped
+    shape, tests, marked = shaped
     return RunResult(
         series, state, warnings=(*losses.warnings(llmobs), *failed),
         metadata=provenance.metadata(llmobs.config.rootpath),
@@ -59,4 +60,5 @@ def result(
         ci=s.ci, ci_source=s.ci_source, settings=shape, ran=tests,
         tests_failed=session.testsfailed, interrupted=interrupted,
         shard=Shard(baseline.digest(s.baseline), s.slowest, s.quality_threshold),
+        marked_rules=marked,
     )  # fmt: skip
