@@ -6,16 +6,18 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from pytest_llmobs.analysis import analyze
 from pytest_llmobs.analysis.distributions import distributions
 from pytest_llmobs.analysis.merge import merge_findings
-from pytest_llmobs.command.inputs import BadInput, command_settings, run_report
+from pytest_llmobs.command import shards
+from pytest_llmobs.command.inputs import BadInput, command_settings
+from pytest_llmobs.command.shards import Part
 from pytest_llmobs.config import unmatched
 from pytest_llmobs.config.settings import DEFAULT_BASELINE, Settings
-from pytest_llmobs.gate import baseline, judge
+from pytest_llmobs.gate import judge
 from pytest_llmobs.gate.merge import merge_capture, merge_series, merge_tests
 from pytest_llmobs.gate.model import SeriesStats
 from pytest_llmobs.gate.rule_config import with_test_rules
@@ -27,114 +29,51 @@ from pytest_llmobs.report.result import RunResult, Shard
 from pytest_llmobs.report.run import write_run_report
 
 
-@dataclass(frozen=True)
-class Part:
-    """One shard as read: its file, its series (every sample) and the rest of its report."""
-
-    path: Path
-    run: baseline.SeriesFile
-    result: RunResult
-
-    @property
-    def shard(self) -> Shard:
-        assert self.result.shard is not None  # read() refuses a report that is not a shard
-        return self.result.shard
-
-    @property
-    def tests(self) -> frozenset[str]:
-        ran = self.result.ran
-        return ran.now if ran is not None else judge.tests_of(self.run)
-
-
 def combine(
-    paths: Sequence[Path], config: Path | None, to: Path | None, partial: bool = False
-) -> RunResult:
-    """The shards at paths merged and judged as one run.
+    paths: Sequence[Path], output: Path, config: Path | None, to: Path | None, partial: bool
+) -> tuple[RunResult, Path | None]:
+    """The shards at paths merged and judged as one run, as the shards were to be judged.
 
     Args:
         paths: the shards' run reports (--llmobs-shard --llmobs-json).
-        config: the pyproject.toml whose rules judge the run; None: the nearest one.
+        output: where the combined run report goes (refused among the shards).
+        config: the pyproject.toml whose rules judge the run; None: the one the shards
+            read, when it is on this machine, else the nearest one.
         to: the baseline to judge against; None: the one the shards name.
         partial: judge the shards' tests alone when the baseline has tests no shard
             ran, which CI mode otherwise fails (a shard whose report is missing).
 
+    Returns:
+        The combined run, and the pyproject.toml whose rules judged it (None: none).
+
     Raises:
         BadInput: a shard cannot be read, or the shards cannot be one run.
     """
-    parts = [read(path) for path in paths]
-    refuse_mixed(parts)
-    settings = command_settings(config)
+    parts = shards.read(paths, output)
     path = to or _named_baseline(parts[0])
-    if baseline.digest(path) != parts[0].shard.baseline_sha256:
-        shards = f"{parts[0].path} and the others" if len(parts) > 1 else str(parts[0].path)
-        raise BadInput(
-            f"{path}: not the baseline {shards} ran against (its bytes differ, or one of "
-            "them is missing): give --baseline=PATH of the commit the shards ran on"
-        )
-    return _judged(parts, settings, path, partial)
+    shards.check_baseline(parts, path)
+    config = config_of(parts[0].shard, config)
+    return _judged(parts, _settings(parts[0].shard, config), path, partial), config
 
 
-def read(path: Path) -> Part:
-    """A shard's run report, refused unless it is one."""
-    run, result = run_report(path, "a shard (the file --llmobs-shard writes)")
-    if result.shard is None:
-        raise BadInput(
-            f"{path}: not a shard (a run judged alone): record each shard with"
-            " `pytest --llmobs --llmobs-shard --llmobs-json=SHARD.json`"
-        )
-    return Part(path, run, result)
+def config_of(shard: Shard, config: Path | None) -> Path | None:
+    """The pyproject.toml whose rules judge the combined run: --config, else the one the
+    shards read when it is on this machine (else None: the nearest one)."""
+    if config is not None or shard.config is None:
+        return config
+    return Path(shard.config) if Path(shard.config).is_file() else None
 
 
-def refuse_mixed(parts: Sequence[Part]) -> None:
-    """Refuse shards that cannot be one run: recorded by different versions, shaped by
-    different settings, against different baselines, or running the same test."""
-    first = parts[0]
-    given: dict[Path, Path] = {}
-    for part in parts:
-        if (twice := given.setdefault(part.path.resolve(), part.path)) is not part.path:
-            also = f" (as {twice} too)" if str(twice) != str(part.path) else ""
-            raise BadInput(f"{part.path}: given twice{also}: each shard is combined once")
-    for part in parts[1:]:
-        for what, mine, theirs in _recorded(first, part):
-            if mine != theirs:
-                raise BadInput(
-                    f"{part.path}: {what} differs from {first.path}'s ({theirs} here,"
-                    f" {mine} there): the shards must come from one run of one commit"
-                )
-    seen: dict[str, Path] = {}
-    for part in parts:
-        for test in sorted(part.tests):
-            if test in seen:
-                raise BadInput(
-                    f"{part.path}: {test} ran in {seen[test]} too: a shard given twice, or"
-                    " a test selected by two shards; each test must run in one shard"
-                )
-            seen[test] = part.path
-
-
-def _recorded(first: Part, part: Part) -> list[tuple[str, object, object]]:
-    """What must be the same in two shards: (what, the first's, the other's)."""
-
-    def shaped(p: Part) -> object:  # marked tests: those each shard collected (paths)
-        shape = p.result.settings
-        return replace(shape, marked=()).to_json() if shape is not None else None
-
-    def sampled(p: Part) -> object:
-        return p.result.capture.sample_rate if p.result.capture is not None else None
-
-    return [
-        (
-            "its pytest-llmobs version",
-            first.run.metadata.get("plugin_version"),
-            part.run.metadata.get("plugin_version"),
-        ),
-        ("the settings that shape its series", shaped(first), shaped(part)),
-        ("its sample rate", sampled(first), sampled(part)),
-        ("the baseline it ran against (sha256)", first.shard.baseline_sha256,
-         part.shard.baseline_sha256),
-        ("its slowest / quality_threshold", (first.shard.slowest, first.shard.quality_threshold),
-         (part.shard.slowest, part.shard.quality_threshold)),
-    ]  # fmt: skip
+def _settings(shard: Shard, config: Path | None) -> Settings:
+    """The rules of the pyproject.toml (None: the nearest), judged as the shards were to
+    be: with their alpha, fail_on_inconclusive, fail_on_alert and advisory mode, from
+    wherever they set them."""
+    settings = command_settings(config)
+    return replace(
+        settings, rules=replace(settings.rules, alpha=shard.alpha),
+        fail_on_inconclusive=shard.fail_on_inconclusive, fail_on_alert=shard.fail_on_alert,
+        exit_code=0 if shard.advisory else 1,
+    )  # fmt: skip
 
 
 def _judged(parts: Sequence[Part], settings: Settings, path: Path, partial: bool) -> RunResult:
@@ -161,7 +100,7 @@ def _judged(parts: Sequence[Part], settings: Settings, path: Path, partial: bool
         merge_capture(captures) if captures else None, findings, settings.fail_on_alert,
         distributions(series, judged.stored), settings.ci, settings.ci_source, shape, ran,
         sum(p.result.tests_failed for p in parts), any(p.result.interrupted for p in parts),
-        marked_rules=marked,
+        settings.exit_code == 0, marked_rules=marked,
     )  # fmt: skip
 
 

@@ -79,6 +79,7 @@ class Settings:
     redact: Redactor = field(default_factory=Redactor)
     named: tuple[Named, ...] = ()  # names that must match something the run measures
     notes: tuple[str, ...] = ()  # warnings about the configuration itself
+    pyproject: Path | None = None  # whose [tool.llmobs] was read (the plugin's run)
 
 
 @dataclass(frozen=True)

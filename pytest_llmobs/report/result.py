@@ -29,6 +29,13 @@ class Shard:
     baseline_sha256: str | None  # of the baseline file's bytes; None: there was none
     slowest: int  # requests listed per series and per quality attribute
     quality_threshold: float  # a score below this makes a low-quality request
+    # how the run was to be judged, from wherever it was set (flag, ini file, pyproject):
+    # the pyproject.toml whose [tool.llmobs] rules apply, and the settings besides them
+    config: str | None = None
+    alpha: float = 0.01
+    fail_on_inconclusive: bool = False
+    fail_on_alert: Severity | None = None
+    advisory: bool = False  # --llmobs-exit-code=0
 
 
 @dataclass(frozen=True)

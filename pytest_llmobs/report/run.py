@@ -234,10 +234,18 @@ def _shard(doc: dict[str, Any]) -> Shard | None:
     digest = entry.get("baseline_sha256")
     if digest is not None and not isinstance(digest, str):
         raise ValueError(f"shard.baseline_sha256 must be text or null, got {digest!r:.40}")
-    threshold = optional_number(entry, "quality_threshold")
-    if threshold is None:
-        raise ValueError("shard.quality_threshold must be a finite number")
-    return Shard(digest, count(entry, "slowest"), threshold)
+    threshold, alpha = optional_number(entry, "quality_threshold"), optional_number(entry, "alpha")
+    if threshold is None or alpha is None or not 0 < alpha < 1:
+        raise ValueError("shard: quality_threshold and alpha must be numbers, alpha within 0..1")
+    config, severity = entry.get("config"), entry.get("fail_on_alert")
+    if config is not None and not isinstance(config, str):
+        raise ValueError(f"shard.config must be text or null, got {config!r:.40}")
+    if severity is not None and severity not in SEVERITIES:
+        raise ValueError(f"shard.fail_on_alert: unknown severity {severity!r:.40}")
+    return Shard(
+        digest, count(entry, "slowest"), threshold, config, alpha,
+        flag(entry, "fail_on_inconclusive"), severity, flag(entry, "advisory"),
+    )  # fmt: skip
 
 
 def _marked_rules(doc: dict[str, Any]) -> dict[str, dict[str, str]]:

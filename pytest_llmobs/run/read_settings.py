@@ -71,10 +71,12 @@ def _resolved(config: pytest.Config, cli: dict[str, object]) -> Settings:
         lost = unread_table(candidate, _pyproject(config), config.rootpath)
         if lost:
             raise ConfigError(lost)
-    sources.append(load_pyproject(_pyproject(config)))
+    pyproject = _pyproject(config)
+    sources.append(load_pyproject(pyproject))
     sources.append(ci_environment(os.environ, config.invocation_params.dir))
     settings = resolve(sources, config.rootpath)
-    return replace(settings, notes=(*settings.notes, *_unknown_ini(config)))
+    notes = (*settings.notes, *_unknown_ini(config))
+    return replace(settings, notes=notes, pyproject=pyproject)
 
 
 def _read_by_pytest(

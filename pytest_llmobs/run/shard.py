@@ -20,11 +20,6 @@ from pytest_llmobs.run import losses, provenance
 if TYPE_CHECKING:
     from pytest_llmobs.run.session import LlmobsSession
 
-NOT_JUDGED = (
-    "not compared: a shard is judged with the others once combined:"
-    " llmobs combine SHARD.json... -o RUN.json"
-)
-
 
 def result(
     llmobs: LlmobsSession,
@@ -50,7 +45,8 @@ def result(
         failed: warnings of the analysis, if it failed.
     """
     s = llmobs.settings
-    state = BaselineState(s.baseline, "not-compared", NOT_JUDGED)
+    combine = f"llmobs combine {s.json} OTHER-SHARD.json... -o RUN.json"
+    state = BaselineState(s.baseline, "not-compared", f"not judged alone: {combine}")
     shape, tests, marked = shaped
     return RunResult(
         series, state, warnings=(*losses.warnings(llmobs), *failed),
@@ -59,6 +55,10 @@ def result(
         capture=CaptureSummary.of(table, s.sample_rate), findings=findings,
         ci=s.ci, ci_source=s.ci_source, settings=shape, ran=tests,
         tests_failed=session.testsfailed, interrupted=interrupted,
-        shard=Shard(baseline.digest(s.baseline), s.slowest, s.quality_threshold),
+        shard=Shard(
+            baseline.digest(s.baseline), s.slowest, s.quality_threshold,
+            str(s.pyproject) if s.pyproject is not None and s.pyproject.is_file() else None,
+            s.rules.alpha, s.fail_on_inconclusive, s.fail_on_alert, s.exit_code == 0,
+        ),
         marked_rules=marked,
     )  # fmt: skip

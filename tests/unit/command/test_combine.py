@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -36,14 +37,15 @@ def recorded(tmp_path: Path) -> Path:
     return path
 
 
-def shard(path: Path, tests: list[str], against: Path) -> Path:
+def shard(path: Path, tests: list[str], against: Path, commit: str = "abc", **judging: Any) -> Path:
     series = (make_series("llm", latencies(tests), cases=tests),)
     result = RunResult(
-        series, BaselineState(against, "not-compared"), metadata={"run_id": path.stem},
+        series, BaselineState(against, "not-compared"),
+        metadata={"run_id": path.stem, "git_commit": commit},
         settings=Shape(),  # -k: the other shards' tests deselected
         ran=RanTests(frozenset(tests), frozenset(), deselected=frozenset(TESTS) - set(tests)),
         capture=CaptureSummary(len(tests), len(tests), len(tests), 1.0),
-        shard=Shard(baseline.digest(against), 5, 0.6),
+        shard=Shard(baseline.digest(against), 5, 0.6, **judging),
     )  # fmt: skip
     write_run_report(path, result)
     return path
@@ -59,6 +61,7 @@ def test_a_shard_missing_fails_in_ci_mode_unless_partial(
     assert main(["combine", str(one), str(two), "-o", str(out)]) == 0  # CI unset: a warning
     report = json.loads(out.read_text())
     assert any("10 ran in no shard" in w for w in report["warnings"])
+    assert report["metadata"]["git_commit"] == "abc"  # the shards' commit
     assert report["metadata"]["shards"] == [
         {"file": str(one), "run_id": "one"}, {"file": str(two), "run_id": "two"}
     ]  # fmt: skip
@@ -91,3 +94,51 @@ def test_the_baseline_must_be_the_shards_own(
     # by default, the one the shard names
     assert main(["combine", str(one), "-o", str(out)]) == 0
     assert json.loads(out.read_text())["baseline"]["path"] == str(recorded)
+
+
+def test_the_output_among_the_shards_is_refused_and_the_shard_kept(
+    tmp_path: Path, recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = shard(tmp_path / "one.json", TESTS[:15], recorded)
+    two = shard(tmp_path / "two.json", TESTS[15:], recorded)
+    before = two.read_bytes()
+    assert main(["combine", str(one), str(two), "-o", str(two)]) == 2
+    assert "two.json: given as a shard and the output (-o)" in capsys.readouterr().err
+    assert two.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("other", "said"),
+    [
+        ({"commit": "def"}, "commit def here, abc in"),
+        ({"alpha": 0.05}, "setting alpha 0.05 here, 0.01 in"),
+        ({"fail_on_inconclusive": True}, "setting fail_on_inconclusive True here, False in"),
+    ],
+)
+def test_shards_of_another_commit_or_judged_otherwise_are_refused(
+    tmp_path: Path, recorded: Path, capsys: pytest.CaptureFixture[str], other: Any, said: str
+) -> None:
+    one = shard(tmp_path / "one.json", TESTS[:15], recorded)
+    two = shard(tmp_path / "two.json", TESTS[15:], recorded, **other)
+    assert main(["combine", str(one), str(two), "-o", str(tmp_path / "run.json")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"llmobs: error: {two}: {said} {one}")
+    assert error.count("\n") == 1
+
+
+def test_the_combined_run_is_judged_as_the_shards_were_to_be(
+    tmp_path: Path, recorded: Path
+) -> None:
+    # --llmobs-fail-on-inconclusive typed on the shards: the run fails on its
+    # inconclusive checks (p95 and p99 at 30 spans); in advisory mode it exits 0 all the same
+    out = tmp_path / "run.json"
+    for advisory, status in ((False, 1), (True, 0)):
+        parts = [
+            shard(tmp_path / f"{n}.json", tests, recorded, fail_on_inconclusive=True,
+                  advisory=advisory)
+            for n, tests in (("one", TESTS[:15]), ("two", TESTS[15:]))
+        ]  # fmt: skip
+        assert main(["combine", *map(str, parts), "-o", str(out)]) == status
+        report = json.loads(out.read_text())
+        assert (report["verdict"], report["fail_on_inconclusive"]) == ("fail", True)
+        assert report["advisory"] is advisory
