@@ -202,7 +202,8 @@ def _combine(args: argparse.Namespace) -> int:
     _print(result, args.verbose or command_settings(config).verbose)
     print(rules_from(config))
     tests = len(result.ran.now) if result.ran is not None else 0
-    print(f"combined {len(args.shards)} shards ({tests} tests) into {args.output}")
+    shards = f"{len(args.shards)} shard{'s' if len(args.shards) > 1 else ''}"
+    print(f"combined {shards} ({tests} tests) into {args.output}")
     if result.tests_failed:  # the shards' jobs fail on them; the gate judges their spans
         print(f"{result.tests_failed} test(s) failed in the shards: their jobs fail on them")
     return EXIT_PASS if result.verdict == "pass" or result.advisory else EXIT_REGRESSION

@@ -137,7 +137,8 @@ def _missing(judged: judge.Judged, ran: RanTests) -> list[str]:
     return [
         f"the shards ran {len(judged.ran.before & ran.now)} of the baseline's"
         f" {len(judged.ran.before)} tests; {len(missed)} ran in no shard ({shown}):"
-        " is a shard missing? (--partial judges the shards' tests alone)"
+        " is a shard missing, or did every shard deselect them? (--partial judges the"
+        " shards' tests alone)"
     ]
 
 

@@ -19,7 +19,7 @@ from pytest_llmobs.config.toml_ini import ini_values
 from pytest_llmobs.gate import baseline
 from pytest_llmobs.report import history
 from pytest_llmobs.report.result import RunResult
-from pytest_llmobs.report.run import result_from_json
+from pytest_llmobs.report.run import result_from_document
 
 
 class BadInput(Exception):
@@ -39,11 +39,11 @@ def load_series(path: Path) -> baseline.SeriesFile:
 def run_report(path: Path, what: str) -> tuple[baseline.SeriesFile, RunResult]:
     """A run report (a judged run's or a shard's), as a file of series and as it was
     judged; refused when it is a baseline, named as what was expected instead."""
-    run = load_series(path)
-    if run.schema == baseline.BASELINE_SCHEMA:
-        raise BadInput(f"{path}: a baseline, not {what}")
     try:
-        return run, result_from_json(path)
+        run, doc = baseline.load_document(path)  # read and parsed once: shards are large
+        if run.schema == baseline.BASELINE_SCHEMA:
+            raise BadInput(f"{path}: a baseline, not {what}")
+        return run, result_from_document(path, run, doc)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
     except baseline.BaselineError as exc:

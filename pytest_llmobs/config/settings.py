@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pytest_llmobs.config import shard_options
 from pytest_llmobs.config.option_values import BadValue, convert
 from pytest_llmobs.config.options import OPTIONS, Option
 from pytest_llmobs.config.pyproject_table import (
@@ -31,7 +32,6 @@ from pytest_llmobs.gate.severity import Severity
 from pytest_llmobs.gate.toml_text import as_toml
 
 DEFAULT_BASELINE = Path(".llmobs") / "baseline.json"
-OPTIONS_BY_NAME = {option.name: option for option in OPTIONS}
 
 
 class ConfigError(Exception):
@@ -82,6 +82,9 @@ class Settings:
     pyproject: Path | None = None  # whose [tool.llmobs] was read (the plugin's run)
 
 
+DEFAULTS = {name: f.default for name, f in Settings.__dataclass_fields__.items()}
+
+
 @dataclass(frozen=True)
 class Source:
     """Raw values from one place, with the folder their relative paths start from."""
@@ -116,13 +119,8 @@ def ci_environment(environ: Mapping[str, str], base_dir: Path) -> Source:
 
 
 def load_pyproject(path: Path) -> Source:
-    """Read the `[tool.llmobs]` table of a pyproject.toml.
-
-    Args:
-        path: the pyproject.toml; a missing file gives an empty source.
-
-    Returns:
-        The table's values, labelled with the file.
+    """The `[tool.llmobs]` table of a pyproject.toml, labelled with the file (empty for a
+    missing file).
 
     Raises:
         ConfigError: the file cannot be read or parsed, or the table is not a table.
@@ -168,7 +166,10 @@ def resolve(sources: list[Source], rootdir: Path) -> Settings:
         ConfigError: a value has the wrong type; the message quotes it and names its source.
     """
     values, given_by = _values(sources, rootdir)
-    shard_notes = _shard(values, given_by)
+    try:  # what a shard sets aside: a shard is judged once combined
+        shard_notes = shard_options.set_aside(values, given_by, DEFAULTS)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     alpha = values.get("alpha", Settings.alpha)
     tables = [s for s in sources if RULE_TABLES & set(s.values)]
     try:
@@ -211,41 +212,6 @@ def _idle(values: Mapping[str, Any], given_by: Mapping[str, Source]) -> tuple[st
         if source.label == "command line":
             raise ConfigError(f"{said}: add {flags} to this run")
         notes.append(said)
-    return tuple(notes)
-
-
-# what judges a run, or reports a judged one: a shard is judged once combined
-_JUDGING = ("update_baseline", "junitxml", "markdown", "html", "history", "export_otlp",
-            "pushgateway", "prometheus")  # fmt: skip
-# where each is done for the combined run
-_LATER = {
-    "update_baseline": "promote the combined run with `llmobs baseline update RUN.json`",
-    "export_otlp": "export the combined run with `llmobs export RUN.json`",
-    "pushgateway": "export the combined run with `llmobs export RUN.json`",
-    "prometheus": "export the combined run with `llmobs export RUN.json`",
-    "report": "write it from the combined run with `llmobs compare RUN.json BASELINE.json`",
-}
-
-
-def _shard(values: dict[str, Any], given_by: Mapping[str, Source]) -> tuple[str, ...]:
-    """A shard needs its run report, and neither judges nor reports a verdict: what
-    would is refused on this command line, and set aside (with a note) from a file."""
-    if not values.get("shard"):
-        return ()
-    where = given_by["shard"].origin(OPTIONS_BY_NAME["shard"], given_by["shard"].values["shard"])
-    if values.get("json") is None:
-        raise ConfigError(f"{where}: a shard is its run report: add --llmobs-json=SHARD.json")
-    notes = []
-    for name in _JUDGING:
-        source = given_by.get(name)
-        if source is None or not values.get(name):
-            continue
-        said = source.origin(OPTIONS_BY_NAME[name], source.values[name])
-        said += " is for a judged run, and a shard is judged once combined"
-        if source.label == "command line":
-            raise ConfigError(f"{said}: drop it, and {_LATER.get(name, _LATER['report'])}")
-        notes.append(f"{said}: not done in this shard")
-        values[name] = Settings.__dataclass_fields__[name].default
     return tuple(notes)
 
 

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pytest_llmobs.gate.jsonfile import dumps
 from pytest_llmobs.gate.model import SeriesStats
@@ -92,6 +92,19 @@ def load(path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)) -> 
         FileNotFoundError: there is no file at path.
         BaselineError: the file exists but is not a usable baseline.
     """
+    return load_document(path, schemas)[0]
+
+
+def load_document(
+    path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)
+) -> tuple[SeriesFile, dict[str, Any]]:
+    """Read a baseline or run report as `load` does, with its whole JSON document (what a
+    run report holds besides the series), read and parsed once.
+
+    Raises:
+        FileNotFoundError: there is no file at path.
+        BaselineError: the file exists but is not a usable baseline.
+    """
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
@@ -110,7 +123,7 @@ def load(path: Path, schemas: Sequence[str] = (BASELINE_SCHEMA, RUN_SCHEMA)) -> 
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         what = "empty" if not raw.strip() else f"not valid JSON ({exc})"
         raise BaselineError(f"{path}: {what}") from None
-    return _parse(path, doc, schemas)
+    return _parse(path, doc, schemas), cast(dict[str, Any], doc)
 
 
 def foreign(path: Path) -> str | None:

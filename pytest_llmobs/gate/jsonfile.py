@@ -4,6 +4,7 @@ written atomically, so that a crash never leaves half of one."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +23,10 @@ def dumps(value: Any, indent: int = 0) -> str:
     if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
         items = [inner + dumps(v, indent + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
+    if isinstance(value, list) and all(type(v) in (int, float) for v in value):
+        if not all(map(math.isfinite, value)):
+            raise ValueError("Out of range float values are not JSON compliant")
+        return "[" + ", ".join(map(repr, value)) + "]"  # as json.dumps writes them, faster
     return json.dumps(value, allow_nan=False, separators=(", ", ": "))
 
 

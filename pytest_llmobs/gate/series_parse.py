@@ -67,20 +67,26 @@ def _series(item: Any, where: str, every: bool) -> SeriesStats:
 
 
 def _case_samples(cases: dict[str, Any], where: str, every: bool) -> dict[str, Any]:
-    """The flat sample arrays of a series, with the case index of each sample."""
+    """The flat sample arrays of a series, with the case index of each sample (numbers of
+    all cases checked and converted at once: a shard holds thousands of cases)."""
     names = tuple(sorted(cases))
-    latency, quality = [], []
-    for case in names:
+    latency: list[tuple[int, str, Any]] = []
+    quality: dict[str, list[tuple[int, str, Any]]] = {}
+    for index, case in enumerate(names):
         entry = _objects({case: cases[case]}, where)[case]
         place = f"{where}[{case!r}]"
-        latency.append(_numbers(entry.get("latency_ms"), f"{place}.latency_ms"))
-        scores = _attributes(entry, place, list)
-        quality.append({a: _numbers(v, f"{place}.{at}") for a, (at, v) in scores.items()})
-    attributes = sorted({a for scores in quality for a in scores})
+        latency.append((index, f"{place}.latency_ms", entry.get("latency_ms")))
+        scores = _attributes(entry, place, list) if len(entry) > 1 else {}  # most: latency
+        for attr, (at, values) in scores.items():
+            quality.setdefault(attr, []).append((index, f"{place}.{at}", values))
+
     # A file written by hand or by another tool may hold far more samples than this
     # plugin writes: keep what it would have kept, so comparing stays bounded too.
-    keep = _flatten if every else lambda parts: bounded(*_flatten(parts))
-    flat_quality = {a: keep([q.get(a, np.empty(0)) for q in quality]) for a in attributes}
+    def keep(parts: list[tuple[int, str, Any]]) -> tuple[Any, Any]:
+        values, case = _flat_numbers(parts)
+        return (values, case) if every else bounded(values, case)
+
+    flat_quality = {a: keep(parts) for a, parts in sorted(quality.items())}
     latency_values, latency_case = keep(latency)
     return {
         "latency_samples": latency_values,
@@ -91,11 +97,30 @@ def _case_samples(cases: dict[str, Any], where: str, every: bool) -> dict[str, A
     }
 
 
-def _flatten(parts: list[np.ndarray[Any, Any]]) -> tuple[Any, Any]:
-    """Concatenated values, and for each the index of the part it came from."""
-    values = np.concatenate(parts) if parts else np.empty(0)
-    index = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
-    return values, index
+def _flat_numbers(parts: list[tuple[int, str, Any]]) -> tuple[Any, Any]:
+    """The values of (case index, place, list of numbers) parts, concatenated, and each
+    one's case index.
+
+    Raises:
+        SeriesError: a part is not a list of finite numbers; the message names its place.
+    """
+    flat: list[Any] = []
+    sizes = []
+    for _, place, values in parts:
+        if not isinstance(values, list):
+            raise SeriesError(f"{place} must be a list of numbers")
+        flat.extend(values)
+        sizes.append(len(values))
+    if not all(type(v) in (int, float) for v in flat):
+        bad = next(p for _, p, v in parts if not all(type(x) in (int, float) for x in v))
+        raise SeriesError(f"{bad} must be a list of numbers")
+    values = np.array(flat, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        at = int(np.searchsorted(np.cumsum(sizes), int(np.argmin(finite)), side="right"))
+        raise SeriesError(f"{parts[at][1]} must hold finite numbers only")
+    case = np.repeat(np.array([i for i, _, _ in parts], dtype=np.int64), sizes)
+    return values, case
 
 
 def _field(obj: Any, name: str, kind: type, where: str) -> Any:
@@ -126,15 +151,6 @@ def _number(
         kind = "a whole number >= 0" if integer else "a finite number" + ("" if signed else " >= 0")
         raise SeriesError(f"{where}.{name} must be {kind}, got {value!r:.40}")
     return float(number)
-
-
-def _numbers(values: Any, where: str) -> np.ndarray[Any, Any]:
-    if not isinstance(values, list) or not all(type(v) in (int, float) for v in values):
-        raise SeriesError(f"{where} must be a list of numbers")
-    array = np.array(values, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        raise SeriesError(f"{where} must hold finite numbers only")
-    return array
 
 
 def _attributes(entry: dict[str, Any], where: str, kind: type) -> dict[str, tuple[str, Any]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
@@ -12,7 +11,8 @@ from pytest_llmobs.gate.baseline import (
     RUN_SCHEMA,
     SCHEMA_VERSION,
     BaselineError,
-    load,
+    SeriesFile,
+    load_document,
 )
 from pytest_llmobs.gate.compare import VERDICT_ORDER, Cause, Check
 from pytest_llmobs.gate.jsonfile import dumps, write_atomic
@@ -134,8 +134,16 @@ def result_from_json(path: Path) -> RunResult:
         FileNotFoundError: there is no file at path.
         BaselineError: the file is not a usable run report; the message names it.
     """
-    stored = load(path, schemas=(RUN_SCHEMA,))
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    stored, doc = load_document(path, schemas=(RUN_SCHEMA,))
+    return result_from_document(path, stored, doc)
+
+
+def result_from_document(path: Path, stored: SeriesFile, doc: dict[str, Any]) -> RunResult:
+    """A run report read back from its document, whose series `load_document` read.
+
+    Raises:
+        BaselineError: the document is not a usable run report; the message names path.
+    """
     try:
         state = doc.get("baseline")
         if not isinstance(state, dict):

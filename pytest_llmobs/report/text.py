@@ -15,7 +15,8 @@ def title(result: RunResult) -> str:
     """The summary's headline, verdict first, and what put it in CI mode."""
     mode = f" [CI mode: {result.ci_source}]" if result.ci else ""
     if result.shard is not None:
-        return "llmobs: SHARD recorded, not judged (llmobs combine judges the shards as one run)"
+        tests = len(result.ran.now) if result.ran is not None else 0
+        return f"llmobs: SHARD recorded, not judged: {tests} tests (judged once combined)"
     if result.advisory and result.verdict != "pass":
         mode += " [advisory: the run does not fail]"
     if result.comparison is None:

@@ -56,6 +56,7 @@ def decide(llmobs: LlmobsSession, session: pytest.Session, interrupted: bool) ->
     )
     if s.shard:  # judged once combined with the other shards: every sample is kept
         shaped = (_shape(s, marked), _tests(llmobs, marked), marked.rules)
+        failed += unpriced_notes(unpriced, any(COST_ATTRIBUTE in x.quality for x in spans))
         return shard.result(llmobs, session, table, spans, findings, shaped, interrupted, failed)
     # judged as the run report keeps them, so `llmobs compare` on it says the same
     series = as_stored(spans)

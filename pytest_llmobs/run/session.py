@@ -199,6 +199,9 @@ class LlmobsSession:
         gate_only = self.result.failed and self.tests_failed == 0
         if gate_only and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.settings.exit_code  # pytest.exit(returncode=0) too
+        unwritten = self.result.shard is not None and self.settings.json not in self.outputs.written
+        if unwritten and session.exitstatus == pytest.ExitCode.OK:  # a shard is its report
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _late(self) -> list[str]:
         """What arrived after the run was judged (from threads the tests left running, or

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_llmobs.gate.aggregate import aggregate
+from pytest_llmobs.gate.aggregate import aggregate, mean
 from pytest_llmobs.gate.model import SeriesKey, SpanTable
 
 
@@ -84,3 +84,12 @@ def test_spans_of_marked_tests_form_series_of_their_own() -> None:
         "prep[test=t::a]": [4.0],
     }
     assert {s.key.name for s in result} == {"llm", "prep"}
+
+
+def test_a_mean_is_the_same_whatever_the_order_of_the_values() -> None:
+    # summed one by one, these give 0 or 2 by their order: a run split into shards and
+    # combined would not have the mean of the run whole
+    values = np.array([1e16, 1.0, -1e16, 1.0])
+    orders = [values, values[[0, 2, 1, 3]], values[::-1]]
+    assert {mean(v) for v in orders} == {0.5}
+    assert len({float(np.sum(v)) for v in orders}) > 1  # what a plain sum does
