@@ -199,8 +199,8 @@ def _combine(args: argparse.Namespace) -> int:
         args.shards, args.output, args.config, args.baseline, args.partial
     )
     combine.write(args.output, result)
-    _print(result, args.verbose or command_settings(config).verbose)
-    print(rules_from(config))
+    _print(result, args.verbose or command_settings(config, nearest=False).verbose)
+    print(rules_from(config) if config else "rules: the defaults (the shards read no pyproject)")
     tests = len(result.ran.now) if result.ran is not None else 0
     shards = f"{len(args.shards)} shard{'s' if len(args.shards) > 1 else ''}"
     print(f"combined {shards} ({tests} tests) into {args.output}")

@@ -13,11 +13,12 @@ from pytest_llmobs.analysis import analyze
 from pytest_llmobs.analysis.distributions import distributions
 from pytest_llmobs.analysis.merge import merge_findings
 from pytest_llmobs.command import shards
-from pytest_llmobs.command.inputs import BadInput, command_settings
+from pytest_llmobs.command.inputs import BadInput, command_settings, nearest_pyproject
 from pytest_llmobs.command.shards import Part
 from pytest_llmobs.config import unmatched
 from pytest_llmobs.config.settings import DEFAULT_BASELINE, Settings
-from pytest_llmobs.gate import judge
+from pytest_llmobs.config.shard_options import SET_ASIDE
+from pytest_llmobs.gate import baseline, judge
 from pytest_llmobs.gate.merge import merge_capture, merge_series, merge_tests
 from pytest_llmobs.gate.model import SeriesStats
 from pytest_llmobs.gate.rule_config import with_test_rules
@@ -25,7 +26,7 @@ from pytest_llmobs.gate.selection import SHOWN, RanTests
 from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.gate.stored import as_stored
-from pytest_llmobs.report.result import RunResult, Shard
+from pytest_llmobs.report.result import RunResult
 from pytest_llmobs.report.run import write_run_report
 
 
@@ -51,24 +52,44 @@ def combine(
     """
     parts = shards.read(paths, output)
     path = to or _named_baseline(parts[0])
+    if path.resolve() == output.resolve():
+        raise BadInput(f"{output}: the baseline, given as the output (-o), which would replace it")
     shards.check_baseline(parts, path)
-    config = config_of(parts[0].shard, config)
-    return _judged(parts, _settings(parts[0].shard, config), path, partial), config
+    config = config_of(parts[0], config)
+    return _judged(parts, _settings(parts, config), path, partial), config
 
 
-def config_of(shard: Shard, config: Path | None) -> Path | None:
-    """The pyproject.toml whose rules judge the combined run: --config, else the one the
-    shards read when it is on this machine (else None: the nearest one)."""
-    if config is not None or shard.config is None:
-        return config
-    return Path(shard.config) if Path(shard.config).is_file() else None
+def config_of(part: Part, config: Path | None) -> Path | None:
+    """The pyproject.toml whose rules judge the combined run: the one the shards read,
+    by its bytes: --config, else the same path here, else the nearest one; None when
+    they read none (the default rules). Refused when none is that file: its rules and
+    SLOs would be lost, or others applied, unseen."""
+    recorded, digest = part.shard.config, part.shard.config_sha256
+    if digest is None:
+        if config is not None:
+            raise BadInput(f"{part.path}: it read no pyproject.toml, so not {config} either")
+        return None
+    here = [Path(str(recorded)), nearest_pyproject(Path.cwd())]
+    candidates = [config] if config is not None else here
+    found = next((c for c in candidates if c and baseline.digest(c) == digest), None)
+    if found is None:
+        where = f"{config} is another file" if config is not None else "none here is it"
+        raise BadInput(
+            f"{part.path}: its rules came from {recorded} (sha256 {digest[:12]}), and"
+            f" {where}: combine in a checkout of the shards' commit, or give"
+            " --config=PATH of that file"
+        )
+    return found
 
 
-def _settings(shard: Shard, config: Path | None) -> Settings:
+def _settings(parts: Sequence[Part], config: Path | None) -> Settings:
     """The rules of the pyproject.toml (None: the nearest), judged as the shards were to
     be: with their alpha, fail_on_inconclusive, fail_on_alert and advisory mode, from
-    wherever they set them."""
-    settings = command_settings(config)
+    wherever they set them; in CI mode when this machine is, or any shard was."""
+    settings, shard = command_settings(config, nearest=False), parts[0].shard
+    in_ci = next((p for p in parts if p.result.ci), None)
+    if in_ci is not None and not settings.ci:  # a shard's --llmobs-ci, say: fail closed
+        settings = replace(settings, ci=True, ci_source=f"{in_ci.path}: {in_ci.result.ci_source}")
     return replace(
         settings, rules=replace(settings.rules, alpha=shard.alpha),
         fail_on_inconclusive=shard.fail_on_inconclusive, fail_on_alert=shard.fail_on_alert,
@@ -90,7 +111,8 @@ def _judged(parts: Sequence[Part], settings: Settings, path: Path, partial: bool
     findings = analyze.with_comparison(findings, comparison, series, judged.stored, rules)
     captures = [p.result.capture for p in parts if p.result.capture is not None]
     errors = [f"{p.path}: {e}" for p in parts for e in p.result.errors]
-    notes = [*dict.fromkeys(w for p in parts for w in p.result.warnings), *judged.notes]
+    kept = (w for p in parts for w in p.result.warnings if not w.endswith(SET_ASIDE))
+    notes = [*dict.fromkeys(kept), *judged.notes]  # not what a shard set aside
     missing = _missing(judged, ran)  # fails closed in CI mode, unless asked for
     (errors if settings.ci and not partial else notes).extend(missing)
     notes += _typos(settings, series, judged.stored)

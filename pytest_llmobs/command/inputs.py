@@ -76,11 +76,12 @@ def history_runs(path: Path, last: int = 100) -> list[history.Run]:
         raise BadInput(str(exc)) from None
 
 
-def command_settings(config: Path | None) -> Settings:
-    """The settings of a pyproject.toml: its pytest table's llmobs ini keys, then its
+def command_settings(config: Path | None, nearest: bool = True) -> Settings:
+    """The settings of a pyproject.toml (config, else the nearest one, unless not
+    `nearest`: then the defaults): its pytest table's llmobs ini keys, then its
     `[tool.llmobs]` table (the plugin's order), CI mode as the plugin decides it (those,
     else the environment variable CI)."""
-    path = _pyproject(config)
+    path = _pyproject(config) if nearest else config
     if config is not None and not config.is_file():
         raise BadInput(f"{config}: no such file")
     try:
@@ -105,10 +106,11 @@ def rules_from(config: Path | None) -> str:
 
 def _pyproject(config: Path | None) -> Path | None:
     """The pyproject.toml whose settings apply: --config, else the nearest one."""
-    return config or _nearest_pyproject(Path.cwd())
+    return config or nearest_pyproject(Path.cwd())
 
 
-def _nearest_pyproject(start: Path) -> Path | None:
+def nearest_pyproject(start: Path) -> Path | None:
+    """The pyproject.toml in start or the nearest folder above it."""
     for folder in (start, *start.parents):
         if (folder / "pyproject.toml").is_file():
             return folder / "pyproject.toml"

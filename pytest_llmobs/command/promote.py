@@ -3,12 +3,14 @@ plugin's --llmobs-update-baseline refuses it unless forced."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from pytest_llmobs.command.inputs import BadInput, command_settings, rules_from, saved_run
 from pytest_llmobs.gate import baseline, judge, promotion
 from pytest_llmobs.gate.coverage import Absence
+from pytest_llmobs.gate.rule_config import with_test_rules
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.report.changes import changes
 from pytest_llmobs.report.columns import printable
@@ -42,8 +44,8 @@ def promote_saved(report: Path, to: Path | None, config: Path | None, force: boo
     refused = promotion.refusal(incomplete, saved.interrupted, saved.tests_failed)
     state = promotion.promote(
         run.series, target, run.metadata, refused, run.settings, ran, old, force,
-        remedy="give --force to replace it anyway", lost=_lost(config, replaced, run, ran),
-        saved=True,
+        remedy="give --force to replace it anyway",
+        lost=_lost(config, replaced, run, ran, saved.marked_rules), saved=True,
     )  # fmt: skip
     if state.status == "not-updated":
         raise BadInput(f"{report}: {state.message}")
@@ -61,14 +63,16 @@ def _lost(
     replaced: baseline.SeriesFile | None,
     run: baseline.SeriesFile,
     ran: RanTests | None,
+    marked: Mapping[str, Mapping[str, str]],
 ) -> tuple[Absence, ...]:
     """What of the baseline being replaced the gate judges this run lost, judged again
     against it with the rules `llmobs compare` applies: the update is refused for it."""
     if replaced is None or ran is None:
         return ()
     settings = command_settings(config)
+    rules = with_test_rules(settings.rules, marked)  # the marked tests' own, as judged
     return judge.against(
-        replaced, run.series, settings.quality_attributes, settings.rules, run.settings, ran
+        replaced, run.series, settings.quality_attributes, rules, run.settings, ran
     ).lost
 
 

@@ -40,8 +40,9 @@ def read(paths: Sequence[Path], output: Path) -> list[Part]:
     given: dict[Path, Path] = {output.resolve(): output}
     for path in paths:
         if (before := given.setdefault(path.resolve(), path)) is not path:
-            what = "the output (-o), which would replace it" if before is output else "twice"
-            raise BadInput(f"{path}: given as a shard and {what}: each shard is read once")
+            what = "as a shard and as the output (-o), which would replace it"
+            what = what if before is output else "twice"
+            raise BadInput(f"{path}: given {what}: each shard is read once")
     parts = [_read(path) for path in paths]
     _refuse_mixed(parts)
     return parts
@@ -82,9 +83,12 @@ def _refuse_mixed(parts: Sequence[Part]) -> None:
     for part in parts[1:]:
         for what, theirs, mine in _recorded(first, part):
             if theirs != mine:
+                fix = "record every shard with the same settings"
+                fix = "record every shard on one commit" if what == "commit" else fix
+                fix = "use one pytest-llmobs for every shard" if what == "pytest-llmobs" else fix
                 raise BadInput(
                     f"{part.path}: {what} {_shown(mine)} here, {_shown(theirs)} in"
-                    f" {first.path}: the shards must come from one run of one commit"
+                    f" {first.path}: {fix}"
                 )
     seen: dict[str, Path] = {}
     for part in parts:

@@ -20,7 +20,9 @@ _LATER = {
     "pushgateway": _EXPORT,
     "prometheus": _EXPORT,
 }
-_REPORT = "write it from the combined run with `llmobs compare RUN.json BASELINE.json`"
+TYPED = ("command line", "-o on the command line")  # labels of what was typed for this run
+SET_ASIDE = "not done in this shard"
+_REPORT = "write it from the combined run with `llmobs report RUN.json`"
 
 
 class Given(Protocol):
@@ -58,8 +60,8 @@ def set_aside(
             continue
         said = source.origin(BY_NAME[name], source.values[name])
         said += " is for a judged run, and a shard is judged once combined"
-        if source.label == "command line":
+        if source.label in TYPED:
             raise ValueError(f"{said}: drop it, and {_LATER.get(name, _REPORT)}")
-        notes.append(f"{said}: not done in this shard")
+        notes.append(f"{said}: {SET_ASIDE}")
         values[name] = defaults[name]
     return tuple(notes)

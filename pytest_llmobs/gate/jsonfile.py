@@ -24,7 +24,7 @@ def dumps(value: Any, indent: int = 0) -> str:
         items = [inner + dumps(v, indent + 1) for v in value]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
     if isinstance(value, list) and all(type(v) in (int, float) for v in value):
-        if not all(map(math.isfinite, value)):
+        if not all(math.isfinite(v) for v in value if type(v) is float):
             raise ValueError("Out of range float values are not JSON compliant")
         return "[" + ", ".join(map(repr, value)) + "]"  # as json.dumps writes them, faster
     return json.dumps(value, allow_nan=False, separators=(", ", ": "))

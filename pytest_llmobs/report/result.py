@@ -32,6 +32,7 @@ class Shard:
     # how the run was to be judged, from wherever it was set (flag, ini file, pyproject):
     # the pyproject.toml whose [tool.llmobs] rules apply, and the settings besides them
     config: str | None = None
+    config_sha256: str | None = None  # of its bytes: the rules combine applies must be these
     alpha: float = 0.01
     fail_on_inconclusive: bool = False
     fail_on_alert: Severity | None = None

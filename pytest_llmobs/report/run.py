@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from pathlib import Path
-from typing import Any, Literal, cast, get_args
+from typing import Any, cast, get_args
 
 from pytest_llmobs.gate.baseline import (
     RUN_SCHEMA,
@@ -14,14 +14,19 @@ from pytest_llmobs.gate.baseline import (
     SeriesFile,
     load_document,
 )
-from pytest_llmobs.gate.compare import VERDICT_ORDER, Cause, Check
 from pytest_llmobs.gate.jsonfile import dumps, write_atomic
 from pytest_llmobs.gate.model import CaptureSummary, Received
 from pytest_llmobs.gate.promotion import BaselineState, BaselineStatus
+from pytest_llmobs.gate.rules import parse_tolerance
 from pytest_llmobs.gate.selection import RanTests
 from pytest_llmobs.gate.series_json import series_to_json
 from pytest_llmobs.gate.severity import SEVERITIES
-from pytest_llmobs.gate.slos import SloResult
+from pytest_llmobs.report.checks_json import (
+    check_from_json,
+    check_to_json,
+    slo_from_json,
+    slo_to_json,
+)
 from pytest_llmobs.report.coverage_json import coverage_to_json, with_coverage
 from pytest_llmobs.report.findings_json import (
     count,
@@ -30,54 +35,12 @@ from pytest_llmobs.report.findings_json import (
     findings_from_json,
     findings_to_json,
     flag,
-    key_of,
     objects,
     optional_number,
-    series_fields,
     text,
     texts,
 )
 from pytest_llmobs.report.result import RunResult, Shard
-
-
-def check_to_json(check: Check) -> dict[str, Any]:
-    """One check as plain JSON types."""
-    return {
-        **series_fields(check.series),
-        "metric": check.metric,
-        "verdict": check.verdict,
-        "baseline": check.baseline,
-        "current": check.current,
-        "change": check.change,
-        "relative_change": check.relative,
-        "ci_low": check.ci_low,
-        "ci_high": check.ci_high,
-        "p_value": check.p_value,
-        "p_raw": check.p_raw,
-        "test": check.test,
-        "paired": check.paired,
-        "n_baseline": check.n_baseline,
-        "n_current": check.n_current,
-        "mde": check.mde,
-        "tolerance": check.tolerance,
-        "reason": check.reason,
-        "pooled_change": check.pooled_change,
-        "pooled_relative_change": check.pooled_relative,
-        "cause": check.cause or None,
-        "needed": check.needed,
-    }
-
-
-def slo_to_json(slo: SloResult) -> dict[str, Any]:
-    """One SLO result as plain JSON types."""
-    return {
-        **series_fields(slo.series),
-        "metric": slo.metric,
-        "value": slo.value,
-        "warn": slo.warn,
-        "fail": slo.fail,
-        "status": slo.status,
-    }
 
 
 def run_report(result: RunResult) -> dict[str, Any]:
@@ -151,7 +114,7 @@ def result_from_document(path: Path, stored: SeriesFile, doc: dict[str, Any]) ->
         status = text(state, "status")
         if status not in get_args(BaselineStatus):
             raise ValueError(f"baseline.status: unknown status {status!r}")
-        checks = tuple(_check(c) for c in objects(doc, "checks"))
+        checks = tuple(check_from_json(c) for c in objects(doc, "checks"))
         comparison = with_coverage(checks, doc)
         ci = doc.get("ci") or {}
         if not isinstance(ci, dict):
@@ -168,7 +131,7 @@ def result_from_document(path: Path, stored: SeriesFile, doc: dict[str, Any]) ->
             texts(doc, "warnings"),
             stored.metadata,
             texts(doc, "errors"),
-            tuple(_slo(s) for s in objects(doc, "slos")),
+            tuple(slo_from_json(s) for s in objects(doc, "slos")),
             flag(doc, "fail_on_inconclusive"),
             _capture(doc.get("capture")),
             findings_from_json(doc),
@@ -246,12 +209,13 @@ def _shard(doc: dict[str, Any]) -> Shard | None:
     if threshold is None or alpha is None or not 0 < alpha < 1:
         raise ValueError("shard: quality_threshold and alpha must be numbers, alpha within 0..1")
     config, severity = entry.get("config"), entry.get("fail_on_alert")
-    if config is not None and not isinstance(config, str):
-        raise ValueError(f"shard.config must be text or null, got {config!r:.40}")
+    config_digest = entry.get("config_sha256")
+    if not all(isinstance(v, (str, type(None))) for v in (config, config_digest)):
+        raise ValueError("shard.config and shard.config_sha256 must be text or null")
     if severity is not None and severity not in SEVERITIES:
         raise ValueError(f"shard.fail_on_alert: unknown severity {severity!r:.40}")
     return Shard(
-        digest, count(entry, "slowest"), threshold, config, alpha,
+        digest, count(entry, "slowest"), threshold, config, config_digest, alpha,
         flag(entry, "fail_on_inconclusive"), severity, flag(entry, "advisory"),
     )  # fmt: skip
 
@@ -265,6 +229,12 @@ def _marked_rules(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
         for specs in marked.values()
     ):
         raise ValueError(f"marked_rules must map tests to rules, got {marked!r:.40}")
+    for test, specs in marked.items():
+        for metric, spec in specs.items():
+            try:  # as the marker was checked: a bad one would fail judging it again
+                parse_tolerance(metric, spec)
+            except ValueError as exc:
+                raise ValueError(f"marked_rules: {test}: {metric} = {spec!r}: {exc}") from None
     return marked
 
 
@@ -282,46 +252,3 @@ def _capture(entry: Any) -> CaptureSummary | None:
         raise ValueError(f"capture.received must be an object, got {received!r:.40}")
     ways = (count(received, f) for f in ("by_trace_id", "by_time", "no_test"))
     return CaptureSummary(spans, traces, kept, rate, Received(*ways))
-
-
-def _check(entry: dict[str, Any]) -> Check:
-    verdict = text(entry, "verdict")
-    if verdict not in VERDICT_ORDER:
-        raise ValueError(f"unknown verdict {verdict!r}")
-    test, tolerance = entry.get("test"), entry.get("tolerance")
-
-    def number(name: str) -> float | None:
-        return optional_number(entry, name)
-
-    return Check(
-        key_of(entry), text(entry, "metric"), verdict,
-        baseline=number("baseline"), current=number("current"), change=number("change"),
-        relative=number("relative_change"), ci_low=number("ci_low"),
-        ci_high=number("ci_high"), p_value=number("p_value"), p_raw=number("p_raw"),
-        test=None if test is None else text(entry, "test"), paired=flag(entry, "paired"),
-        n_baseline=count(entry, "n_baseline"), n_current=count(entry, "n_current"),
-        mde=number("mde"), tolerance=None if tolerance is None else text(entry, "tolerance"),
-        reason=text(entry, "reason", ""), pooled_change=number("pooled_change"),
-        pooled_relative=number("pooled_relative_change"), cause=_cause(entry),
-        needed=None if entry.get("needed") is None else count(entry, "needed"),
-    )  # fmt: skip
-
-
-def _cause(entry: dict[str, Any]) -> Cause:
-    cause = entry.get("cause") or ""
-    if cause not in get_args(Cause):
-        raise ValueError(f"unknown cause {cause!r}")
-    return cast(Cause, cause)
-
-
-def _slo(entry: dict[str, Any]) -> SloResult:
-    status = text(entry, "status")
-    if status not in ("ok", "warn", "fail"):
-        raise ValueError(f"unknown SLO status {status!r}")
-    value = optional_number(entry, "value")
-    if value is None:
-        raise ValueError("slos: value must be a finite number")
-    return SloResult(
-        key_of(entry), text(entry, "metric"), value, optional_number(entry, "warn"),
-        optional_number(entry, "fail"), cast(Literal["ok", "warn", "fail"], status),
-    )  # fmt: skip

@@ -76,7 +76,10 @@ def _resolved(config: pytest.Config, cli: dict[str, object]) -> Settings:
     sources.append(ci_environment(os.environ, config.invocation_params.dir))
     settings = resolve(sources, config.rootpath)
     if settings.shard and settings.json is None:
-        raise ConfigError("--llmobs-shard: a shard is its run report: add --llmobs-json=SHARD.json")
+        raise ConfigError(
+            "a shard (--llmobs-shard, llmobs_shard, or shard in [tool.llmobs]) is its run"
+            " report: add --llmobs-json=SHARD.json"
+        )
     notes = (*settings.notes, *_unknown_ini(config))
     return replace(settings, notes=notes, pyproject=pyproject)
 

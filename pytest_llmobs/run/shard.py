@@ -4,6 +4,7 @@ judge it with the other shards as one run."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -57,8 +58,15 @@ def result(
         tests_failed=session.testsfailed, interrupted=interrupted,
         shard=Shard(
             baseline.digest(s.baseline), s.slowest, s.quality_threshold,
-            str(s.pyproject) if s.pyproject is not None and s.pyproject.is_file() else None,
+            *_config(s.pyproject),
             s.rules.alpha, s.fail_on_inconclusive, s.fail_on_alert, s.exit_code == 0,
         ),
         marked_rules=marked,
     )  # fmt: skip
+
+
+def _config(pyproject: Path | None) -> tuple[str | None, str | None]:
+    """The pyproject.toml whose rules the shard read, and the sha256 of its bytes."""
+    if pyproject is None or not pyproject.is_file():
+        return None, None
+    return str(pyproject), baseline.digest(pyproject)

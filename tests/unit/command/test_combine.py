@@ -3,6 +3,7 @@ the baseline judged against must be the one the shards ran against."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,14 @@ def recorded(tmp_path: Path) -> Path:
     return path
 
 
-def shard(path: Path, tests: list[str], against: Path, commit: str = "abc", **judging: Any) -> Path:
+def shard(
+    path: Path,
+    tests: list[str],
+    against: Path,
+    commit: str = "abc",
+    ci: bool = False,
+    **judging: Any,
+) -> Path:
     series = (make_series("llm", latencies(tests), cases=tests),)
     result = RunResult(
         series, BaselineState(against, "not-compared"),
@@ -45,6 +53,7 @@ def shard(path: Path, tests: list[str], against: Path, commit: str = "abc", **ju
         settings=Shape(),  # -k: the other shards' tests deselected
         ran=RanTests(frozenset(tests), frozenset(), deselected=frozenset(TESTS) - set(tests)),
         capture=CaptureSummary(len(tests), len(tests), len(tests), 1.0),
+        ci=ci, ci_source="--llmobs-ci (command line)" if ci else "",
         shard=Shard(baseline.digest(against), 5, 0.6, **judging),
     )  # fmt: skip
     write_run_report(path, result)
@@ -103,8 +112,23 @@ def test_the_output_among_the_shards_is_refused_and_the_shard_kept(
     two = shard(tmp_path / "two.json", TESTS[15:], recorded)
     before = two.read_bytes()
     assert main(["combine", str(one), str(two), "-o", str(two)]) == 2
-    assert "two.json: given as a shard and the output (-o)" in capsys.readouterr().err
+    assert "two.json: given as a shard and as the output (-o)" in capsys.readouterr().err
     assert two.read_bytes() == before
+    kept = recorded.read_bytes()
+    assert main(["combine", str(one), str(two), "-o", str(recorded)]) == 2
+    assert "the baseline, given as the output (-o)" in capsys.readouterr().err
+    assert recorded.read_bytes() == kept
+
+
+def test_a_bad_rule_of_a_marked_test_is_bad_input(
+    tmp_path: Path, recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = shard(tmp_path / "one.json", TESTS, recorded)
+    doc = json.loads(one.read_text())
+    doc["marked_rules"] = {"t.py::test": {"latency.p50": "bogus"}}
+    one.write_text(json.dumps(doc))
+    assert main(["combine", str(one), "-o", str(tmp_path / "run.json")]) == 2
+    assert "marked_rules: t.py::test: latency.p50 = 'bogus'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -142,3 +166,42 @@ def test_the_combined_run_is_judged_as_the_shards_were_to_be(
         report = json.loads(out.read_text())
         assert (report["verdict"], report["fail_on_inconclusive"]) == ("fail", True)
         assert report["advisory"] is advisory
+
+
+def test_a_shard_in_ci_mode_puts_the_combined_run_in_it(
+    tmp_path: Path, recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --llmobs-ci on the shards (a CI that sets no CI variable): a missing shard fails
+    one = shard(tmp_path / "one.json", TESTS[:10], recorded, ci=True)
+    two = shard(tmp_path / "two.json", TESTS[10:20], recorded)
+    out = tmp_path / "run.json"
+    assert main(["combine", str(one), str(two), "-o", str(out)]) == 1
+    report = json.loads(out.read_text())
+    assert report["ci"] == {"on": True, "source": f"{one}: --llmobs-ci (command line)"}
+    assert report["verdict"] == "error"
+
+
+def test_the_rules_are_those_the_shards_read_by_their_bytes(
+    tmp_path: Path,
+    recorded: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules = b'[tool.llmobs.slo]\nlatency.p50 = { fail = "1ms" }\n'  # fails this run
+    gone = str(tmp_path / "elsewhere" / "pyproject.toml")
+    digest = hashlib.sha256(rules).hexdigest()
+    one = shard(tmp_path / "one.json", TESTS, recorded, config=gone, config_sha256=digest)
+    out = tmp_path / "run.json"
+    monkeypatch.chdir(tmp_path)
+    assert main(["combine", str(one), "-o", str(out)]) == 2  # not here: none is that file
+    assert f"its rules came from {gone} (sha256 {digest[:12]})" in capsys.readouterr().err
+    other = tmp_path / "other.toml"
+    other.write_bytes(b"[tool.llmobs]\n")
+    assert main(["combine", str(one), "-o", str(out), f"--config={other}"]) == 2
+    (tmp_path / "pyproject.toml").write_bytes(rules)  # a checkout at another path
+    assert main(["combine", str(one), "-o", str(out)]) == 1
+    assert json.loads(out.read_text())["verdict"] == "fail"
+    # shards that read no pyproject.toml are judged by the defaults, not the nearest one
+    bare = shard(tmp_path / "bare.json", TESTS, recorded)
+    assert main(["combine", str(bare), "-o", str(out)]) == 0
+    assert main(["combine", str(bare), "-o", str(out), f"--config={other}"]) == 2

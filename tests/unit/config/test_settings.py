@@ -375,7 +375,7 @@ def test_a_shard_needs_its_run_report_and_judges_nothing() -> None:
     # requires one: tests/integration/test_shards.py)
     assert resolve([Source("[tool.llmobs]", {"shard": True}, ROOT)], ROOT).shard
     given = {**typed, "json": "s.json", "markdown": "m.md"}
-    with pytest.raises(ConfigError, match=r"--llmobs-markdown=m\.md .*llmobs compare"):
+    with pytest.raises(ConfigError, match=r"--llmobs-markdown=m\.md .*llmobs report RUN"):
         resolve([Source("command line", given, ROOT, "flag")], ROOT)
     given = {**typed, "json": "s.json", "update_baseline": True}
     with pytest.raises(ConfigError, match="llmobs baseline update"):
