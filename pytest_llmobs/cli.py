@@ -165,6 +165,8 @@ def _outputs(command: argparse.ArgumentParser, json: bool) -> None:
 def _compare(args: argparse.Namespace) -> int:
     settings = command_settings(args.config)
     (run, saved), stored = saved_run(args.run), load_series(args.baseline)
+    if stored.shard:  # every sample of part of the suite: no baseline
+        raise BadInput(f"{args.baseline}: a shard, not a baseline: promote a combined run")
     rules = with_test_rules(settings.rules, saved.marked_rules)  # as the plugin judged it
     judged = judge.against(
         stored, run.series, settings.quality_attributes, rules, run.settings,

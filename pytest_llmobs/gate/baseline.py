@@ -53,6 +53,7 @@ class SeriesFile:
     metadata: Mapping[str, Any]
     settings: Shape | None = None  # what shaped its series; None in older files
     tests: frozenset[str] | None = None  # the test ids that ran; None in older files
+    shard: bool = False  # a shard's run report: every sample, not judged alone
 
 
 def baseline_document(
@@ -180,7 +181,7 @@ def _parse(path: Path, doc: Any, schemas: Sequence[str]) -> SeriesFile:
     if version < 1:
         raise BaselineError(f"{path}: unknown schema version {version}")
     try:
-        parsed = series_from_document(doc, every=doc.get("verdict") == "shard")
+        parsed = series_from_document(doc, every=doc.get("verdict") == "shard")  # all kept
     except SeriesError as exc:
         raise BaselineError(f"{path}: {exc}") from None
     metadata = doc.get("metadata", {})
@@ -195,5 +196,5 @@ def _parse(path: Path, doc: Any, schemas: Sequence[str]) -> SeriesFile:
         raise BaselineError(f"{path}: tests must be a list of test ids, got {tests!r:.40}")
     return SeriesFile(
         path, doc["schema"], parsed, metadata if isinstance(metadata, dict) else {},
-        settings, None if tests is None else frozenset(tests),
+        settings, None if tests is None else frozenset(tests), doc.get("verdict") == "shard",
     )  # fmt: skip

@@ -205,3 +205,17 @@ def test_the_rules_are_those_the_shards_read_by_their_bytes(
     bare = shard(tmp_path / "bare.json", TESTS, recorded)
     assert main(["combine", str(bare), "-o", str(out)]) == 0
     assert main(["combine", str(bare), "-o", str(out), f"--config={other}"]) == 2
+
+
+def test_a_shard_is_no_baseline_to_compare_with(
+    tmp_path: Path, recorded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one = shard(tmp_path / "one.json", TESTS, recorded)
+    out = tmp_path / "run.json"
+    assert main(["combine", str(one), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out), str(one)]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"llmobs: error: {one}: a shard, not a baseline: promote a combined run\n"
+    )
