@@ -176,10 +176,7 @@ def _compare(args: argparse.Namespace) -> int:
     slos = tuple(evaluate_slos(run.series, rules))
     # the requests a run report listed, judged again against this baseline
     findings = analyze.with_comparison(saved.findings, comparison, run.series, stored.series, rules)
-    # the rules' metrics and series globs the runs did not measure: a typo, most likely
-    # (attribute names need the spans, which a run report does not keep)
-    named = [n for n in settings.named if n.kind != "attribute"]
-    typos = unmatched.warnings(named, unmatched.measured((*run.series, *stored.series), ()))
+    typos = unmatched.rule_warnings(settings.named, (*run.series, *stored.series))
     result = RunResult(
         run.series, judged.state, comparison, (*judged.notes, *typos), metadata=run.metadata,
         errors=saved.errors, slos=slos,  # a run that failed closed stays failed
@@ -197,11 +194,11 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _combine(args: argparse.Namespace) -> int:
-    result, config = combine.combine(
+    result, config, verbose = combine.combine(
         args.shards, args.output, args.config, args.baseline, args.partial
     )
-    combine.write(args.output, result)
-    _print(result, args.verbose or command_settings(config, nearest=False).verbose)
+    _written(args.output, _write_run_report, result)
+    _print(result, args.verbose or verbose)
     print(rules_from(config) if config else "rules: the defaults (the shards read no pyproject)")
     tests = len(result.ran.now) if result.ran is not None else 0
     shards = f"{len(args.shards)} shard{'s' if len(args.shards) > 1 else ''}"
@@ -235,12 +232,16 @@ def _write(args: argparse.Namespace, result: RunResult) -> None:
         (args.html, partial(write_html, history=runs)),
     ]
     for path, write in writers:
-        if path is None:
-            continue
-        try:
-            write(path, result)
-        except OSError as exc:
-            raise BadInput(f"{path}: cannot write it: {exc}") from None
+        if path is not None:
+            _written(path, write, result)
+
+
+def _written(path: Path, write: Callable[[Path, RunResult], None], result: RunResult) -> None:
+    """Write one output; one that cannot be written is bad input, naming it."""
+    try:
+        write(path, result)
+    except OSError as exc:
+        raise BadInput(f"{path}: cannot write it: {exc}") from None
 
 
 def _write_run_report(path: Path, result: RunResult) -> None:

@@ -20,19 +20,17 @@ from pytest_llmobs.config.settings import DEFAULT_BASELINE, Settings
 from pytest_llmobs.config.shard_options import SET_ASIDE
 from pytest_llmobs.gate import baseline, judge
 from pytest_llmobs.gate.merge import merge_capture, merge_series, merge_tests
-from pytest_llmobs.gate.model import SeriesStats
 from pytest_llmobs.gate.rule_config import with_test_rules
 from pytest_llmobs.gate.selection import SHOWN, RanTests
 from pytest_llmobs.gate.shape import Shape
 from pytest_llmobs.gate.slos import evaluate_slos
 from pytest_llmobs.gate.stored import as_stored
 from pytest_llmobs.report.result import RunResult
-from pytest_llmobs.report.run import write_run_report
 
 
 def combine(
     paths: Sequence[Path], output: Path, config: Path | None, to: Path | None, partial: bool
-) -> tuple[RunResult, Path | None]:
+) -> tuple[RunResult, Path | None, bool]:
     """The shards at paths merged and judged as one run, as the shards were to be judged.
 
     Args:
@@ -45,7 +43,8 @@ def combine(
             ran, which CI mode otherwise fails (a shard whose report is missing).
 
     Returns:
-        The combined run, and the pyproject.toml whose rules judged it (None: none).
+        The combined run, the pyproject.toml whose rules judged it (None: none), and
+        whether it asks for every check in the summary (`verbose`).
 
     Raises:
         BadInput: a shard cannot be read, or the shards cannot be one run.
@@ -56,7 +55,8 @@ def combine(
         raise BadInput(f"{output}: the baseline, given as the output (-o), which would replace it")
     shards.check_baseline(parts, path)
     config = config_of(parts[0], config)
-    return _judged(parts, _settings(parts, config), path, partial), config
+    settings = _settings(parts, config)
+    return _judged(parts, settings, path, partial), config, settings.verbose
 
 
 def config_of(part: Part, config: Path | None) -> Path | None:
@@ -115,7 +115,7 @@ def _judged(parts: Sequence[Part], settings: Settings, path: Path, partial: bool
     notes = [*dict.fromkeys(kept), *judged.notes]  # not what a shard set aside
     missing = _missing(judged, ran)  # fails closed in CI mode, unless asked for
     (errors if settings.ci and not partial else notes).extend(missing)
-    notes += _typos(settings, series, judged.stored)
+    notes += unmatched.rule_warnings(settings.named, (*series, *judged.stored))
     return RunResult(
         series, judged.state, comparison, tuple(notes), _metadata(parts), tuple(errors),
         tuple(evaluate_slos(series, rules)), settings.fail_on_inconclusive,
@@ -164,15 +164,6 @@ def _missing(judged: judge.Judged, ran: RanTests) -> list[str]:
     ]
 
 
-def _typos(
-    settings: Settings, series: Sequence[SeriesStats], stored: Sequence[SeriesStats]
-) -> list[str]:
-    """The rules' metrics and series globs the run did not measure, as `llmobs compare`
-    says them."""
-    named = [n for n in settings.named if n.kind != "attribute"]
-    return unmatched.warnings(named, unmatched.measured((*series, *stored), ()))
-
-
 def _metadata(parts: Sequence[Part]) -> dict[str, object]:
     """The first shard's metadata (version, suite, commit, branch), a run id of its own,
     the time the last shard was recorded, and the shards' run ids."""
@@ -205,12 +196,3 @@ def _named_baseline(part: Part) -> Path:
     if str(named) not in ("", ".") and named.parent.is_dir():
         return named
     return DEFAULT_BASELINE
-
-
-def write(path: Path, result: RunResult) -> None:
-    """The combined run report, naming its baseline by an absolute path."""
-    try:
-        write_run_report(path, replace(result, baseline=replace(
-            result.baseline, path=result.baseline.path.resolve())))  # fmt: skip
-    except OSError as exc:
-        raise BadInput(f"{path}: cannot write it: {exc}") from None

@@ -102,16 +102,15 @@ def _refuse_mixed(parts: Sequence[Part]) -> None:
 
 
 def _recorded(first: Part, part: Part) -> list[tuple[str, object, object]]:
-    """What must be the same in two shards: (what, the first's, the other's); for the
-    shaping settings, the first that differs."""
+    """What must be the same in two shards, in the order it is checked: (what, the
+    first's, the other's)."""
     a, b = _shaping(first), _shaping(part)
-    key = next((k for k in a if a[k] != b.get(k)), None)
     commits = [p.run.metadata.get("git_commit") for p in (first, part)]
     return [
         ("pytest-llmobs", first.run.metadata.get("plugin_version"),
          part.run.metadata.get("plugin_version")),
         ("commit", *(commits if None not in commits else (None, None))),
-        (f"setting {key}", a[key], b.get(key)) if key else ("", None, None),
+        *((f"setting {key}", a[key], b.get(key)) for key in a),
         ("baseline (sha256)", first.shard.baseline_sha256, part.shard.baseline_sha256),
     ]  # fmt: skip
 

@@ -81,6 +81,13 @@ def attributes_of(table: SpanTable) -> set[str]:
     return {*numbers, *table.detail, *events}
 
 
+def rule_warnings(named: Sequence[Named], series: Iterable[SeriesStats]) -> list[str]:
+    """The rules' metrics and series globs that saved series did not measure (a typo,
+    most likely); attribute names are left out: they need the spans, which a run report
+    does not keep."""
+    return warnings([n for n in named if n.kind != "attribute"], measured(series, ()))
+
+
 def warnings(named: Sequence[Named], found: Measured) -> list[str]:
     """One line for each name that matched nothing, with the closest known name."""
     if not found.series:  # nothing measured: the run says so once, not once a name

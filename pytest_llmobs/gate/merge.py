@@ -44,9 +44,11 @@ def merge_series(shards: Sequence[Sequence[SeriesStats]]) -> tuple[SeriesStats, 
 def _merged(key: SeriesKey, parts: list[SeriesStats]) -> SeriesStats:
     cases = tuple(sorted({case for part in parts for case in part.cases}))
     position = {name: i for i, name in enumerate(cases)}
-    latency, latency_case = _joined(parts, position, None)
+    # each part's case indexes into the merged cases, once for every metric
+    ranks = [np.array([position[name] for name in p.cases], dtype=np.int64) for p in parts]
+    latency, latency_case = _joined(parts, ranks, None)
     attributes = sorted({a for part in parts for a, v in part.quality_samples.items() if len(v)})
-    quality = {a: _joined(parts, position, a) for a in attributes}
+    quality = {a: _joined(parts, ranks, a) for a in attributes}
     return SeriesStats(
         key=key,
         count=sum(p.count for p in parts),
@@ -63,19 +65,19 @@ def _merged(key: SeriesKey, parts: list[SeriesStats]) -> SeriesStats:
 
 
 def _joined(
-    parts: list[SeriesStats], position: dict[str, int], attribute: str | None
+    parts: list[SeriesStats], ranks: list[Ints], attribute: str | None
 ) -> tuple[Floats, Ints]:
     """The parts' samples of latency (attribute None) or of a quality attribute, and each
-    one's case in the merged cases (a file read back names the case of every sample)."""
+    one's case in the merged cases, by each part's ranks (a file read back names the case
+    of every sample)."""
     values, owners = [], []
     nothing = (np.empty(0), np.empty(0, dtype=np.int64))
-    for part in parts:
+    for part, rank in zip(parts, ranks, strict=True):
         if attribute is None:
             found, case = part.latency_samples, part.latency_case
         else:
             found = part.quality_samples.get(attribute, nothing[0])
             case = part.quality_case.get(attribute, nothing[1])
-        rank = np.array([position[name] for name in part.cases], dtype=np.int64)
         values.append(found)
         owners.append(rank[case] if case is not None else nothing[1])
     return np.concatenate(values).astype(np.float64), np.concatenate(owners).astype(np.int64)

@@ -76,9 +76,7 @@ def _case_samples(cases: dict[str, Any], where: str, every: bool) -> dict[str, A
         entry = _objects({case: cases[case]}, where)[case]
         place = f"{where}[{case!r}]"
         latency.append((index, f"{place}.latency_ms", entry.get("latency_ms")))
-        latency_only = len(entry) == 1 and "latency_ms" in entry  # most cases: fast
-        scores = {} if latency_only else _attributes(entry, place, list)
-        for attr, (at, values) in scores.items():
+        for attr, (at, values) in _attributes(entry, place, list).items():
             quality.setdefault(attr, []).append((index, f"{place}.{at}", values))
 
     # A file written by hand or by another tool may hold far more samples than this

@@ -179,6 +179,8 @@ def by_attribute(entry: Mapping[str, Any]) -> dict[str, tuple[str, Any]]:
         ValueError: a part is not an object, a token kind is unknown, or one attribute is
             given twice; the message starts with the place.
     """
+    if "quality" not in entry and TOKENS not in entry and COST not in entry:
+        return {}  # most entries: a case of latencies alone (a shard has thousands)
     found: dict[str, tuple[str, Any]] = {}
     places = [(f"quality.{a}", a, v) for a, v in _object(entry, "quality").items()]
     for kind, value in _object(entry, TOKENS).items():
